@@ -1,0 +1,77 @@
+"""Writes the audit log from SQLAlchemy's flush, whichever path changed the record."""
+from __future__ import annotations
+
+import datetime as dt
+import enum
+from decimal import Decimal
+
+from sqlalchemy import event, inspect
+from sqlalchemy.orm import ColumnProperty, Session
+
+from models.base import AuditedMixin, current_actor_id, utcnow
+
+_installed = False
+
+
+def _plain(value):
+    if isinstance(value, (dt.datetime, dt.date)):
+        return value.isoformat()
+    if isinstance(value, Decimal):
+        return str(value)
+    if isinstance(value, enum.Enum):
+        return value.value
+    return value
+
+
+def _changes(obj, action: str) -> dict:
+    state = inspect(obj)
+    out = {}
+    exclude = set(getattr(obj, "__audit_exclude__", ()))
+    for attr in state.mapper.column_attrs:
+        if not isinstance(attr, ColumnProperty) or attr.key in exclude:
+            continue
+        hist = state.attrs[attr.key].history
+        if action == "insert":
+            value = getattr(obj, attr.key)
+            if value is not None:
+                out[attr.key] = [None, _plain(value)]
+        elif action == "delete":
+            value = hist.unchanged[0] if hist.unchanged else (hist.deleted[0] if hist.deleted
+                                                              else None)
+            if value is not None:
+                out[attr.key] = [_plain(value), None]
+        elif hist.has_changes():
+            old = hist.deleted[0] if hist.deleted else None
+            new = hist.added[0] if hist.added else None
+            if old != new:
+                out[attr.key] = [_plain(old), _plain(new)]
+    return out
+
+
+def _after_flush(session: Session, _context) -> None:
+    from models.audit import AuditLog
+
+    rows = []
+    actor = current_actor_id()
+    for action, objs in (("insert", session.new), ("update", session.dirty),
+                         ("delete", session.deleted)):
+        for obj in objs:
+            if not isinstance(obj, AuditedMixin):
+                continue
+            if action == "update" and not session.is_modified(obj, include_collections=False):
+                continue
+            changes = _changes(obj, action)
+            if action == "update" and not changes:
+                continue
+            rows.append({"at": utcnow(), "user_id": actor, "action": action,
+                         "entity": obj.__entity__, "record_id": obj.id,
+                         "record_repr": str(obj)[:300], "changes": changes})
+    if rows:
+        session.connection().execute(AuditLog.__table__.insert(), rows)
+
+
+def install() -> None:
+    global _installed
+    if not _installed:
+        event.listen(Session, "after_flush", _after_flush)
+        _installed = True

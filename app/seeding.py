@@ -1,0 +1,140 @@
+"""`flask crm seed`: roles, rights, menus, reference lists and the admin account.
+
+Idempotent, by stable keys. What the seed wrote last time is kept in `seed_record`; a value
+an admin changed since then is left as the admin left it."""
+from __future__ import annotations
+
+import os
+import secrets
+
+from flask import current_app
+from sqlalchemy import select
+
+from app.access import access_table
+from app.extensions import db
+from models.seed import SeedRecord
+
+
+def _record(kind: str, key: str) -> SeedRecord | None:
+    return db.session.scalar(select(SeedRecord).where(SeedRecord.kind == kind,
+                                                      SeedRecord.key == key))
+
+
+def _remember(kind: str, key: str, value) -> None:
+    rec = _record(kind, key) or SeedRecord(kind=kind, key=key)
+    rec.value = value
+    db.session.add(rec)
+
+
+def sync_permissions(appbuilder) -> None:
+    """Creates the rights and menu entries every registered view declares."""
+    appbuilder.add_permissions(update_perms=True)
+
+
+def _role_rights(sm, role) -> set[str]:
+    resources = set(access_table().resources)
+    return {f"{pv.view_menu.name}:{pv.permission.name}" for pv in role.permissions
+            if pv.view_menu.name in resources}
+
+
+def seed_roles(appbuilder) -> dict[str, str]:
+    """Upserts the roles of the access table; returns {role: what happened}."""
+    sm = appbuilder.sm
+    report = {}
+    admin_name = current_app.config["AUTH_ROLE_ADMIN"]
+    for name, spec in access_table().roles.items():
+        role = sm.find_role(name) or sm.add_role(name)
+        if name == admin_name:
+            for pv in db.session.scalars(select(sm.permissionview_model)).all():
+                sm.add_permission_role(role, pv)
+            report[name] = "все права"
+            continue
+        desired = {f"{res}:{right}" for res, right in spec.rights()}
+        rec = _record("role_rights", name)
+        last = set(rec.value) if rec else set()
+        current = _role_rights(sm, role)
+        to_add = desired - last if rec else desired
+        to_remove = (last - desired) & current
+        for item in sorted(to_add):
+            res, right = item.split(":")
+            pv = sm.find_permission_view_menu(right, res) or \
+                sm.add_permission_view_menu(right, res)
+            sm.add_permission_role(role, pv)
+        for item in sorted(to_remove):
+            res, right = item.split(":")
+            pv = sm.find_permission_view_menu(right, res)
+            if pv:
+                sm.del_permission_role(role, pv)
+        _remember("role_rights", name, sorted(desired))
+        report[name] = f"+{len(to_add - current)} −{len(to_remove)}"
+    public = current_app.config.get("AUTH_ROLE_PUBLIC")
+    if public and not sm.find_role(public):
+        sm.add_role(public)
+    db.session.commit()
+    sync_menus(appbuilder)
+    return report
+
+
+def sync_menus(appbuilder) -> None:
+    """A role sees a menu item when it can read the item's resource, and the category of
+    any item it sees. Menus follow rights: an admin who removes a right removes the menu."""
+    from views.base import MENU_CATEGORIES, MENU_RESOURCES
+
+    sm = appbuilder.sm
+    admin_name = current_app.config["AUTH_ROLE_ADMIN"]
+    for role in sm.get_all_roles():
+        if role.name == admin_name:
+            continue
+        readable = {pv.view_menu.name for pv in role.permissions
+                    if pv.permission.name == "can_read"}
+        wanted = {menu for menu, res in MENU_RESOURCES.items() if res in readable}
+        wanted |= {cat for cat, items in MENU_CATEGORIES.items() if items & wanted}
+        all_menus = set(MENU_RESOURCES) | set(MENU_CATEGORIES)
+        for menu in all_menus:
+            pv = sm.find_permission_view_menu("menu_access", menu)
+            if pv is None:
+                continue
+            has = pv in role.permissions
+            if menu in wanted and not has:
+                sm.add_permission_role(role, pv)
+            elif menu not in wanted and has:
+                sm.del_permission_role(role, pv)
+    db.session.commit()
+
+
+def ensure_admin() -> tuple[str, str | None]:
+    """Creates the admin account once. Returns (username, generated password or None)."""
+    sm = current_app.appbuilder.sm
+    username = os.environ.get("ADMIN_USERNAME", "admin")
+    if sm.find_user(username=username):
+        return username, None
+    password = os.environ.get("ADMIN_PASSWORD")
+    generated = None
+    if not password:
+        password = generated = secrets.token_urlsafe(12)
+    role = sm.find_role(current_app.config["AUTH_ROLE_ADMIN"])
+    user = sm.add_user(username, "Администратор", "Системы",
+                       os.environ.get("ADMIN_EMAIL", f"{username}@example.com"), role,
+                       password=password)
+    if not user:
+        raise RuntimeError("не удалось создать администратора")
+    return username, generated
+
+
+def seed_all() -> list[str]:
+    """Everything `flask crm seed` does; returns lines to print."""
+    appbuilder = current_app.appbuilder
+    admin_role = current_app.config["AUTH_ROLE_ADMIN"]
+    appbuilder.sm.find_role(admin_role) or appbuilder.sm.add_role(admin_role)
+    sync_permissions(appbuilder)
+    lines = []
+    report = seed_roles(appbuilder)
+    lines.append(f"Роли: {len(report)}")
+    from app import reference_seed
+
+    lines.extend(reference_seed.seed_reference_lists())
+    username, generated = ensure_admin()
+    if generated:
+        lines.append(f"Создан администратор {username}, пароль: {generated} "
+                     "(показан один раз, смените его после входа)")
+    return lines

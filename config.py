@@ -1,0 +1,65 @@
+"""Configuration from the environment. Every setting has an embedded default so that
+`make run` works on a fresh machine with no server: SQLite and the in-process job runner."""
+import os
+import secrets
+from pathlib import Path
+
+BASE_DIR = Path(__file__).resolve().parent
+INSTANCE_DIR = Path(os.environ.get("INSTANCE_DIR", BASE_DIR / "instance"))
+
+
+def _secret_key() -> str:
+    """A stable key per instance: generated once and kept outside the repository."""
+    if os.environ.get("SECRET_KEY"):
+        return os.environ["SECRET_KEY"]
+    key_file = INSTANCE_DIR / "secret_key"
+    if not key_file.exists():
+        INSTANCE_DIR.mkdir(parents=True, exist_ok=True)
+        key_file.write_text(secrets.token_hex(32))
+        key_file.chmod(0o600)
+    return key_file.read_text().strip()
+
+
+class Config:
+    SECRET_KEY = _secret_key()
+    SQLALCHEMY_DATABASE_URI = os.environ.get(
+        "DATABASE_URL", f"sqlite:///{INSTANCE_DIR / 'crm.sqlite3'}"
+    )
+    SQLALCHEMY_TRACK_MODIFICATIONS = False
+    REDIS_URL = os.environ.get("REDIS_URL", "")
+    TIMEZONE = os.environ.get("TIMEZONE", "Europe/Moscow")
+
+    SMTP_HOST = os.environ.get("SMTP_HOST", "")
+    SMTP_PORT = int(os.environ.get("SMTP_PORT", "25"))
+    SMTP_USER = os.environ.get("SMTP_USER", "")
+    SMTP_PASSWORD = os.environ.get("SMTP_PASSWORD", "")
+    SMTP_FROM = os.environ.get("SMTP_FROM", "crm@localhost")
+
+    UPLOAD_DIR = os.environ.get("UPLOAD_DIR", str(INSTANCE_DIR / "attachments"))
+    UPLOAD_MAX_BYTES = int(os.environ.get("UPLOAD_MAX_BYTES", str(20 * 1024 * 1024)))
+    UPLOAD_ALLOWED_EXTENSIONS = os.environ.get(
+        "UPLOAD_ALLOWED_EXTENSIONS",
+        "pdf,doc,docx,xls,xlsx,odt,ods,txt,csv,png,jpg,jpeg,gif,zip",
+    ).split(",")
+    # Werkzeug refuses bodies over this with 413 before any view runs.
+    MAX_CONTENT_LENGTH = UPLOAD_MAX_BYTES + 1024 * 1024
+
+    # Flask-AppBuilder
+    APP_NAME = "CRM"
+    APP_THEME = ""
+    AUTH_TYPE = 1  # AUTH_DB
+    AUTH_ROLE_ADMIN = "admin"
+    AUTH_ROLE_PUBLIC = "public"
+    AUTH_USER_REGISTRATION = False
+    FAB_ADD_SECURITY_API = False  # its schemas break on marshmallow 4
+    FAB_API_SWAGGER_UI = True
+    FAB_UPDATE_PERMS = True
+    BABEL_DEFAULT_LOCALE = "ru"
+    BABEL_DEFAULT_TIMEZONE = TIMEZONE
+    LANGUAGES = {"ru": {"flag": "ru", "name": "Русский"}}
+    WTF_CSRF_ENABLED = True
+    WTF_CSRF_TIME_LIMIT = None
+    SESSION_COOKIE_HTTPONLY = True
+    SESSION_COOKIE_SAMESITE = "Lax"
+    RATELIMIT_ENABLED = False
+    PAGE_SIZE = 25

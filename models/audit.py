@@ -1,0 +1,38 @@
+"""The audit log: every insert, update and delete of a business record."""
+from __future__ import annotations
+
+import datetime as dt
+
+from sqlalchemy import JSON, DateTime, ForeignKey, Integer, String
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from models.base import Model, utcnow
+
+
+class AuditLog(Model):
+    __tablename__ = "audit_log"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow, nullable=False, index=True)
+    user_id: Mapped[int | None] = mapped_column(Integer, ForeignKey("ab_user.id"), nullable=True)
+    action: Mapped[str] = mapped_column(String(16), nullable=False)  # insert / update / delete
+    entity: Mapped[str] = mapped_column(String(32), nullable=False, index=True)
+    record_id: Mapped[int] = mapped_column(Integer, nullable=False, index=True)
+    record_repr: Mapped[str | None] = mapped_column(String(300), nullable=True)
+    # {"field": [old, new], ...}
+    changes: Mapped[object] = mapped_column(JSON, nullable=True)
+
+    user = relationship("CrmUser", foreign_keys=[user_id])
+
+    ACTION_LABELS = {"insert": "Создание", "update": "Изменение", "delete": "Удаление"}
+
+    @property
+    def action_label(self) -> str:
+        return self.ACTION_LABELS.get(self.action, self.action)
+
+    @property
+    def changes_text(self) -> str:
+        if not self.changes:
+            return ""
+        return "; ".join(f"{field}: {old!s} → {new!s}" for field, (old, new)
+                         in self.changes.items())

@@ -1,0 +1,121 @@
+"""Shared columns and behaviours of business records."""
+from __future__ import annotations
+
+import contextvars
+import datetime as dt
+
+from flask_appbuilder.models.sqla import Model
+from sqlalchemy import DateTime, ForeignKey, Integer, String
+from sqlalchemy.orm import Mapped, declared_attr, mapped_column
+
+__all__ = ["Model", "utcnow", "TimestampMixin", "AuditedMixin", "VersionedMixin",
+           "OwnedMixin", "RecordLinkMixin", "current_actor_id", "acting_as"]
+
+# Who is acting when no request is present (CLI, jobs, tests): set with `acting_as`.
+_actor: contextvars.ContextVar[int | None] = contextvars.ContextVar("crm_actor", default=None)
+
+
+def utcnow() -> dt.datetime:
+    """Naive UTC: the database stores UTC; the screens convert to TIMEZONE."""
+    return dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
+
+
+def current_actor_id() -> int | None:
+    explicit = _actor.get()
+    if explicit is not None:
+        return explicit
+    try:
+        from flask import has_request_context
+        from flask_login import current_user
+
+        if has_request_context() and current_user and current_user.is_authenticated:
+            return current_user.id
+    except Exception:  # pragma: no cover - no Flask-Login in a bare script
+        return None
+    return None
+
+
+class acting_as:
+    """Context manager: attribute writes made inside to this user id (0/None: the system)."""
+
+    def __init__(self, user_id: int | None):
+        self.user_id = user_id
+
+    def __enter__(self):
+        self._token = _actor.set(self.user_id)
+        return self
+
+    def __exit__(self, *exc):
+        _actor.reset(self._token)
+
+
+class TimestampMixin:
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow, nullable=False)
+    updated_at: Mapped[dt.datetime] = mapped_column(
+        DateTime, default=utcnow, onupdate=utcnow, nullable=False
+    )
+
+    @declared_attr
+    def created_by_id(cls) -> Mapped[int | None]:
+        return mapped_column(Integer, ForeignKey("ab_user.id"), default=current_actor_id,
+                             nullable=True)
+
+
+class AuditedMixin:
+    """Every insert, update and delete of this model is written to the audit log.
+
+    `__entity__` is the stable key of the entity (used by links, timeline, access rules);
+    `__label__` its Russian name."""
+
+    __entity__: str = ""
+    __label__: str = ""
+    __audit_exclude__: tuple[str, ...] = ("updated_at", "version")
+
+    def __str__(self) -> str:  # pragma: no cover - overridden by models
+        return f"{self.__label__} №{getattr(self, 'id', '')}"
+
+
+class VersionedMixin:
+    """Optimistic locking: SQLAlchemy checks `version` in every UPDATE."""
+
+    version: Mapped[int] = mapped_column(Integer, nullable=False, default=1)
+
+    @declared_attr.directive
+    def __mapper_args__(cls):
+        return {"version_id_col": cls.version}
+
+
+class OwnedMixin:
+    """A record with a responsible user; row rules use it."""
+
+    @declared_attr
+    def responsible_id(cls) -> Mapped[int | None]:
+        return mapped_column(Integer, ForeignKey("ab_user.id"), nullable=True, index=True)
+
+
+class RecordLinkMixin:
+    """A link to any business record by (entity key, id), e.g. "created on the basis of"."""
+
+    @declared_attr
+    def record_entity(cls) -> Mapped[str | None]:
+        return mapped_column(String(32), nullable=True, index=True)
+
+    @declared_attr
+    def record_id(cls) -> Mapped[int | None]:
+        return mapped_column(Integer, nullable=True, index=True)
+
+
+class CheckedMixin:
+    """Business checks shared by the form (at each field) and the API (422 by field).
+
+    `check_values(values)` reads attributes of `values` (the record or a form) and returns
+    {field: Russian message}; `__checked_fields__` names the fields it may complain about."""
+
+    __checked_fields__: tuple[str, ...] = ()
+
+    @classmethod
+    def check_values(cls, values) -> dict[str, str]:
+        return {}
+
+    def check(self) -> dict[str, str]:
+        return type(self).check_values(self)

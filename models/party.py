@@ -1,0 +1,144 @@
+"""Counterparties (companies of three kinds) and contacts (people)."""
+from __future__ import annotations
+
+import enum
+
+from sqlalchemy import Boolean, ForeignKey, Integer, String, Text
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from models import requisites as rq
+from models.base import AuditedMixin, CheckedMixin, Model, TimestampMixin
+
+
+class CompanyKind(str, enum.Enum):
+    legal = "legal"
+    entrepreneur = "entrepreneur"
+    person = "person"
+
+
+COMPANY_KIND_LABELS = {
+    CompanyKind.legal.value: "Юридическое лицо",
+    CompanyKind.entrepreneur.value: "Индивидуальный предприниматель",
+    CompanyKind.person.value: "Физическое лицо",
+}
+
+
+class Company(AuditedMixin, CheckedMixin, TimestampMixin, Model):
+    __tablename__ = "company"
+    __entity__ = "company"
+    __label__ = "Контрагент"
+    __checked_fields__ = ("kind", "name", "inn", "kpp", "ogrn", "ogrnip", "bik",
+                          "settlement_account", "correspondent_account", "passport_series",
+                          "passport_number")
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    kind: Mapped[str] = mapped_column(String(16), nullable=False, default=CompanyKind.legal.value)
+    name: Mapped[str] = mapped_column(String(300), nullable=False, index=True)
+    full_name: Mapped[str | None] = mapped_column(String(500))
+    inn: Mapped[str | None] = mapped_column(String(12), index=True)
+    kpp: Mapped[str | None] = mapped_column(String(9))
+    ogrn: Mapped[str | None] = mapped_column(String(13))
+    ogrnip: Mapped[str | None] = mapped_column(String(15))
+    legal_address: Mapped[str | None] = mapped_column(String(500))
+    postal_address: Mapped[str | None] = mapped_column(String(500))
+    bank_name: Mapped[str | None] = mapped_column(String(300))
+    bik: Mapped[str | None] = mapped_column(String(9))
+    settlement_account: Mapped[str | None] = mapped_column(String(20))
+    correspondent_account: Mapped[str | None] = mapped_column(String(20))
+    passport_series: Mapped[str | None] = mapped_column(String(4))
+    passport_number: Mapped[str | None] = mapped_column(String(6))
+    address: Mapped[str | None] = mapped_column(String(500))
+    phone: Mapped[str | None] = mapped_column(String(64))
+    email: Mapped[str | None] = mapped_column(String(320))
+    website: Mapped[str | None] = mapped_column(String(300))
+    note: Mapped[str | None] = mapped_column(Text)
+    responsible_id: Mapped[int | None] = mapped_column(Integer, ForeignKey("ab_user.id"))
+
+    responsible = relationship("CrmUser", foreign_keys=[responsible_id])
+    contacts = relationship("Contact", back_populates="company")
+
+    @property
+    def kind_label(self) -> str:
+        return COMPANY_KIND_LABELS.get(self.kind, self.kind or "")
+
+    @classmethod
+    def check_values(cls, v) -> dict[str, str]:
+        errors: dict[str, str] = {}
+        kind = v.kind or CompanyKind.legal.value
+        if kind not in COMPANY_KIND_LABELS:
+            errors["kind"] = "Выберите вид контрагента"
+            return errors
+        if not (v.name or "").strip():
+            errors["name"] = "Укажите наименование"
+
+        def need(field, message):
+            if not (getattr(v, field) or "").strip():
+                errors[field] = message
+
+        def check(field, error):
+            if (getattr(v, field) or "").strip() and field not in errors and error:
+                errors[field] = error
+
+        if kind == CompanyKind.legal.value:
+            need("inn", "Для юридического лица укажите ИНН (10 цифр)")
+            check("inn", rq.inn_error(v.inn, 10))
+            check("kpp", rq.kpp_error(v.kpp))
+            check("ogrn", rq.ogrn_error(v.ogrn))
+        elif kind == CompanyKind.entrepreneur.value:
+            need("inn", "Для индивидуального предпринимателя укажите ИНН (12 цифр)")
+            check("inn", rq.inn_error(v.inn, 12))
+            check("ogrnip", rq.ogrnip_error(v.ogrnip))
+        else:
+            check("inn", rq.inn_error(v.inn, 12))
+            check("passport_series", None if (v.passport_series or "").isdigit()
+                  and len(v.passport_series) == 4 else "Серия паспорта: 4 цифры")
+            check("passport_number", None if (v.passport_number or "").isdigit()
+                  and len(v.passport_number) == 6 else "Номер паспорта: 6 цифр")
+        if kind != CompanyKind.person.value:
+            check("bik", rq.bik_error(v.bik))
+            check("settlement_account", rq.settlement_account_error(v.settlement_account, v.bik))
+            check("correspondent_account",
+                  rq.correspondent_account_error(v.correspondent_account, v.bik))
+        return errors
+
+    def __str__(self) -> str:
+        return self.name or ""
+
+
+class Contact(AuditedMixin, CheckedMixin, TimestampMixin, Model):
+    __tablename__ = "contact"
+    __entity__ = "contact"
+    __label__ = "Контакт"
+    __checked_fields__ = ("last_name", "email")
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    last_name: Mapped[str] = mapped_column(String(100), nullable=False, index=True)
+    first_name: Mapped[str | None] = mapped_column(String(100))
+    middle_name: Mapped[str | None] = mapped_column(String(100))
+    position: Mapped[str | None] = mapped_column(String(200))
+    company_id: Mapped[int | None] = mapped_column(Integer, ForeignKey("company.id"), index=True)
+    phone: Mapped[str | None] = mapped_column(String(64), index=True)
+    phone_extra: Mapped[str | None] = mapped_column(String(64))
+    email: Mapped[str | None] = mapped_column(String(320), index=True)
+    email_extra: Mapped[str | None] = mapped_column(String(320))
+    decision_maker: Mapped[bool] = mapped_column(Boolean, default=False, nullable=False)
+    note: Mapped[str | None] = mapped_column(Text)
+
+    company = relationship(Company, back_populates="contacts")
+
+    @property
+    def full_name(self) -> str:
+        return " ".join(p for p in (self.last_name, self.first_name, self.middle_name) if p)
+
+    @classmethod
+    def check_values(cls, v) -> dict[str, str]:
+        errors = {}
+        if not (v.last_name or "").strip():
+            errors["last_name"] = "Укажите фамилию"
+        email = (v.email or "").strip()
+        if email and ("@" not in email or "." not in email.split("@")[-1]):
+            errors["email"] = "Неверный адрес электронной почты"
+        return errors
+
+    def __str__(self) -> str:
+        return self.full_name

@@ -1,0 +1,51 @@
+"""Users (Flask-AppBuilder's ab_user, extended) and departments."""
+from __future__ import annotations
+
+from flask_appbuilder.security.sqla.models import User
+from sqlalchemy import Boolean, ForeignKey, Integer, String
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from models.base import Model, TimestampMixin
+
+
+class Department(TimestampMixin, Model):
+    __tablename__ = "department"
+    __entity__ = "department"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    code: Mapped[str] = mapped_column(String(64), unique=True, nullable=False)
+    name: Mapped[str] = mapped_column(String(200), unique=True, nullable=False)
+    head_id: Mapped[int | None] = mapped_column(
+        Integer, ForeignKey("ab_user.id", use_alter=True, name="fk_department_head"),
+        nullable=True)
+    active: Mapped[bool] = mapped_column(Boolean, default=True, nullable=False)
+
+    head = relationship("CrmUser", foreign_keys=[head_id], post_update=True)
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class CrmUser(User):
+    """The FAB user with the office attributes approvals and row rules need."""
+
+    __tablename__ = "ab_user"
+    __entity__ = "user"
+
+    position: Mapped[str | None] = mapped_column(String(128), nullable=True)
+    phone: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    department_id: Mapped[int | None] = mapped_column(
+        Integer, ForeignKey("department.id"), nullable=True, index=True)
+
+    department = relationship(Department, foreign_keys=[department_id])
+
+    @property
+    def full_name(self) -> str:
+        return f"{self.last_name} {self.first_name}".strip()
+
+    @property
+    def role_names(self) -> set[str]:
+        return {r.name for r in self.roles}
+
+    def __str__(self) -> str:
+        return self.full_name or self.username

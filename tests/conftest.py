@@ -1,0 +1,139 @@
+"""Test fixtures: one app and one database per run, emptied of business rows after each test.
+
+TEST_DATABASE_URL chooses the database (default: a SQLite file in a temporary folder);
+`make test` runs the suite on SQLite and, where PostgreSQL answers, on PostgreSQL too."""
+from __future__ import annotations
+
+import os
+import re
+
+import pytest
+from sqlalchemy import text
+
+from app import create_app
+from app.extensions import db
+
+PASSWORD = "test-Pa55word"
+# Rows made once per run and kept between tests.
+KEPT_TABLES = {"alembic_version", "seed_record", "reference_list", "reference_item",
+               "department"}
+
+
+def _database_url(tmp_path_factory) -> str:
+    url = os.environ.get("TEST_DATABASE_URL")
+    if url:
+        return url
+    return f"sqlite:///{tmp_path_factory.mktemp('db') / 'test.sqlite3'}"
+
+
+@pytest.fixture(scope="session")
+def _app(tmp_path_factory):
+    url = _database_url(tmp_path_factory)
+    app = create_app({
+        "TESTING": True,
+        "SQLALCHEMY_DATABASE_URI": url,
+        "SECRET_KEY": "test",
+        "WTF_CSRF_ENABLED": False,
+        "UPLOAD_DIR": str(tmp_path_factory.mktemp("uploads")),
+        "UPLOAD_MAX_BYTES": 200_000,
+        "SERVER_NAME": "localhost",
+    })
+    with app.app_context():
+        if url.startswith("postgresql"):
+            db.session.execute(text("DROP SCHEMA public CASCADE; CREATE SCHEMA public"))
+            db.session.commit()
+        else:
+            db.drop_all()
+        db.create_all()
+        from app.seeding import seed_all
+        from tests.factories import make_role_users
+
+        seed_all()
+        make_role_users()
+        app.config["_BASE_USER_ID"] = db.session.execute(
+            text("SELECT max(id) FROM ab_user")).scalar()
+    return app
+
+
+def _empty_business_tables(app) -> None:
+    base_user = app.config["_BASE_USER_ID"]
+    tables = [t for t in reversed(db.metadata.sorted_tables)
+              if t.name not in KEPT_TABLES and not t.name.startswith("ab_")]
+    if db.engine.dialect.name == "postgresql":
+        names = ", ".join(f'"{t.name}"' for t in tables)
+        db.session.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
+    else:
+        for table in tables:
+            db.session.execute(table.delete())
+    db.session.execute(text("DELETE FROM ab_user_role WHERE user_id > :b"), {"b": base_user})
+    db.session.execute(text("UPDATE department SET head_id = NULL WHERE head_id > :b"),
+                       {"b": base_user})
+    db.session.execute(text("DELETE FROM ab_user WHERE id > :b"), {"b": base_user})
+    db.session.commit()
+
+
+@pytest.fixture()
+def app(_app):
+    with _app.app_context():
+        yield _app
+        db.session.rollback()
+        _empty_business_tables(_app)
+        db.session.remove()
+
+
+@pytest.fixture(autouse=True)
+def _push_request_context():
+    """pytest-flask keeps one request context for the whole test; each request here gets
+    its own, so a failed request cannot leave a dirty session for the next one."""
+    yield
+
+
+@pytest.fixture()
+def runner(app):
+    return app.test_cli_runner()
+
+
+class Client:
+    """A test client that logs in as a user and speaks both the screens and the API."""
+
+    def __init__(self, app, username: str | None):
+        self.http = app.test_client()
+        self.username = username
+        self._token = None
+        if username:
+            resp = self.http.post("/login/", data={"username": username, "password": PASSWORD})
+            assert resp.status_code == 302, f"login as {username} failed"
+
+    def get(self, url, **kw):
+        return self.http.get(url, **kw)
+
+    def post(self, url, **kw):
+        return self.http.post(url, **kw)
+
+    def api(self, method: str, url: str, json=None):
+        if self._token is None:
+            resp = self.http.post("/api/v1/security/login", json={
+                "username": self.username, "password": PASSWORD, "provider": "db"})
+            assert resp.status_code == 200, resp.get_data(as_text=True)
+            self._token = resp.json["access_token"]
+        headers = {"Authorization": f"Bearer {self._token}"}
+        return self.http.open(url, method=method.upper(), json=json, headers=headers)
+
+
+@pytest.fixture()
+def login(app):
+    def _login(username: str | None) -> Client:
+        return Client(app, username)
+
+    return _login
+
+
+@pytest.fixture()
+def client(login):
+    """Logged in as the admin."""
+    return login("admin")
+
+
+def flashes(html: str) -> list[str]:
+    return re.findall(r'class="alert[^"]*"[^>]*>(?:\s*<button[^>]*>.*?</button>)?\s*(.*?)\s*</div>',
+                      html, re.S)

@@ -1,0 +1,266 @@
+"""Base classes of every generated screen and REST API: Russian titles and labels, rights
+from the access table, row scope, optimistic locking, model checks and typed errors."""
+from __future__ import annotations
+
+import csv
+import io
+
+from flask import Response, flash, g, redirect, request
+from flask_appbuilder import ModelRestApi, ModelView
+from flask_appbuilder.api import safe
+from flask_appbuilder.models.filters import BaseFilter
+from flask_appbuilder.models.sqla.interface import SQLAInterface
+from flask_appbuilder.security.decorators import has_access
+from flask_appbuilder.urltools import get_filter_args, get_order_args
+from flask_appbuilder import expose
+from sqlalchemy import Date, DateTime, Numeric
+from sqlalchemy import inspect as sa_inspect
+from wtforms import HiddenField
+
+from app.access import API_METHOD_RIGHTS, VIEW_METHOD_RIGHTS
+from app.extensions import db
+from app.formatting import format_date, format_datetime, format_money
+from app.forms import LocalDateField, LocalDateTimeField, model_check_validator
+from app.scope import scope_query
+from errors import CrmError, FieldErrors, StaleRecord
+
+# Labels shared by many entities; a view adds or overrides its own.
+COMMON_LABELS = {
+    "id": "№", "name": "Наименование", "title": "Название", "code": "Код",
+    "label": "Значение", "active": "Активен", "sort_order": "Порядок",
+    "created_at": "Создано", "updated_at": "Изменено", "created_by": "Создал",
+    "responsible": "Ответственный", "observers": "Наблюдатели", "comment": "Комментарий",
+    "description": "Описание", "company": "Контрагент", "contact": "Контакт",
+    "contacts": "Контакты", "department": "Отдел", "phone": "Телефон", "email": "E-mail",
+    "status": "Статус", "amount": "Сумма", "price": "Цена", "quantity": "Количество",
+    "product": "Номенклатура", "date": "Дата", "number": "Номер", "version": "Версия",
+    "record_entity": "Основание (тип)", "record_id": "Основание (№)",
+}
+
+
+def is_money(column) -> bool:
+    return bool(getattr(column, "info", {}).get("money"))
+
+
+class RowScopeFilter(BaseFilter):
+    """Applies the row rule of app/scope.py to lists, record pages, edits, deletes and the API."""
+
+    name = "Доступные записи"
+    arg_name = "crm_scope"
+
+    def apply(self, query, value):
+        return scope_query(query, self.datamodel.obj, getattr(g, "user", None))
+
+
+def _row_scope_filters(model):
+    return [["id", RowScopeFilter, lambda: None]] if hasattr(model, "scope_clause") else []
+
+
+def check_model(item) -> None:
+    """Runs the model's own checks (`check()` returns {field: message}) before a save."""
+    checker = getattr(item, "check", None)
+    errors = checker() if checker else {}
+    if errors:
+        raise FieldErrors(errors)
+
+
+def check_version(item) -> None:
+    """The version the client saw must be the one in the database."""
+    if not hasattr(item, "version") or sa_inspect(item).transient:
+        return
+    history = sa_inspect(item).attrs.version.history
+    if history.added and history.deleted and history.added[0] != history.deleted[0]:
+        raise StaleRecord()
+
+
+class CrmModelView(ModelView):
+    """A generated CRUD screen. Subclasses set `datamodel`, columns and `titles`."""
+
+    resource: str = ""
+    titles: tuple[str, str, str, str] = ("", "", "", "")  # list, show, add, edit
+    method_permission_name = VIEW_METHOD_RIGHTS
+    page_size = 25
+
+    def __init__(self, **kwargs):
+        model = self.datamodel.obj
+        self.class_permission_name = self.resource
+        self.list_title, self.show_title, self.add_title, self.edit_title = self.titles
+        self.base_filters = list(self.base_filters or []) + _row_scope_filters(model)
+        self.label_columns = {**COMMON_LABELS, **(self.label_columns or {})}
+        self.formatters_columns = {**self._auto_formatters(model),
+                                   **(self.formatters_columns or {})}
+        self._wire_forms(model)
+        super().__init__(**kwargs)
+
+    # --- construction -------------------------------------------------------------------
+    @staticmethod
+    def _auto_formatters(model) -> dict:
+        out = {}
+        for column in sa_inspect(model).columns:
+            if isinstance(column.type, DateTime):
+                out[column.key] = format_datetime
+            elif isinstance(column.type, Date):
+                out[column.key] = format_date
+            elif isinstance(column.type, Numeric) and is_money(column):
+                out[column.key] = format_money
+        return out
+
+    def _wire_forms(self, model) -> None:
+        """Local-time date inputs, the model's checks at each field, the hidden version."""
+        add_extra = dict(self.add_form_extra_fields or {})
+        edit_extra = dict(self.edit_form_extra_fields or {})
+        validators = {k: list(v) for k, v in (self.validators_columns or {}).items()}
+        for column in sa_inspect(model).columns:
+            key = column.key
+            label = self.label_columns.get(key, key)
+            if isinstance(column.type, (DateTime, Date)):
+                field_cls = LocalDateTimeField if isinstance(column.type, DateTime) \
+                    else LocalDateField
+                optional = column.nullable
+                for extra in (add_extra, edit_extra):
+                    extra.setdefault(key, field_cls(label, optional=optional))
+        for key in getattr(model, "__checked_fields__", ()):
+            validators.setdefault(key, []).append(model_check_validator(model))
+        if hasattr(model, "version"):
+            edit_extra["version"] = HiddenField()
+            if self.edit_columns and "version" not in self.edit_columns:
+                self.edit_columns = list(self.edit_columns) + ["version"]
+        self.add_form_extra_fields = add_extra
+        self.edit_form_extra_fields = edit_extra
+        self.validators_columns = validators
+
+    # --- hooks ------------------------------------------------------------------------
+    def pre_add(self, item):
+        self._guard(item)
+
+    def pre_update(self, item):
+        self._guard(item)
+
+    def _guard(self, item) -> None:
+        try:
+            check_version(item)
+            check_model(item)
+        except CrmError:
+            # populate_obj already changed the object: forget it before FAB flashes.
+            db.session.rollback()
+            raise
+
+    # --- export -----------------------------------------------------------------------
+    @expose("/export/")
+    @has_access
+    def export(self):
+        """CSV of the current list (same filters and row rules as the screen)."""
+        get_filter_args(self._filters, disallow_if_not_in_search=False)
+        order = get_order_args().get(self.__class__.__name__)
+        order_column, order_direction = order if order else ("", "")
+        joined = self._base_filters.get_joined_filters(self._filters)
+        _count, items = self.datamodel.query(joined, order_column, order_direction)
+        columns = list(self.list_columns)
+        buffer = io.StringIO()
+        writer = csv.writer(buffer, delimiter=";")
+        writer.writerow([str(self.label_columns.get(c, c)) for c in columns])
+        for item in items:
+            writer.writerow([self._export_value(item, c) for c in columns])
+        body = "\ufeff" + buffer.getvalue()  # BOM: Excel opens UTF-8 Cyrillic correctly
+        filename = f"{self.resource or 'export'}.csv"
+        return Response(body, mimetype="text/csv",
+                        headers={"Content-Disposition": f"attachment; filename={filename}"})
+
+    def _export_value(self, item, column):
+        value = item
+        for part in column.split("."):
+            value = getattr(value, part, None) if value is not None else None
+        formatter = self.formatters_columns.get(column)
+        if formatter and value is not None:
+            return formatter(value)
+        return "" if value is None else str(value)
+
+
+def stale_redirect(message: str, url: str):
+    flash(message, "danger")
+    return redirect(url)
+
+
+class CrmModelRestApi(ModelRestApi):
+    """A REST API: explicit columns, rights from the access table, the same checks as forms."""
+
+    resource: str = ""
+    method_permission_name = API_METHOD_RIGHTS
+    allow_browser_login = True
+
+    def __init__(self, **kwargs):
+        model = self.datamodel.obj
+        self.class_permission_name = self.resource
+        self.base_filters = list(self.base_filters or []) + _row_scope_filters(model)
+        for attr in ("list_columns", "show_columns", "add_columns", "edit_columns"):
+            if not getattr(self, attr):
+                raise TypeError(f"{type(self).__name__}.{attr} must be listed explicitly")
+        if hasattr(model, "version"):
+            for attr in ("list_columns", "show_columns", "edit_columns"):
+                cols = getattr(self, attr)
+                if "version" not in cols:
+                    setattr(self, attr, list(cols) + ["version"])
+        super().__init__(**kwargs)
+
+    def pre_add(self, item):
+        check_model(item)
+
+    def pre_update(self, item):
+        check_version(item)
+        check_model(item)
+
+    def _crm_error(self, exc: CrmError):
+        db.session.rollback()
+        if isinstance(exc, FieldErrors):
+            return self.response(exc.http_status,
+                                 message={k: [v] for k, v in exc.errors.items()})
+        return self.response(exc.http_status, message=exc.message)
+
+    def post_headless(self):
+        try:
+            return super().post_headless()
+        except CrmError as exc:
+            return self._crm_error(exc)
+
+    def put_headless(self, pk):
+        model = self.datamodel.obj
+        if hasattr(model, "version") and request.is_json and \
+                "version" not in (request.json or {}):
+            return self.response(422, message={"version": [
+                "Укажите version: номер версии записи, которую вы изменяете"]})
+        try:
+            return super().put_headless(pk)
+        except CrmError as exc:
+            return self._crm_error(exc)
+
+    def delete_headless(self, pk):
+        try:
+            return super().delete_headless(pk)
+        except CrmError as exc:
+            return self._crm_error(exc)
+
+
+def register(appbuilder, view, name: str, category: str, icon: str = "fa-folder-open-o",
+             api=None, category_icon: str = "fa-folder", menu: bool = True):
+    """Adds a screen (and its API) and remembers which resource its menu item shows, so the
+    seed can give each role the menus of what it can read."""
+    if menu:
+        appbuilder.add_view(view, name, icon=icon, category=category,
+                            category_icon=category_icon)
+    else:
+        appbuilder.add_view_no_menu(view)
+    MENU_RESOURCES.setdefault(name, view.resource)
+    MENU_CATEGORIES.setdefault(category, set()).add(name)
+    if api is not None:
+        appbuilder.add_api(api)
+
+
+MENU_RESOURCES: dict[str, str] = {}
+MENU_CATEGORIES: dict[str, set[str]] = {}
+
+
+def safe_datamodel(model) -> SQLAInterface:
+    return SQLAInterface(model)
+
+
+__all__ = ["CrmModelView", "CrmModelRestApi", "register", "COMMON_LABELS", "safe"]
