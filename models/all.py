@@ -1,2 +1,5 @@
 """Imports every model module, so that Flask-AppBuilder, Alembic and the tests see them all."""
-from models import audit, party, reference, seed, user  # noqa: F401
+from models import (  # noqa: F401
+    attachment, audit, deal, event, lead, order, party, pipeline, product, reference, seed,
+    task, timeline, user,
+)

@@ -35,7 +35,8 @@ class CrmUser(User):
     position: Mapped[str | None] = mapped_column(String(128), nullable=True)
     phone: Mapped[str | None] = mapped_column(String(32), nullable=True)
     department_id: Mapped[int | None] = mapped_column(
-        Integer, ForeignKey("department.id"), nullable=True, index=True)
+        Integer, ForeignKey("department.id", use_alter=True, name="fk_ab_user_department"),
+        nullable=True, index=True)
 
     department = relationship(Department, foreign_keys=[department_id])
 

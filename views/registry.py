@@ -1,7 +1,10 @@
 """The order of the menu: one `register_views(appbuilder)` per aggregate module."""
-from views import party
+from views import (
+    audit, deal, event, lead, order, party, pipeline, product, reference, task, timeline, user,
+)
 
-MODULES = [party]
+MODULES = [lead, deal, party, event, task, order, product, pipeline, reference, user,
+           timeline, audit]
 
 
 def register_all(appbuilder) -> None:

@@ -1,0 +1,1 @@
+"""attachment models (to be written)."""

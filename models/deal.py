@@ -1,0 +1,1 @@
+"""deal models (to be written)."""

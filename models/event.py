@@ -1,0 +1,1 @@
+"""event models (to be written)."""

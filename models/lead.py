@@ -1,0 +1,1 @@
+"""lead models (to be written)."""

@@ -1,0 +1,1 @@
+"""order models (to be written)."""

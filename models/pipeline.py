@@ -1,0 +1,1 @@
+"""pipeline models (to be written)."""

@@ -1,0 +1,1 @@
+"""product models (to be written)."""

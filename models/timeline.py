@@ -1,0 +1,1 @@
+"""timeline models (to be written)."""

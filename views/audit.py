@@ -1,0 +1,5 @@
+"""audit screens (to be written)."""
+
+
+def register_views(appbuilder):
+    pass

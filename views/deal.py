@@ -1,0 +1,5 @@
+"""deal screens (to be written)."""
+
+
+def register_views(appbuilder):
+    pass

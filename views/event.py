@@ -1,0 +1,5 @@
+"""event screens (to be written)."""
+
+
+def register_views(appbuilder):
+    pass

@@ -1,0 +1,5 @@
+"""lead screens (to be written)."""
+
+
+def register_views(appbuilder):
+    pass

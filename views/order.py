@@ -1,0 +1,5 @@
+"""order screens (to be written)."""
+
+
+def register_views(appbuilder):
+    pass

@@ -1,0 +1,5 @@
+"""pipeline screens (to be written)."""
+
+
+def register_views(appbuilder):
+    pass

@@ -1,0 +1,5 @@
+"""product screens (to be written)."""
+
+
+def register_views(appbuilder):
+    pass

@@ -1,0 +1,5 @@
+"""reference screens (to be written)."""
+
+
+def register_views(appbuilder):
+    pass

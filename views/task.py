@@ -1,0 +1,5 @@
+"""task screens (to be written)."""
+
+
+def register_views(appbuilder):
+    pass

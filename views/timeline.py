@@ -1,0 +1,5 @@
+"""timeline screens (to be written)."""
+
+
+def register_views(appbuilder):
+    pass

@@ -1,0 +1,5 @@
+"""user screens (to be written)."""
+
+
+def register_views(appbuilder):
+    pass
