@@ -1,1 +1,67 @@
-"""product models (to be written)."""
+"""Products (nomenclature). Line items of deals and orders copy the product's department,
+responsible executor and "серый/белый" flag when they are added."""
+from __future__ import annotations
+
+from decimal import Decimal
+
+from sqlalchemy import Boolean, ForeignKey, Integer, Numeric, String, Text
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from models.base import AuditedMixin, CheckedMixin, Model, TimestampMixin
+
+VAT_RATES = {"none": "Без НДС", "0": "0%", "10": "10%", "20": "20%"}
+
+
+class Product(AuditedMixin, CheckedMixin, TimestampMixin, Model):
+    __tablename__ = "product"
+    __entity__ = "product"
+    __label__ = "Номенклатура"
+    __checked_fields__ = ("name", "sku", "price", "vat_rate")
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(300), nullable=False, index=True)
+    sku: Mapped[str | None] = mapped_column(String(64), unique=True)
+    unit: Mapped[str] = mapped_column(String(16), nullable=False, default="шт")
+    price: Mapped[Decimal] = mapped_column(Numeric(14, 2), nullable=False, default=0,
+                                           info={"money": True})
+    vat_rate: Mapped[str] = mapped_column(String(8), nullable=False, default="20")
+    department_id: Mapped[int | None] = mapped_column(Integer, ForeignKey("department.id"))
+    responsible_id: Mapped[int | None] = mapped_column(Integer, ForeignKey("ab_user.id"))
+    # "серый/белый": how the item is accounted for; copied to line items.
+    is_grey: Mapped[bool] = mapped_column(Boolean, default=False, nullable=False)
+    planned_cost: Mapped[Decimal | None] = mapped_column(Numeric(14, 2), info={"money": True})
+    planned_hours: Mapped[Decimal | None] = mapped_column(Numeric(8, 2))
+    active: Mapped[bool] = mapped_column(Boolean, default=True, nullable=False)
+    description: Mapped[str | None] = mapped_column(Text)
+
+    department = relationship("Department")
+    responsible = relationship("CrmUser", foreign_keys=[responsible_id])
+
+    @classmethod
+    def check_values(cls, v) -> dict[str, str]:
+        errors = {}
+        if not (v.name or "").strip():
+            errors["name"] = "Укажите наименование"
+        if v.price is not None and Decimal(v.price) < 0:
+            errors["price"] = "Цена не может быть отрицательной"
+        if v.vat_rate is not None and str(v.vat_rate) not in VAT_RATES:
+            errors["vat_rate"] = "Ставка НДС: без НДС, 0%, 10% или 20%"
+        return errors
+
+    def __str__(self) -> str:
+        return self.name or ""
+
+
+class LineItemMixin:
+    """Shared by deal and order line items: the copy of the product's attributes."""
+
+    def fill_from_product(self, product: Product) -> None:
+        self.department_id = product.department_id
+        self.responsible_id = product.responsible_id
+        self.is_grey = product.is_grey
+        if getattr(self, "price", None) in (None, 0, Decimal(0)):
+            self.price = product.price
+        if not getattr(self, "name", None):
+            self.name = product.name
+        if hasattr(self, "unit") and not self.unit:
+            self.unit = product.unit
