@@ -32,9 +32,9 @@ class RoleSpec:
     scope: str
     access: dict[str, str] = field(default_factory=dict)
 
-    def rights(self) -> set[tuple[str, str]]:
+    def rights(self, common=()) -> set[tuple[str, str]]:
         """{(resource, 'can_read'), ...}"""
-        out = set()
+        out = {(view, perm) for perm, view in common}
         for resource, letters in self.access.items():
             for letter in letters:
                 out.add((resource, RIGHTS[letter]))
@@ -45,6 +45,7 @@ class RoleSpec:
 class AccessTable:
     resources: dict[str, str]
     roles: dict[str, RoleSpec]
+    common: tuple[tuple[str, str], ...] = ()
 
 
 def parse_access(data: dict, source: str = "access.yaml") -> AccessTable:
@@ -65,7 +66,8 @@ def parse_access(data: dict, source: str = "access.yaml") -> AccessTable:
                                 "должны включать r и состоять из r, w, d")
         roles[name] = RoleSpec(name=name, label=spec.get("label", name), scope=scope,
                                access=access)
-    return AccessTable(resources=resources, roles=roles)
+    common = tuple((str(p), str(v)) for p, v in data.get("common") or ())
+    return AccessTable(resources=resources, roles=roles, common=common)
 
 
 @lru_cache(maxsize=1)

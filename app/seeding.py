@@ -32,7 +32,8 @@ def sync_permissions(appbuilder) -> None:
 
 
 def _role_rights(sm, role) -> set[str]:
-    resources = set(access_table().resources)
+    table = access_table()
+    resources = set(table.resources) | {view for _perm, view in table.common}
     return {f"{pv.view_menu.name}:{pv.permission.name}" for pv in role.permissions
             if pv.view_menu.name in resources}
 
@@ -49,7 +50,7 @@ def seed_roles(appbuilder) -> dict[str, str]:
                 sm.add_permission_role(role, pv)
             report[name] = "все права"
             continue
-        desired = {f"{res}:{right}" for res, right in spec.rights()}
+        desired = {f"{res}:{right}" for res, right in spec.rights(access_table().common)}
         rec = _record("role_rights", name)
         last = set(rec.value) if rec else set()
         current = _role_rights(sm, role)

@@ -32,7 +32,7 @@ def _app(tmp_path_factory):
     app = create_app({
         "TESTING": True,
         "SQLALCHEMY_DATABASE_URI": url,
-        "SECRET_KEY": "test",
+        "SECRET_KEY": "test-secret-key-of-at-least-32-bytes!",
         "WTF_CSRF_ENABLED": False,
         "UPLOAD_DIR": str(tmp_path_factory.mktemp("uploads")),
         "UPLOAD_MAX_BYTES": 200_000,
