@@ -34,6 +34,9 @@ def create_app(test_config: dict | None = None) -> Flask:
         appbuilder = AppBuilder(update_perms=False)
         appbuilder.init_app(app, db.session)
         registry.register_all(appbuilder)
+    from views import errors
+
+    errors.install(app)
     audit.install()
     jinja.install(app)
     cli.install(app)

@@ -27,6 +27,7 @@ class Company(AuditedMixin, CheckedMixin, TimestampMixin, Model):
     __tablename__ = "company"
     __entity__ = "company"
     __label__ = "Контрагент"
+    __choice_labels__ = {"kind": COMPANY_KIND_LABELS}
     __checked_fields__ = ("kind", "name", "inn", "kpp", "ogrn", "ogrnip", "bik",
                           "settlement_account", "correspondent_account", "passport_series",
                           "passport_number")

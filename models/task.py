@@ -6,10 +6,12 @@ import enum
 
 from sqlalchemy import (JSON, Boolean, Column, DateTime, ForeignKey, Integer, String, Table, Text,
                         and_, exists, or_, select)
+from sqlalchemy import event as sa_event
+from sqlalchemy import inspect as sa_inspect
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from models.base import (AuditedMixin, CheckedMixin, Model, RecordLinkMixin, TimestampMixin,
-                         utcnow)
+                         current_actor_id, utcnow)
 
 
 class TaskStatus(str, enum.Enum):
@@ -26,6 +28,8 @@ TASK_STATUS_LABELS = {
     TaskStatus.cancelled.value: "Отменена",
 }
 OPEN_TASK_STATUSES = (TaskStatus.open.value, TaskStatus.in_progress.value)
+CLOSED_TASK_STATUSES = (TaskStatus.done.value, TaskStatus.cancelled.value)
+OVERDUE_LABEL = "Просрочена"
 
 task_observer = Table(
     "task_observer", Model.metadata,
@@ -34,13 +38,65 @@ task_observer = Table(
 )
 
 
+# --- helpers shared with events -----------------------------------------------------------
+def naive_utc(value):
+    """An aware datetime (from the API) as the naive UTC the database stores."""
+    if isinstance(value, dt.datetime) and value.tzinfo is not None:
+        return value.astimezone(dt.timezone.utc).replace(tzinfo=None)
+    return value
+
+
+def record_link_errors(v) -> dict[str, str]:
+    """Checks the (record_entity, record_id) link of a record, form or API payload."""
+    entity = (getattr(v, "record_entity", None) or "").strip()
+    raw_id = getattr(v, "record_id", None)
+    if not entity and raw_id in (None, ""):
+        return {}
+    if not entity:
+        return {"record_entity": "Укажите тип записи-основания"}
+    from models.registry import entity_label, get_record, model_for
+
+    if model_for(entity) is None:
+        return {"record_entity": f"Неизвестный тип записи «{entity}»"}
+    if raw_id in (None, ""):
+        return {"record_id": "Укажите номер записи-основания"}
+    try:
+        record_id = int(raw_id)
+    except (TypeError, ValueError):
+        return {"record_id": "Номер записи-основания: целое число"}
+    from app.extensions import db
+
+    # no_autoflush: the record being checked may already sit half-built in the session.
+    with db.session.no_autoflush:
+        found = get_record(entity, record_id)
+    if found is None:
+        return {"record_id": f"Запись «{entity_label(entity)}» № {record_id} не найдена"}
+    return {}
+
+
+def outcome_values(raw) -> list[str] | None:
+    """The allowed outcomes as a clean list; None when they are not a list of strings."""
+    if raw in (None, "", []):
+        return []
+    if not isinstance(raw, (list, tuple)):
+        return None
+    out = []
+    for item in raw:
+        if not isinstance(item, str):
+            return None
+        if item.strip():
+            out.append(item.strip())
+    return out
+
+
 class Task(AuditedMixin, CheckedMixin, RecordLinkMixin, TimestampMixin, Model):
     """`record_entity`/`record_id`: the record the task belongs to (deal, lead, order...)."""
 
     __tablename__ = "task"
     __entity__ = "task"
     __label__ = "Задача"
-    __checked_fields__ = ("title", "assignee", "deadline", "outcome")
+    __checked_fields__ = ("title", "assignee", "deadline", "status", "outcome",
+                          "outcome_choices", "record_entity", "record_id")
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     title: Mapped[str] = mapped_column(String(300), nullable=False)
@@ -48,8 +104,9 @@ class Task(AuditedMixin, CheckedMixin, RecordLinkMixin, TimestampMixin, Model):
     assignee_id: Mapped[int | None] = mapped_column(Integer, ForeignKey("ab_user.id"), index=True)
     creator_id: Mapped[int | None] = mapped_column(Integer, ForeignKey("ab_user.id"), index=True)
     deadline: Mapped[dt.datetime | None] = mapped_column(DateTime, index=True)
+    # active_history: closing is detected against the stored status even if it was expired.
     status: Mapped[str] = mapped_column(String(16), nullable=False, default=TaskStatus.open.value,
-                                        index=True)
+                                        index=True, active_history=True)
     result: Mapped[str | None] = mapped_column(Text)
     # Outcome choice: the allowed values (a JSON list of labels) and the chosen one.
     outcome_choices: Mapped[object | None] = mapped_column(JSON, nullable=True)
@@ -64,7 +121,8 @@ class Task(AuditedMixin, CheckedMixin, RecordLinkMixin, TimestampMixin, Model):
     creator = relationship("CrmUser", foreign_keys=[creator_id])
     observers = relationship("CrmUser", secondary=task_observer)
     checklist = relationship("ChecklistItem", back_populates="task",
-                             order_by="ChecklistItem.sort_order", cascade="all, delete-orphan")
+                             order_by="ChecklistItem.sort_order, ChecklistItem.id",
+                             cascade="all, delete-orphan")
 
     @property
     def is_open(self) -> bool:
@@ -75,8 +133,52 @@ class Task(AuditedMixin, CheckedMixin, RecordLinkMixin, TimestampMixin, Model):
         return bool(self.is_open and self.deadline and self.deadline < utcnow())
 
     @property
+    def overdue_label(self) -> str:
+        return OVERDUE_LABEL if self.is_overdue else ""
+
+    @property
     def status_label(self) -> str:
         return TASK_STATUS_LABELS.get(self.status, self.status)
+
+    @property
+    def record_ref(self):
+        """(entity, id) of the record the task belongs to, or None."""
+        if self.record_entity and self.record_id:
+            return (self.record_entity, self.record_id)
+        return None
+
+    @property
+    def checklist_progress(self) -> str:
+        items = list(self.checklist)
+        if not items:
+            return ""
+        return f"{sum(1 for i in items if i.done)} из {len(items)}"
+
+    @classmethod
+    def check_values(cls, v) -> dict[str, str]:
+        errors: dict[str, str] = {}
+        if not (v.title or "").strip():
+            errors["title"] = "Укажите, что нужно сделать"
+        if getattr(v, "assignee", None) is None and getattr(v, "assignee_id", None) is None:
+            errors["assignee"] = "Укажите исполнителя"
+        if v.deadline is not None and not isinstance(v.deadline, dt.datetime):
+            errors["deadline"] = "Срок: дата и время"
+        status = v.status or TaskStatus.open.value
+        if status not in TASK_STATUS_LABELS:
+            errors["status"] = "Статус: новая, в работе, выполнена или отменена"
+        choices = outcome_values(v.outcome_choices)
+        outcome = (v.outcome or "").strip()
+        if choices is None:
+            errors["outcome_choices"] = "Варианты итога: список строк"
+        elif choices:
+            if outcome and outcome not in choices:
+                errors["outcome"] = ("Итог «" + outcome + "» не из списка: выберите один из "
+                                     "вариантов: " + ", ".join(choices))
+            elif not outcome and status == TaskStatus.done.value:
+                errors["outcome"] = ("Выберите итог: без него задачу нельзя закрыть "
+                                     "(варианты: " + ", ".join(choices) + ")")
+        errors.update(record_link_errors(v))
+        return errors
 
     @classmethod
     def scope_clause(cls, user_id: int, user_ids: set[int]):
@@ -87,8 +189,11 @@ class Task(AuditedMixin, CheckedMixin, RecordLinkMixin, TimestampMixin, Model):
         return self.title or ""
 
 
-class ChecklistItem(Model):
+class ChecklistItem(AuditedMixin, CheckedMixin, Model):
     __tablename__ = "task_checklist_item"
+    __entity__ = "task_checklist"
+    __label__ = "Пункт чек-листа"
+    __checked_fields__ = ("task", "text")
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     task_id: Mapped[int] = mapped_column(Integer, ForeignKey("task.id", ondelete="CASCADE"),
@@ -98,6 +203,20 @@ class ChecklistItem(Model):
     sort_order: Mapped[int] = mapped_column(Integer, default=0, nullable=False)
 
     task = relationship(Task, back_populates="checklist")
+
+    @classmethod
+    def check_values(cls, v) -> dict[str, str]:
+        errors = {}
+        if getattr(v, "task", None) is None and getattr(v, "task_id", None) is None:
+            errors["task"] = "Укажите задачу"
+        if not (v.text or "").strip():
+            errors["text"] = "Укажите текст пункта"
+        return errors
+
+    @classmethod
+    def scope_clause(cls, user_id: int, user_ids: set[int]):
+        # An item is visible exactly when its task is.
+        return cls.task.has(Task.scope_clause(user_id, user_ids))
 
     def __str__(self) -> str:
         return self.text
@@ -109,3 +228,27 @@ def open_task_exists(entity: str, id_column):
     return exists(select(Task.id).where(and_(Task.record_entity == entity,
                                              Task.record_id == id_column,
                                              Task.status.in_(OPEN_TASK_STATUSES))))
+
+
+# --- automatic columns ----------------------------------------------------------------------
+@sa_event.listens_for(Task, "before_insert")
+def _task_before_insert(_mapper, _conn, target: Task) -> None:
+    if target.creator_id is None and target.creator is None:
+        # The постановщик is whoever creates the task, unless somebody else was named.
+        target.creator_id = current_actor_id()
+    target.deadline = naive_utc(target.deadline)
+    target.closed_at = utcnow() if target.status in CLOSED_TASK_STATUSES else None
+
+
+@sa_event.listens_for(Task, "before_update")
+def _task_before_update(_mapper, _conn, target: Task) -> None:
+    target.deadline = naive_utc(target.deadline)
+    hist = sa_inspect(target).attrs.status.history
+    if not hist.has_changes():
+        return
+    was_closed = bool(hist.deleted) and hist.deleted[0] in CLOSED_TASK_STATUSES
+    if target.status in CLOSED_TASK_STATUSES:
+        if not was_closed or target.closed_at is None:
+            target.closed_at = utcnow()
+    else:
+        target.closed_at = None

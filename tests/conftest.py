@@ -6,9 +6,10 @@ from __future__ import annotations
 
 import os
 import re
+import uuid
 
 import pytest
-from sqlalchemy import text
+from sqlalchemy import create_engine, text
 
 from app import create_app
 from app.extensions import db
@@ -93,6 +94,16 @@ def runner(app):
     return app.test_cli_runner()
 
 
+def _forget_user() -> None:
+    """The test's app context outlives each request, and Flask-Login, FAB and JWT keep the
+    current user in `g`: without this a second client in the same test acts as the first."""
+    from flask import g
+
+    for key in ("_login_user", "user", "_jwt_extended_jwt", "_jwt_extended_jwt_header",
+                "_jwt_extended_jwt_user"):
+        g.pop(key, None)
+
+
 class Client:
     """A test client that logs in as a user and speaks both the screens and the API."""
 
@@ -100,23 +111,28 @@ class Client:
         self.http = app.test_client()
         self.username = username
         self._token = None
+        _forget_user()
         if username:
             resp = self.http.post("/login/", data={"username": username, "password": PASSWORD})
             assert resp.status_code == 302, f"login as {username} failed"
 
     def get(self, url, **kw):
+        _forget_user()
         return self.http.get(url, **kw)
 
     def post(self, url, **kw):
+        _forget_user()
         return self.http.post(url, **kw)
 
     def api(self, method: str, url: str, json=None):
+        _forget_user()
         if self._token is None:
             resp = self.http.post("/api/v1/security/login", json={
                 "username": self.username, "password": PASSWORD, "provider": "db"})
             assert resp.status_code == 200, resp.get_data(as_text=True)
             self._token = resp.json["access_token"]
         headers = {"Authorization": f"Bearer {self._token}"}
+        _forget_user()
         return self.http.open(url, method=method.upper(), json=json, headers=headers)
 
 
@@ -137,3 +153,38 @@ def client(login):
 def flashes(html: str) -> list[str]:
     return re.findall(r'class="alert[^"]*"[^>]*>(?:\s*<button[^>]*>.*?</button>)?\s*(.*?)\s*</div>',
                       html, re.S)
+
+
+@pytest.fixture()
+def fresh_database_url(tmp_path):
+    """An empty database of the same kind as the suite's (a new PostgreSQL schema, or a new
+    SQLite file), for tests that need their own: migrations, demo data."""
+    url = os.environ.get("TEST_DATABASE_URL", "")
+    if not url.startswith("postgresql"):
+        yield f"sqlite:///{tmp_path / 'fresh.sqlite3'}"
+        return
+    schema = f"t_{uuid.uuid4().hex[:10]}"
+    admin = create_engine(url)
+    with admin.begin() as conn:
+        conn.execute(text(f"CREATE SCHEMA {schema}"))
+    sep = "&" if "?" in url else "?"
+    yield f"{url}{sep}options=-csearch_path%3D{schema}"
+    with admin.begin() as conn:
+        conn.execute(text(f"DROP SCHEMA {schema} CASCADE"))
+    admin.dispose()
+
+
+@pytest.fixture()
+def fresh_app(fresh_database_url):
+    """A second app on an empty, seeded database of its own."""
+    from app.seeding import seed_all
+
+    other = create_app({"TESTING": True, "SQLALCHEMY_DATABASE_URI": fresh_database_url,
+                        "SECRET_KEY": "test-secret-key-of-at-least-32-bytes!",
+                        "WTF_CSRF_ENABLED": False})
+    with other.app_context():
+        db.create_all()
+        seed_all()
+        yield other
+        db.session.remove()
+        db.engine.dispose()

@@ -5,11 +5,9 @@ from __future__ import annotations
 import csv
 import io
 
-from flask import Response, flash, g, redirect, request
+from flask import Response, g, request
 from flask_appbuilder import ModelRestApi, ModelView
-from flask_appbuilder.api import safe
 from flask_appbuilder.models.filters import BaseFilter
-from flask_appbuilder.models.sqla.interface import SQLAInterface
 from flask_appbuilder.security.decorators import has_access
 from flask_appbuilder.urltools import get_filter_args, get_order_args
 from flask_appbuilder import expose
@@ -80,10 +78,15 @@ class CrmModelView(ModelView):
     titles: tuple[str, str, str, str] = ("", "", "", "")  # list, show, add, edit
     method_permission_name = VIEW_METHOD_RIGHTS
     page_size = 25
+    # The record page: FAB's fields, then the record's history and files (views/timeline.py).
+    show_template = "crm/show.html"
 
     def __init__(self, **kwargs):
         model = self.datamodel.obj
         self.class_permission_name = self.resource
+        # crm/show.html needs the entity key to find the record's history and files.
+        self.extra_args = {**(self.extra_args or {}),
+                           "crm_entity": getattr(model, "__entity__", "")}
         self.list_title, self.show_title, self.add_title, self.edit_title = self.titles
         self.base_filters = list(self.base_filters or []) + _row_scope_filters(model)
         self.label_columns = {**COMMON_LABELS, **(self.label_columns or {})}
@@ -176,11 +179,6 @@ class CrmModelView(ModelView):
         return "" if value is None else str(value)
 
 
-def stale_redirect(message: str, url: str):
-    flash(message, "danger")
-    return redirect(url)
-
-
 class CrmModelRestApi(ModelRestApi):
     """A REST API: explicit columns, rights from the access table, the same checks as forms."""
 
@@ -259,8 +257,4 @@ MENU_RESOURCES: dict[str, str] = {}
 MENU_CATEGORIES: dict[str, set[str]] = {}
 
 
-def safe_datamodel(model) -> SQLAInterface:
-    return SQLAInterface(model)
-
-
-__all__ = ["CrmModelView", "CrmModelRestApi", "register", "COMMON_LABELS", "safe"]
+__all__ = ["CrmModelView", "CrmModelRestApi", "register", "COMMON_LABELS"]

@@ -1,5 +1,97 @@
-"""lead screens (to be written)."""
+"""Screens and REST API of leads."""
+from __future__ import annotations
+
+from flask_appbuilder.models.sqla.interface import SQLAInterface
+
+from models.lead import Lead
+from views.base import CrmModelRestApi, CrmModelView, register
+from views.pipeline import (TASKS_COLUMN, TASKS_SEARCH_FIELD, HasOpenTaskFilter,
+                            NoAutoflushApiMixin, NoOpenTaskFilter, PipelineRecordViewMixin,
+                            checked_text, custom_field,
+                            pipeline_select, reference_select, stage_select, tasks_mark)
+
+LEAD_LABELS = {
+    "title": "Название", "pipeline": "Воронка", "stage": "Этап",
+    "stage_entered_at": "На этапе с", "source": "Источник", "company_name": "Компания",
+    "contact_name": "Контактное лицо", "company": "Контрагент", "contact": "Контакт",
+    "client_activity": "Вид деятельности", "activity_other": "Вид деятельности (другое)",
+    "quality_reason": "Причина некачественного лида",
+    "quality_comment": "Комментарий к причине", "custom": "Дополнительные поля",
+    "custom_display": "Дополнительные поля", "converted_at": "Сконвертирован",
+    TASKS_COLUMN: "Задачи",
+}
+LEAD_FORM_COLUMNS = ["title", "pipeline", "stage", "source", "responsible", "observers",
+                     "company_name", "contact_name", "phone", "email", "client_activity",
+                     "activity_other", "quality_reason", "quality_comment", "company",
+                     "contact", "custom"]
+
+
+def _form_extras():
+    return {
+        "pipeline": pipeline_select("Воронка", Lead),
+        "stage": stage_select("Этап", Lead),
+        "source": reference_select("Источник", "lead_source", Lead, "source"),
+        "client_activity": reference_select("Вид деятельности", "client_activity", Lead,
+                                            "client_activity"),
+        "quality_reason": reference_select("Причина некачественного лида",
+                                           "lead_quality_reason", Lead, "quality_reason"),
+        "custom": custom_field(Lead),
+        "activity_other": checked_text("Вид деятельности (другое)", Lead, area=False),
+        "quality_comment": checked_text("Комментарий к причине", Lead),
+    }
+
+
+class LeadView(PipelineRecordViewMixin, CrmModelView):
+    datamodel = SQLAInterface(Lead)
+    resource = "lead"
+    titles = ("Лиды", "Лид", "Новый лид", "Изменение лида")
+    label_columns = LEAD_LABELS
+    list_columns = ["title", "stage", "source", "company_name", "phone", "responsible",
+                    TASKS_COLUMN, "created_at"]
+    search_columns = ["title", "pipeline", "stage", "source", "responsible", "company_name",
+                      "contact_name", "phone", "email", "created_at", TASKS_COLUMN]
+    search_form_extra_fields = {TASKS_COLUMN: TASKS_SEARCH_FIELD}
+    add_columns = edit_columns = LEAD_FORM_COLUMNS
+    show_fieldsets = [
+        ("Лид", {"fields": ["title", "pipeline", "stage", "stage_entered_at", "source",
+                            "responsible", "observers"]}),
+        ("Клиент", {"fields": ["company_name", "contact_name", "phone", "email",
+                               "client_activity", "activity_other"]}),
+        ("Качество", {"fields": ["quality_reason", "quality_comment"]}),
+        ("Результат", {"fields": ["company", "contact", "converted_at"]}),
+        ("Дополнительно", {"fields": ["custom_display", "created_at", "updated_at"]}),
+    ]
+    order_columns = ["title", "created_at", "company_name"]
+    base_order = ("created_at", "desc")
+    formatters_columns = {TASKS_COLUMN: tasks_mark}
+    add_form_extra_fields = _form_extras()
+    edit_form_extra_fields = _form_extras()
+    description_columns = {"responsible": "Если не указан, ответственным станете вы"}
+
+
+class LeadApi(NoAutoflushApiMixin, CrmModelRestApi):
+    resource_name = "lead"
+    resource = "lead"
+    datamodel = SQLAInterface(Lead)
+    list_columns = ["id", "title", "pipeline.id", "stage.id", "stage.name", "source.id",
+                    "responsible.id", "company_name", "contact_name", "phone", "email",
+                    "company.id", "contact.id", "converted_at", "created_at"]
+    show_columns = ["id", "title", "pipeline.id", "pipeline.name", "stage.id", "stage.name",
+                    "stage_entered_at", "source.id", "source.label", "responsible.id",
+                    "observers.id", "company_name", "contact_name", "phone", "email",
+                    "company.id", "contact.id", "client_activity.id", "activity_other",
+                    "quality_reason.id", "quality_comment", "custom", "converted_at",
+                    "created_at", "updated_at"]
+    add_columns = edit_columns = ["title", "pipeline", "stage", "source", "responsible",
+                                  "observers", "company_name", "contact_name", "phone",
+                                  "email", "company", "contact", "client_activity",
+                                  "activity_other", "quality_reason", "quality_comment",
+                                  "custom"]
+    search_columns = ["title", "pipeline", "stage", "responsible", "company_name", "phone",
+                      "email", "id"]
+    search_filters = {"id": [NoOpenTaskFilter, HasOpenTaskFilter]}
 
 
 def register_views(appbuilder):
-    pass
+    register(appbuilder, LeadView, "Лиды", "Продажи", icon="fa-bullseye", api=LeadApi,
+             category_icon="fa-handshake-o")

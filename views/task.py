@@ -1,5 +1,528 @@
-"""task screens (to be written)."""
+"""Task screens ("Задачи", "Мои задачи") and the REST APIs of tasks and checklist items.
+
+Also holds the small helpers the event screens share: user pickers, the record-link
+formatter and the "на основании" fields."""
+from __future__ import annotations
+
+from flask import abort, flash, g, redirect, request, url_for
+from flask_appbuilder import expose
+from flask_appbuilder.fields import QuerySelectField, QuerySelectMultipleField
+from flask_appbuilder.fieldwidgets import (BS3TextAreaFieldWidget, BS3TextFieldWidget,
+                                           Select2ManyWidget, Select2Widget)
+from flask_appbuilder.models.filters import BaseFilter
+from flask_appbuilder.models.sqla.interface import SQLAInterface
+from flask_appbuilder.security.decorators import has_access
+from flask_appbuilder.widgets import ListWidget
+from markupsafe import Markup, escape
+from sqlalchemy import case, func, select
+from sqlalchemy import inspect as sa_inspect
+from wtforms import Field, SelectField, StringField, TextAreaField
+
+from app.access import VIEW_METHOD_RIGHTS
+from app.extensions import db
+from app.forms import model_check_validator
+from app.scope import can_see
+from errors import FieldErrors
+from models.base import utcnow
+from models.registry import entities, entity_label, get_record, model_for
+from models.task import (OPEN_TASK_STATUSES, TASK_STATUS_LABELS, ChecklistItem,
+                         Task, TaskStatus, outcome_values)
+from models.user import CrmUser
+from views.base import CrmModelRestApi, CrmModelView, register
+
+# --- shared helpers ------------------------------------------------------------------------
+
+
+def _users():
+    return db.session.scalars(select(CrmUser).order_by(CrmUser.last_name, CrmUser.first_name,
+                                                       CrmUser.id)).all()
+
+
+def _me():
+    user = getattr(g, "user", None)
+    if user is None or not getattr(user, "is_authenticated", False):
+        return None
+    return db.session.get(CrmUser, user.id)
+
+
+def user_field(label: str, default_me: bool = False, model=None) -> QuerySelectField:
+    return QuerySelectField(label, checks(model), query_func=_users,
+                            get_pk_func=lambda u: u.id, allow_blank=True, blank_text="—",
+                            widget=Select2Widget(), default=_me if default_me else None)
+
+
+def users_field(label: str) -> QuerySelectMultipleField:
+    return QuerySelectMultipleField(label, query_func=_users, get_pk_func=lambda u: u.id,
+                                    widget=Select2ManyWidget())
+
+
+def checks(model) -> list:
+    """The model's check at the field: FAB does not add `validators_columns` to the fields a
+    view declares itself, so those fields carry it explicitly."""
+    return [model_check_validator(model)] if model is not None else []
+
+
+# What a person links a task or an event to on a form (the engine may link any entity).
+LINKABLE_ENTITIES = ("lead", "deal", "order", "company", "contact", "event", "task")
+
+
+def _entity_choices():
+    """Entities a record may be linked to, by their Russian names."""
+    known = entities()
+    out = [(key, getattr(known[key], "__label__", "") or key) for key in LINKABLE_ENTITIES
+           if key in known]
+    return [("", "—")] + sorted(out, key=lambda pair: pair[1])
+
+
+def text_or_blank(value):
+    return "" if value is None else value
+
+
+def names(values):
+    return ", ".join(str(v) for v in values or [])
+
+
+def record_entity_field(label: str, model=None) -> SelectField:
+    # Empty choice means "no link"; stored as NULL, not as "".
+    return SelectField(label, checks(model), choices=_entity_choices,
+                       coerce=lambda v: v or None, validate_choice=False)
+
+
+def record_url(entity: str, record_id) -> str | None:
+    """The record page of (entity, id) on the first screen that shows that model."""
+    from flask import current_app
+
+    model = model_for(entity)
+    if model is None:
+        return None
+    for view in current_app.appbuilder.baseviews:
+        datamodel = getattr(view, "datamodel", None)
+        if (getattr(datamodel, "obj", None) is model and getattr(view, "link_target", True)
+                and hasattr(view, "show")):
+            try:
+                return url_for(f"{view.endpoint}.show", pk=record_id)
+            except Exception:  # a view without a show route: try the next one
+                continue
+    return None
+
+
+def record_text(ref) -> str:
+    """Plain text of a record link (CSV export, titles)."""
+    if not ref:
+        return ""
+    entity, record_id = ref
+    record = get_record(entity, record_id)
+    if record is None or not can_see(record, getattr(g, "user", None)):
+        return f"{entity_label(entity)} № {record_id}"
+    return f"{entity_label(entity)}: {record}"
+
+
+def format_record_link(ref):
+    """(entity, id) as a link to the record's page; the name only if the user may see it."""
+    if not ref:
+        return ""
+    entity, record_id = ref
+    record = get_record(entity, record_id)
+    if record is None:
+        return f"{entity_label(entity)} № {record_id} (не найдена)"
+    if not can_see(record, getattr(g, "user", None)):
+        return f"{entity_label(entity)} № {record_id}"
+    text = f"{entity_label(entity)}: {record}"
+    url = record_url(entity, record_id)
+    if not url:
+        return text
+    return Markup(f'<a class="crm-record-link" href="{escape(url)}">{escape(text)}</a>')
+
+
+def format_overdue(value):
+    if not value:
+        return ""
+    return Markup(f'<span class="label label-danger crm-overdue-mark">{escape(value)}</span>')
+
+
+def prefill_basis(form) -> None:
+    """`?record_entity=deal&record_id=5` on an add form: "создать на основании"."""
+    if request.method != "GET":
+        return
+    entity = request.args.get("record_entity")
+    record_id = request.args.get("record_id", type=int)
+    if entity and record_id and model_for(entity) is not None:
+        if hasattr(form, "record_entity"):
+            form.record_entity.data = entity
+        if hasattr(form, "record_id"):
+            form.record_id.data = record_id
+
+
+class PlainExportMixin:
+    """CSV gets the text of a record link, not its HTML."""
+
+    def _export_value(self, item, column):
+        if column == "record_ref":
+            return record_text(item.record_ref)
+        if column == "overdue_label":
+            return item.overdue_label
+        return super()._export_value(item, column)
+
+
+# --- form fields of tasks ----------------------------------------------------------------
+
+class LinesField(TextAreaField):
+    """A list of strings typed one per line (the allowed outcomes)."""
+
+    widget = BS3TextAreaFieldWidget()
+
+    def process_data(self, value):
+        self.data = list(value) if isinstance(value, (list, tuple)) else []
+
+    def process_formdata(self, valuelist):
+        if valuelist:
+            self.data = [line.strip() for line in valuelist[0].splitlines() if line.strip()]
+
+    def _value(self):
+        return "\n".join(self.data or [])
+
+    def populate_obj(self, obj, name):
+        setattr(obj, name, list(self.data) or None)
+
+
+class _StaticListWidget:
+    def __call__(self, field, **kwargs):
+        values = field.data or []
+        text = ", ".join(values) if values else "—"
+        return Markup(f'<p class="form-control-static" id="{escape(field.id)}">'
+                      f'{escape(text)}</p>')
+
+
+class StoredChoicesField(Field):
+    """The task's stored outcome choices on the edit form: shown, never taken from the
+    browser, never written back. The outcome check reads them from here at the field."""
+
+    widget = _StaticListWidget()
+
+    def _load(self):
+        pk = (request.view_args or {}).get("pk")
+        task = db.session.get(Task, pk) if pk is not None else None
+        return (outcome_values(task.outcome_choices) or []) if task is not None else []
+
+    def process_data(self, value):
+        self.data = self._load()
+
+    def process_formdata(self, valuelist):
+        self.data = self._load()
+
+    def populate_obj(self, obj, name):
+        pass
+
+
+class OutcomeField(SelectField):
+    """The outcome is chosen from the task's choices; the view fills them before rendering,
+    and the model's check (not the widget) decides what is allowed."""
+
+    def __init__(self, label=None, validators=None, **kwargs):
+        super().__init__(label, checks(Task), choices=[("", "—")], validate_choice=False,
+                         coerce=lambda v: (v or "").strip() or None, **kwargs)
+
+
+def _status_field():
+    return SelectField("Статус", checks(Task), choices=list(TASK_STATUS_LABELS.items()),
+                       default=TaskStatus.open.value, validate_choice=False)
+
+
+def _title_field():
+    # Declared here so that an empty title gets the model's Russian message at the field.
+    return StringField("Задача", checks(Task), widget=BS3TextFieldWidget())
+
+
+TASK_LABELS = {
+    "title": "Задача", "description": "Описание", "assignee": "Исполнитель",
+    "creator": "Постановщик", "observers": "Наблюдатели", "deadline": "Срок",
+    "status": "Статус", "status_label": "Статус", "result": "Результат выполнения",
+    "outcome": "Итог", "outcome_choices": "Варианты итога", "closed_at": "Закрыта",
+    "record_ref": "Относится к", "record_entity": "Относится к (тип записи)",
+    "record_id": "Относится к (№ записи)", "overdue_label": "Просрочка",
+    "checklist_progress": "Чек-лист", "is_overdue": "Просрочена",
+    "created_by": "Создал",
+}
+TASK_SEARCH = ["title", "status", "assignee", "creator", "deadline", "record_entity",
+               "record_id"]
+
+
+class TaskListWidget(ListWidget):
+    """The list with overdue rows highlighted."""
+
+    template = "crm/task_list_widget.html"
+
+
+class TaskView(PlainExportMixin, CrmModelView):
+    datamodel = SQLAInterface(Task)
+    resource = "task"
+    titles = ("Задачи", "Задача", "Новая задача", "Изменение задачи")
+    method_permission_name = {**VIEW_METHOD_RIGHTS, "checklist_add": "write",
+                              "checklist_item": "write"}
+    label_columns = TASK_LABELS
+    list_widget = TaskListWidget
+    show_template = "crm/task_show.html"
+    list_columns = ["overdue_label", "title", "status_label", "assignee", "creator",
+                    "deadline", "record_ref"]
+    search_columns = TASK_SEARCH
+    order_columns = ["title", "deadline", "status"]
+    base_order = ("deadline", "asc")
+    add_columns = ["title", "description", "assignee", "creator", "observers", "deadline",
+                   "status", "outcome_choices", "record_entity", "record_id"]
+    edit_columns = ["title", "description", "assignee", "creator", "observers", "deadline",
+                    "status", "result", "outcome_choices", "outcome", "record_entity",
+                    "record_id"]
+    show_fieldsets = [
+        ("Задача", {"fields": ["title", "description", "status_label", "overdue_label",
+                               "deadline", "record_ref"]}),
+        ("Люди", {"fields": ["assignee", "creator", "observers"]}),
+        ("Результат", {"fields": ["result", "outcome", "outcome_choices", "closed_at"]}),
+        ("Служебное", {"fields": ["created_at", "updated_at"], "expanded": False}),
+    ]
+    formatters_columns = {
+        "record_ref": format_record_link,
+        "overdue_label": format_overdue,
+        "outcome_choices": lambda v: ", ".join(v) if isinstance(v, list) else (v or ""),
+        "description": text_or_blank, "result": text_or_blank, "outcome": text_or_blank,
+        "observers": names, "assignee": text_or_blank, "creator": text_or_blank,
+    }
+    add_form_extra_fields = {
+        "title": _title_field(),
+        "assignee": user_field("Исполнитель", default_me=True, model=Task),
+        "creator": user_field("Постановщик", default_me=True),
+        "observers": users_field("Наблюдатели"),
+        "status": _status_field(),
+        "outcome_choices": LinesField("Варианты итога", checks(Task),
+                                      description="По одному в строке; если заданы, "
+                                                  "закрыть задачу можно только с итогом"),
+        "record_entity": record_entity_field("Относится к (тип записи)", Task),
+    }
+    edit_form_extra_fields = {
+        "title": _title_field(),
+        "assignee": user_field("Исполнитель", model=Task),
+        "creator": user_field("Постановщик"),
+        "observers": users_field("Наблюдатели"),
+        "status": _status_field(),
+        "outcome_choices": StoredChoicesField("Варианты итога"),
+        "outcome": OutcomeField("Итог"),
+        "record_entity": record_entity_field("Относится к (тип записи)", Task),
+    }
+
+    # --- forms ----------------------------------------------------------------------------
+    def _get_add_widget(self, form, exclude_cols=None, widgets=None):
+        prefill_basis(form)
+        return super()._get_add_widget(form, exclude_cols=exclude_cols, widgets=widgets)
+
+    def _get_edit_widget(self, form, exclude_cols=None, widgets=None):
+        if hasattr(form, "outcome"):
+            allowed = list(getattr(getattr(form, "outcome_choices", None), "data", None) or [])
+            current = form.outcome.data
+            if current and current not in allowed:
+                allowed.append(current)
+            form.outcome.choices = [("", "—")] + [(c, c) for c in allowed]
+        return super()._get_edit_widget(form, exclude_cols=exclude_cols, widgets=widgets)
+
+    # --- the list -------------------------------------------------------------------------
+    def _get_list_widget(self, filters, *args, **kwargs):
+        widgets = super()._get_list_widget(filters, *args, **kwargs)
+        widget = widgets["list"]
+        pks = list(widget.template_args.get("pks") or [])
+        overdue = set()
+        if pks:
+            overdue = set(db.session.scalars(select(Task.id).where(
+                Task.id.in_(pks), Task.status.in_(OPEN_TASK_STATUSES),
+                Task.deadline.is_not(None), Task.deadline < utcnow())))
+        widget.template_args["overdue_pks"] = overdue
+        return widgets
+
+    # --- the record page with its checklist -----------------------------------------------
+    def _get_show_widget(self, pk, item, widgets=None, actions=None, show_fieldsets=None):
+        widgets = super()._get_show_widget(pk, item, widgets=widgets, actions=actions,
+                                           show_fieldsets=show_fieldsets)
+        widgets["task"] = item
+        widgets["checklist_editable"] = self.appbuilder.sm.has_access("can_write",
+                                                                      self.resource)
+        widgets["checklist_endpoint"] = self.endpoint
+        return widgets
+
+    def _visible_task(self, pk) -> Task:
+        task = self.datamodel.get(pk, self._base_filters)
+        if task is None:
+            abort(404)
+        return task
+
+    def _back(self, pk):
+        return redirect(url_for(f"{self.endpoint}.show", pk=pk))
+
+    @expose("/<int:pk>/checklist/add", methods=["POST"])
+    @has_access
+    def checklist_add(self, pk):
+        task = self._visible_task(pk)
+        text = (request.form.get("text") or "").strip()
+        if not text:
+            flash("Укажите текст пункта чек-листа", "danger")
+            return self._back(pk)
+        if len(text) > 300:
+            flash("Пункт чек-листа: не длиннее 300 знаков", "danger")
+            return self._back(pk)
+        last = db.session.scalar(select(func.max(ChecklistItem.sort_order))
+                                 .where(ChecklistItem.task_id == task.id)) or 0
+        task.checklist.append(ChecklistItem(text=text, sort_order=last + 1))
+        db.session.commit()
+        flash("Пункт добавлен", "success")
+        return self._back(pk)
+
+    @expose("/<int:pk>/checklist/<int:item_id>", methods=["POST"])
+    @has_access
+    def checklist_item(self, pk, item_id):
+        task = self._visible_task(pk)
+        item = db.session.get(ChecklistItem, item_id)
+        if item is None or item.task_id != task.id:
+            abort(404)
+        action = request.form.get("action", "save")
+        if action == "delete":
+            db.session.delete(item)
+            db.session.commit()
+            flash("Пункт удалён", "success")
+            return self._back(pk)
+        if action == "toggle":
+            item.done = not item.done
+        else:
+            text = request.form.get("text")
+            if text is not None:
+                text = text.strip()
+                if not text or len(text) > 300:
+                    flash("Пункт чек-листа: от 1 до 300 знаков", "danger")
+                    return self._back(pk)
+                item.text = text
+            item.done = request.form.get("done") in ("1", "y", "on", "true")
+        db.session.commit()
+        flash("Пункт сохранён", "success")
+        return self._back(pk)
+
+
+class MyOpenTasksFilter(BaseFilter):
+    """My open tasks: I am the assignee and the task is not closed."""
+
+    name = "Мои открытые задачи"
+    arg_name = "crm_my_open"
+
+    def apply(self, query, value):
+        user = getattr(g, "user", None)
+        if user is None or not getattr(user, "is_authenticated", False):
+            return query.filter(False)
+        return query.filter(Task.assignee_id == user.id,
+                            Task.status.in_(OPEN_TASK_STATUSES))
+
+
+class MyTasksInterface(SQLAInterface):
+    """Default order of "Мои задачи": overdue first, then by deadline (none last)."""
+
+    def apply_order_by(self, query, order_column, order_direction, *args, **kwargs):
+        # FAB builds the interfaces of related models (users...) from this class too.
+        if order_column or self.obj is not Task:
+            return super().apply_order_by(query, order_column, order_direction,
+                                          *args, **kwargs)
+        now = utcnow()
+        overdue_first = case((Task.deadline < now, 0), else_=1)
+        no_deadline_last = case((Task.deadline.is_(None), 1), else_=0)
+        return query.order_by(overdue_first, no_deadline_last, Task.deadline, Task.id)
+
+
+class MyTaskView(TaskView):
+    """The current user's open tasks. Same rights as the task screens (resource "task")."""
+
+    datamodel = MyTasksInterface(Task)
+    link_target = False  # record links go to the general task screen
+    titles = ("Мои задачи", "Задача", "Новая задача", "Изменение задачи")
+    list_columns = ["overdue_label", "title", "deadline", "status_label", "creator",
+                    "record_ref", "checklist_progress"]
+    base_order = None
+    base_filters = [["id", MyOpenTasksFilter, lambda: None]]
+
+
+# --- REST APIs ------------------------------------------------------------------------------
+
+class KnownRelatedMixin:
+    """An unknown id in a relation field (`"assignee": 999`) must be a 422, not a new empty
+    row: marshmallow-sqlalchemy builds a fresh object for an id it cannot find, and the
+    INSERT then fails with a 500."""
+
+    related_labels: dict[str, str] = {}
+
+    def _refuse_unknown_related(self, item) -> None:
+        errors = {}
+        for name in sa_inspect(type(item)).relationships.keys():
+            value = getattr(item, name, None)
+            values = value if isinstance(value, (list, tuple, set)) else [value]
+            for obj in values:
+                if obj is not None and not sa_inspect(obj).persistent:
+                    label = self.related_labels.get(name, name)
+                    errors[name] = f"{label}: запись № {getattr(obj, 'id', '')} не найдена"
+                    break
+        if errors:
+            raise FieldErrors(errors)
+
+    def pre_add(self, item):
+        self._refuse_unknown_related(item)
+        super().pre_add(item)
+
+    def pre_update(self, item):
+        self._refuse_unknown_related(item)
+        super().pre_update(item)
+
+
+# --- checklist items as records (API) -----------------------------------------------------
+
+def _guard_parent_task(item) -> None:
+    task = item.task if item.task is not None else (
+        db.session.get(Task, item.task_id) if item.task_id else None)
+    if task is not None and not can_see(task, getattr(g, "user", None)):
+        raise FieldErrors({"task": "Задача не найдена"})
+
+
+class TaskApi(KnownRelatedMixin, CrmModelRestApi):
+    resource_name = "task"
+    resource = "task"
+    datamodel = SQLAInterface(Task)
+    list_columns = ["id", "title", "status", "assignee.id", "creator.id", "deadline",
+                    "outcome", "record_entity", "record_id", "closed_at", "created_at"]
+    show_columns = ["id", "title", "description", "status", "assignee.id", "creator.id",
+                    "observers.id", "deadline", "result", "outcome_choices", "outcome",
+                    "closed_at", "record_entity", "record_id", "rule_key", "transition_id",
+                    "effect_key", "created_at", "updated_at"]
+    add_columns = ["title", "description", "assignee", "creator", "observers", "deadline",
+                   "status", "result", "outcome_choices", "outcome", "record_entity",
+                   "record_id"]
+    # The allowed outcomes are fixed when the task is made (by a person or a rule).
+    edit_columns = ["title", "description", "assignee", "creator", "observers", "deadline",
+                    "status", "result", "outcome", "record_entity", "record_id"]
+    order_columns = ["id", "title", "deadline", "status", "created_at"]
+    related_labels = {"assignee": "Исполнитель", "creator": "Постановщик",
+                      "observers": "Наблюдатели"}
+
+
+class ChecklistItemApi(KnownRelatedMixin, CrmModelRestApi):
+    resource_name = "task_checklist"
+    resource = "task"
+    datamodel = SQLAInterface(ChecklistItem)
+    list_columns = ["id", "task.id", "text", "done", "sort_order"]
+    show_columns = ["id", "task.id", "text", "done", "sort_order"]
+    add_columns = ["task", "text", "done", "sort_order"]
+    edit_columns = ["text", "done", "sort_order"]
+    related_labels = {"task": "Задача"}
+
+    def pre_add(self, item):
+        _guard_parent_task(item)
+        super().pre_add(item)
+
+    def pre_update(self, item):
+        _guard_parent_task(item)
+        super().pre_update(item)
 
 
 def register_views(appbuilder):
-    pass
+    register(appbuilder, MyTaskView, "Мои задачи", "Задачи", icon="fa-check-square-o",
+             category_icon="fa-tasks")
+    register(appbuilder, TaskView, "Задачи", "Задачи", icon="fa-tasks", api=TaskApi)
+    appbuilder.add_api(ChecklistItemApi)

@@ -1,10 +1,20 @@
-"""Screens and REST API of departments, with the users of each department on its page."""
+"""Screens and REST API of departments (with the users of each department on its page), and
+the Russian users screen the security manager uses."""
 from __future__ import annotations
 
+from flask_appbuilder.fields import QuerySelectField, QuerySelectMultipleField
+from flask_appbuilder.fieldwidgets import Select2ManyWidget, Select2Widget
+from flask_appbuilder.models.sqla.filters import FilterEqual
 from flask_appbuilder.models.sqla.interface import SQLAInterface
+from flask_appbuilder.security.sqla.models import Role
+from flask_appbuilder.security.views import UserDBModelView
 from sqlalchemy import func, select
+from sqlalchemy import inspect as sa_inspect
+from wtforms import BooleanField, validators
 
+from app.access import role_labels
 from app.extensions import db
+from app.formatting import format_datetime
 from errors import CrmError, FieldErrors
 from models.user import CrmUser, Department
 from views.base import CrmModelRestApi, CrmModelView, register
@@ -13,15 +23,55 @@ DEPARTMENT_LABELS = {
     "code": "Код", "name": "Наименование", "head": "Руководитель", "active": "Активен",
     "users": "Сотрудники",
 }
-EMPLOYEE_LABELS = {
-    "last_name": "Фамилия", "first_name": "Имя", "username": "Логин", "position": "Должность",
-    "phone": "Телефон", "email": "E-mail", "active": "Активен", "department": "Отдел",
-    "roles": "Роли",
+USER_LABELS = {
+    "first_name": "Имя", "last_name": "Фамилия", "username": "Логин", "password": "Пароль",
+    "conf_password": "Пароль ещё раз", "active": "Активен", "email": "E-mail",
+    "roles": "Роли", "groups": "Группы", "position": "Должность", "phone": "Телефон",
+    "department": "Отдел", "last_login": "Последний вход", "login_count": "Входов",
+    "fail_login_count": "Неудачных входов", "created_on": "Создан", "changed_on": "Изменён",
+    "created_by": "Создал", "changed_by": "Изменил", "get_full_name": "ФИО",
 }
+USER_DESCRIPTIONS = {
+    "first_name": "Имя (можно с отчеством)",
+    "username": "Логин для входа в систему",
+    "email": "Адрес электронной почты для уведомлений",
+    "active": "Сотрудника лучше не удалять, а сделать неактивным: его записи сохранят автора",
+    "roles": "Роли определяют, что пользователь видит и может делать",
+    "department": "Руководитель отдела видит записи сотрудников отдела",
+}
+# Roles Flask-AppBuilder needs that the access table does not list.
+SYSTEM_ROLE_LABELS = {"public": "Гость (без входа)"}
 IN_USE_MESSAGE = ("В отделе есть сотрудники ({count}): переведите их в другой отдел, "
                   "затем удалите отдел. Или снимите отметку «Активен».")
 
 
+# --- how values look on these screens ---------------------------------------------------
+def display(value) -> str:
+    """Empty for nothing, Да/Нет for flags: FAB would print None, True and False."""
+    if value is None:
+        return ""
+    if value is True:
+        return "Да"
+    if value is False:
+        return "Нет"
+    if isinstance(value, (list, tuple, set)):
+        return ", ".join(display(v) for v in value)
+    return str(value)
+
+
+def role_label(role) -> str:
+    return role_labels().get(role.name) or SYSTEM_ROLE_LABELS.get(role.name, role.name)
+
+
+def display_roles(roles) -> str:
+    return ", ".join(sorted(role_label(r) for r in roles or ()))
+
+
+def _formatters(columns, **special) -> dict:
+    return {**{c: display for c in columns}, **special}
+
+
+# --- departments ------------------------------------------------------------------------
 def _uniqueness_errors(item) -> dict[str, str]:
     """The code and the name are unique. Forms check this with FAB's own validator; the API
     would otherwise answer with the database's English integrity error."""
@@ -40,6 +90,47 @@ def _uniqueness_errors(item) -> dict[str, str]:
     return errors
 
 
+def _unknown_related_errors(item, fields: dict[str, str]) -> dict[str, str]:
+    """marshmallow-sqlalchemy turns an unknown related id into a NEW object, which the save
+    would then try to insert (a 500). A related object must already exist."""
+    errors = {}
+    for field, message in fields.items():
+        value = getattr(item, field, None)
+        if value is not None and sa_inspect(value).persistent is False:
+            errors[field] = message
+    return errors
+
+
+def _active_field():
+    """FAB marks a non-nullable flag as required, so an unticked box could never be saved:
+    a plain checkbox instead."""
+    return BooleanField("Активен", default=True,
+                        description="Неактивный отдел остаётся в старых записях, "
+                                    "но не предлагается в новых")
+
+
+def user_choice_label(user) -> str:
+    """Namesakes are common: the choice says the position and the login too."""
+    extra = ", ".join(v for v in (user.position, user.username) if v)
+    return f"{user} ({extra})" if extra else str(user)
+
+
+def _head_field(active_only: bool):
+    """A new department gets an active head; an edit keeps offering the current one even
+    if that user has since been deactivated, so the form still validates."""
+
+    def query():
+        stmt = select(CrmUser).order_by(CrmUser.last_name, CrmUser.first_name)
+        if active_only:
+            stmt = stmt.where(CrmUser.active.is_(True))
+        return db.session.scalars(stmt).all()
+
+    return QuerySelectField(
+        "Руководитель", query_func=query, get_pk_func=lambda u: u.id,
+        get_label=user_choice_label, allow_blank=True, widget=Select2Widget(),
+        description="Руководитель видит записи сотрудников отдела и согласует их заявки")
+
+
 def _refuse_delete_in_use(item) -> None:
     """Users point at their department; SQLite does not enforce the foreign key, so a delete
     would leave them pointing at nothing. Refuse in words instead of a database error."""
@@ -47,6 +138,9 @@ def _refuse_delete_in_use(item) -> None:
         select(func.count(CrmUser.id)).where(CrmUser.department_id == item.id))
     if count:
         raise CrmError(IN_USE_MESSAGE.format(count=count))
+
+
+_ACTIVE_DEPARTMENTS = [["active", FilterEqual, True]]
 
 
 class DepartmentEmployeeView(CrmModelView):
@@ -57,13 +151,14 @@ class DepartmentEmployeeView(CrmModelView):
     resource = "department"
     titles = ("Сотрудники отдела", "Сотрудник", "Новый сотрудник", "Изменение сотрудника")
     base_permissions = ["can_read"]
-    label_columns = EMPLOYEE_LABELS
+    label_columns = USER_LABELS
     list_columns = ["last_name", "first_name", "position", "phone", "email", "active"]
     show_columns = ["last_name", "first_name", "username", "position", "department", "phone",
-                    "email", "active"]
+                    "email", "active", "roles"]
     search_columns = ["last_name", "first_name", "position", "active"]
     order_columns = ["last_name", "first_name", "position"]
     base_order = ("last_name", "asc")
+    formatters_columns = _formatters(show_columns, roles=display_roles)
 
 
 class DepartmentView(CrmModelView):
@@ -77,11 +172,12 @@ class DepartmentView(CrmModelView):
     search_columns = ["code", "name", "head", "active"]
     order_columns = ["code", "name"]
     base_order = ("name", "asc")
+    formatters_columns = _formatters(["code", "name", "head", "active"])
+    add_form_extra_fields = {"active": _active_field(), "head": _head_field(True)}
+    edit_form_extra_fields = {"active": _active_field(), "head": _head_field(False)}
     description_columns = {
         "code": "Постоянный латинский ключ отдела, например sales: на него ссылаются "
                 "процессы и права",
-        "head": "Руководитель видит записи сотрудников отдела и согласует их заявки",
-        "active": "Неактивный отдел остаётся в старых записях, но не предлагается в новых",
     }
     related_views = [DepartmentEmployeeView]
 
@@ -113,23 +209,93 @@ class DepartmentApi(CrmModelRestApi):
 
     @staticmethod
     def _check(item) -> None:
-        errors = _uniqueness_errors(item)
+        errors = {**_uniqueness_errors(item),
+                  **_unknown_related_errors(item, {"head": "Пользователь не найден"})}
         if errors:
             raise FieldErrors(errors)
 
 
+# --- users ------------------------------------------------------------------------------
+def _roles_query():
+    return sorted(db.session.query(Role).all(), key=role_label)
+
+
+def _roles_field():
+    """Roles offered by their Russian names (the access table's labels), not the keys."""
+    return QuerySelectMultipleField(
+        "Роли", query_func=_roles_query, get_pk_func=lambda r: r.id, get_label=role_label,
+        widget=Select2ManyWidget(), description=USER_DESCRIPTIONS["roles"],
+        validators=[validators.DataRequired(message="Выберите хотя бы одну роль")])
+
+
+USER_FIELDSETS = [
+    ("Пользователь", {"fields": ["username", "active", "roles", "login_count"]}),
+    ("Сотрудник", {"fields": ["last_name", "first_name", "position", "department", "phone",
+                              "email"], "expanded": True}),
+]
+
+
+class CrmUserView(UserDBModelView):
+    """The users screen: Russian titles, labels, hints and values (dates in the local zone,
+    Да/Нет, role names from the access table), active departments offered on new users."""
+
+    list_title = "Пользователи"
+    show_title = "Пользователь"
+    add_title = "Новый пользователь"
+    edit_title = "Изменение пользователя"
+    label_columns = {**UserDBModelView.label_columns, **USER_LABELS}
+    description_columns = USER_DESCRIPTIONS
+    list_columns = ["last_name", "first_name", "username", "position", "department", "email",
+                    "active", "roles"]
+    add_columns = ["last_name", "first_name", "username", "position", "department", "phone",
+                   "email", "active", "roles", "password", "conf_password"]
+    edit_columns = ["last_name", "first_name", "username", "position", "department", "phone",
+                    "email", "active", "roles"]
+    search_columns = ["last_name", "first_name", "username", "email", "department", "active",
+                      "roles"]
+    show_fieldsets = USER_FIELDSETS + [
+        ("Аудит", {"fields": ["last_login", "fail_login_count", "created_on", "changed_on"],
+                   "expanded": False}),
+    ]
+    user_show_fieldsets = USER_FIELDSETS
+    formatters_columns = _formatters(
+        ["first_name", "last_name", "username", "position", "department", "phone", "email",
+         "active", "login_count", "fail_login_count"],
+        roles=display_roles, last_login=format_datetime, created_on=format_datetime,
+        changed_on=format_datetime)
+    add_form_query_rel_fields = {"department": _ACTIVE_DEPARTMENTS}
+    # The password fields are FAB's own; their labels come from app/translations.
+    add_form_extra_fields = {**UserDBModelView.add_form_extra_fields, "roles": _roles_field()}
+    edit_form_extra_fields = {"roles": _roles_field()}
+
+
+BLANK_CHOICE = "— не выбрано —"
+
+
+def install_blank_choice_label() -> None:
+    """WTForms 3.3 prints an option's value when its label is empty, so FAB's empty choice of
+    a relation select shows as "__None". Give it a Russian label (idempotent; belongs with
+    the shared form code, see the lead's note)."""
+    from flask_appbuilder import fields as fab_fields
+
+    cls = fab_fields.QuerySelectField
+    if getattr(cls, "_crm_blank_label", False):
+        return
+    original = cls.iter_choices
+
+    def iter_choices(self):
+        for choice in original(self):
+            if choice[0] == "__None" and not choice[1]:
+                yield (choice[0], BLANK_CHOICE, *choice[2:])
+            else:
+                yield choice
+
+    cls.iter_choices = iter_choices
+    cls._crm_blank_label = True
+
+
 def register_views(appbuilder):
+    install_blank_choice_label()
     appbuilder.add_view_no_menu(DepartmentEmployeeView)
     register(appbuilder, DepartmentView, "Отделы", "Администрирование", icon="fa-sitemap",
              api=DepartmentApi, category_icon="fa-cogs")
-    _install_error_pages()
-
-
-def _install_error_pages() -> None:
-    """Russian error pages until app/factory.py calls views.errors.install(app) itself;
-    register_views runs inside the app context of create_app."""
-    from flask import current_app
-
-    from views import errors
-
-    errors.install(current_app)

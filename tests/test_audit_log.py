@@ -1,0 +1,163 @@
+"""The audit log: every insert, update and delete with its user, and the read-only screen."""
+from __future__ import annotations
+
+import datetime as dt
+
+from sqlalchemy import select
+
+from app.extensions import db
+from models.audit import AuditLog
+from models.party import Company
+from models.user import CrmUser
+
+LEGAL = {"kind": "legal", "name": "ООО «Ромашка»", "inn": "7707083893"}
+
+
+def _forget_user():
+    """The tests' app context (and so `g`) outlives a request; Flask-Login and FAB keep the
+    current user there, so a second user's client would act as the first one."""
+    from flask import g
+
+    for key in ("_login_user", "user", "_jwt_extended_jwt", "_jwt_extended_jwt_header",
+                "_jwt_extended_jwt_user"):
+        g.pop(key, None)
+
+
+class _Fresh:
+    def __init__(self, client):
+        self.client = client
+
+    def __getattr__(self, name):
+        method = getattr(self.client, name)
+        if name not in ("get", "post", "api"):
+            return method
+
+        def call(*args, **kwargs):
+            _forget_user()
+            return method(*args, **kwargs)
+
+        return call
+
+
+def _as(login, username):
+    _forget_user()
+    return _Fresh(login(username))
+
+
+def _user_id(username) -> int:
+    return db.session.scalar(select(CrmUser.id).where(CrmUser.username == username))
+
+
+def _rows(**where):
+    stmt = select(AuditLog).order_by(AuditLog.id)
+    for key, value in where.items():
+        stmt = stmt.where(getattr(AuditLog, key) == value)
+    return db.session.scalars(stmt).all()
+
+
+def test_insert_update_delete_are_logged_with_the_user(login):
+    manager = _as(login, "manager")
+    assert manager.post("/companyview/add", data=LEGAL).status_code == 302
+    company_id = db.session.scalar(select(Company.id))
+    (insert,) = _rows(entity="company", action="insert")
+    assert insert.record_id == company_id
+    assert insert.user_id == _user_id("manager")
+    assert insert.changes["name"] == [None, "ООО «Ромашка»"]
+    assert insert.changes["inn"] == [None, "7707083893"]
+
+    resp = manager.post(f"/companyview/edit/{company_id}",
+                        data={**LEGAL, "name": "ООО «Лютик»"})
+    assert resp.status_code == 302
+    (update,) = _rows(entity="company", action="update")
+    assert update.user_id == _user_id("manager")
+    assert update.changes["name"] == ["ООО «Ромашка»", "ООО «Лютик»"]
+    assert "updated_at" not in update.changes
+
+    director = _as(login, "director")
+    assert director.post(f"/companyview/delete/{company_id}").status_code == 302
+    db.session.expire_all()
+    assert db.session.get(Company, company_id) is None
+    (delete,) = _rows(entity="company", action="delete")
+    assert delete.user_id == _user_id("director")
+    assert delete.record_id == company_id
+    assert delete.changes["name"] == ["ООО «Лютик»", None]
+
+
+def test_api_changes_are_logged_too(client):
+    resp = client.api("post", "/api/v1/company/", json=LEGAL)
+    assert resp.status_code == 201, resp.json
+    (insert,) = _rows(entity="company", action="insert")
+    assert insert.user_id == _user_id("admin")
+
+
+def test_screen_shows_changes_in_words(login):
+    admin = _as(login, "admin")
+    admin.post("/companyview/add", data=LEGAL)
+    company_id = db.session.scalar(select(Company.id))
+    admin.post(f"/companyview/edit/{company_id}", data={**LEGAL, "name": "ООО «Лютик»"})
+    html = admin.get("/auditlogview/list/").get_data(as_text=True)
+    assert "Журнал изменений" in html
+    assert "Изменено поле «Краткое наименование»: ООО «Ромашка» → ООО «Лютик»" in html
+    assert "Создание" in html and "Изменение" in html
+    assert "Контрагент" in html
+    assert f"/companyview/show/{company_id}" in html  # the record link
+    show = admin.get(f"/auditlogview/show/{_rows(action='update')[0].id}")
+    assert show.status_code == 200
+    assert "ООО «Лютик»" in show.get_data(as_text=True)
+
+
+def test_screen_filters_by_entity_record_user_and_date(login):
+    admin = _as(login, "admin")
+    for name, inn in (("ООО «Первая»", "7707083893"), ("ООО «Вторая»", "7736050003")):
+        admin.post("/companyview/add", data={**LEGAL, "name": name, "inn": inn})
+    from models.base import acting_as
+    from models.party import Contact
+
+    with acting_as(_user_id("manager")):  # a change made outside a request (job, CLI)
+        db.session.add(Contact(last_name="Иванов"))
+        db.session.commit()
+    ids = db.session.scalars(select(Company.id).order_by(Company.id)).all()
+    assert len(ids) == 2 and len(_rows()) == 3
+    admin = _as(login, "admin")
+
+    def listed(query):
+        html = admin.get(f"/auditlogview/list/?{query}").get_data(as_text=True)
+        return {n for n in ("Первая", "Вторая", "Иванов") if n in html}
+
+    assert listed("_flt_3_entity=contact") == {"Иванов"}
+    assert listed(f"_flt_3_entity=company&_flt_0_record_id={ids[1]}") == {"Вторая"}
+    assert listed(f"_flt_0_user={_user_id('manager')}") == {"Иванов"}
+    tomorrow = (dt.datetime.now() + dt.timedelta(days=1)).strftime("%Y-%m-%d %H:%M:%S")
+    yesterday = (dt.datetime.now() - dt.timedelta(days=1)).strftime("%Y-%m-%d %H:%M:%S")
+    assert listed(f"_flt_1_at={tomorrow}") == set()
+    assert listed(f"_flt_1_at={yesterday}") == {"Первая", "Вторая", "Иванов"}
+
+
+def test_screen_is_for_admin_and_director_only(login):
+    assert _as(login, "admin").get("/auditlogview/list/").status_code == 200
+    assert _as(login, "director").get("/auditlogview/list/").status_code == 200
+    for role in ("manager", "sales_head", "secretary", "accountant", "employee"):
+        resp = _as(login, role).get("/auditlogview/list/")
+        assert resp.status_code == 403, role
+    anonymous = _as(login, None).get("/auditlogview/list/")
+    assert anonymous.status_code == 302 and "/login" in anonymous.headers["Location"]
+    html = _as(login, "director").get("/").get_data(as_text=True)
+    assert "Журнал изменений" in html
+    html = _as(login, "manager").get("/").get_data(as_text=True)
+    assert "Журнал изменений" not in html
+
+
+def test_screen_is_read_only_even_for_the_admin(login):
+    admin = _as(login, "admin")
+    admin.post("/companyview/add", data=LEGAL)
+    (row,) = _rows()
+    assert admin.get("/auditlogview/add").status_code == 403
+    assert admin.post("/auditlogview/add", data={"entity": "x", "record_id": 1,
+                                                  "action": "insert"}).status_code == 403
+    assert admin.get(f"/auditlogview/edit/{row.id}").status_code == 403
+    assert admin.post(f"/auditlogview/delete/{row.id}").status_code == 403
+    assert admin.get(f"/auditlogview/delete/{row.id}").status_code == 403
+    db.session.expire_all()
+    assert len(_rows()) == 1
+    html = admin.get("/auditlogview/list/").get_data(as_text=True)
+    assert "/auditlogview/add" not in html and f"/auditlogview/delete/{row.id}" not in html
