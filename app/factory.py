@@ -6,7 +6,8 @@ import logging
 from flask import Flask
 from flask_appbuilder import AppBuilder
 
-from app.extensions import db, migrate
+from app.extensions import csrf, db, migrate
+from app.forms import install_blank_choice_label
 from config import BASE_DIR, INSTANCE_DIR, Config
 
 
@@ -37,9 +38,22 @@ def create_app(test_config: dict | None = None) -> Flask:
     from views import errors
 
     errors.install(app)
+    install_csrf(app)
+    install_blank_choice_label()
     audit.install()
     jinja.install(app)
     cli.install(app)
     logging.getLogger("flask_appbuilder").setLevel(logging.WARNING)
     return app
 
+
+
+def install_csrf(app: Flask) -> None:
+    """CSRF on every form post. The REST API is exempt: it takes JSON only (a cross-site
+    form cannot send that) and is used with a bearer token."""
+    from flask_appbuilder.api import BaseApi
+
+    csrf.init_app(app)
+    for view in app.appbuilder.baseviews:
+        if isinstance(view, BaseApi) and view.blueprint is not None:
+            csrf.exempt(view.blueprint)

@@ -53,3 +53,16 @@ def format_money(value, currency: str = "₽") -> str:
         return ""
     number = format_decimal(Decimal(value), format="#,##0.00", locale="ru_RU")
     return f"{number}\u00a0{currency}"
+
+
+def display(value) -> str:
+    """Empty for nothing, Да/Нет for flags: FAB would print None, True and False."""
+    if value is None:
+        return ""
+    if value is True:
+        return "Да"
+    if value is False:
+        return "Нет"
+    if isinstance(value, (list, tuple, set)):
+        return ", ".join(display(v) for v in value)
+    return str(value)

@@ -4,7 +4,7 @@ from __future__ import annotations
 import datetime as dt
 
 from markupsafe import Markup, escape
-from wtforms import Field
+from wtforms import Field, HiddenField
 from wtforms.validators import ValidationError
 
 from app.formatting import to_local, to_utc
@@ -87,14 +87,85 @@ class LocalDateField(_LocalField):
 
 
 class _FormValues:
-    """Form data seen as attributes, so a model's `check()` runs on a form before a save."""
+    """Form data seen as attributes, so a model's `check()` runs on a form before a save.
+    A field the form does not show reads as the record's stored value (edit forms)."""
 
-    def __init__(self, form):
+    def __init__(self, form, fallback=None):
         self._form = form
+        self._fallback = fallback
 
     def __getattr__(self, name):
         field = self._form._fields.get(name)
-        return field.data if field is not None else None
+        if field is not None:
+            return field.data
+        return getattr(self._fallback, name, None) if self._fallback is not None else None
+
+
+class VersionField(HiddenField):
+    """The record version the user opened; anything but a number counts as stale."""
+
+    def process_formdata(self, valuelist):
+        try:
+            self.data = int(valuelist[0]) if valuelist and valuelist[0] != "" else None
+        except ValueError:
+            self.data = -1
+
+
+def checked_form(form_cls, model):
+    """The form class with the model's `check_values` run after the field validators, each
+    message shown at its field. FAB's `Optional()` on nullable columns stops a field's own
+    validators and would hide a "required when ..." message; a form-level pass does not."""
+
+    class CheckedForm(form_cls):
+        def validate(self, extra_validators=None):
+            ok = super().validate(extra_validators)
+            record = None
+            pk = getattr(self, "_id", None)
+            if pk is not None:
+                from app.extensions import db
+
+                with db.session.no_autoflush:
+                    record = db.session.get(model, pk)
+            for name, message in model.check_values(_FormValues(self, record)).items():
+                field = self._fields.get(name)
+                if field is None:
+                    continue  # not on this form: the save-time check reports it
+                if message not in field.errors:
+                    field.errors = [*field.errors, message]
+                ok = False
+            # FAB renders each error through gettext, which %-formats it: "20%" would crash.
+            for field in self._fields.values():
+                if field.errors and isinstance(field.errors, list):
+                    field.errors = [str(e).replace("%", "%%") if "%" in str(e) and "%%"
+                                    not in str(e) else e for e in field.errors]
+            return ok
+
+    CheckedForm.__name__ = form_cls.__name__
+    return CheckedForm
+
+
+BLANK_CHOICE = "— не выбрано —"
+
+
+def install_blank_choice_label() -> None:
+    """WTForms 3.3 prints an option's value when its label is empty, so FAB's empty choice
+    of a relation select shows as "__None". Give it a Russian label (idempotent)."""
+    from flask_appbuilder import fields as fab_fields
+
+    cls = fab_fields.QuerySelectField
+    if getattr(cls, "_crm_blank_label", False):
+        return
+    original = cls.iter_choices
+
+    def iter_choices(self):
+        for choice in original(self):
+            if choice[0] == "__None" and not choice[1]:
+                yield (choice[0], BLANK_CHOICE, *choice[2:])
+            else:
+                yield choice
+
+    cls.iter_choices = iter_choices
+    cls._crm_blank_label = True
 
 
 def model_check_validator(model):

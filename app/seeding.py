@@ -27,8 +27,18 @@ def _remember(kind: str, key: str, value) -> None:
 
 
 def sync_permissions(appbuilder) -> None:
-    """Creates the rights and menu entries every registered view declares."""
-    appbuilder.add_permissions(update_perms=True)
+    """Creates the rights and menu entries every registered view declares.
+
+    Several screens and APIs share one resource (an entity's list, inbox and API); FAB
+    would sync each view alone and drop the rights the others declare, so the union of
+    their rights is synced once per resource."""
+    rights: dict[str, set[str]] = {}
+    for view in appbuilder.baseviews:
+        if view.base_permissions:
+            rights.setdefault(view.class_permission_name, set()).update(view.base_permissions)
+    for name, perms in rights.items():
+        appbuilder.sm.add_permissions_view(sorted(perms), name)
+    appbuilder._add_menu_permissions(update_perms=True)
 
 
 def _role_rights(sm, role) -> set[str]:

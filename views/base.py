@@ -11,14 +11,14 @@ from flask_appbuilder.models.filters import BaseFilter
 from flask_appbuilder.security.decorators import has_access
 from flask_appbuilder.urltools import get_filter_args, get_order_args
 from flask_appbuilder import expose
-from sqlalchemy import Date, DateTime, Numeric
+from sqlalchemy import Boolean, Date, DateTime, Numeric
 from sqlalchemy import inspect as sa_inspect
-from wtforms import HiddenField
+from wtforms import BooleanField
 
 from app.access import API_METHOD_RIGHTS, VIEW_METHOD_RIGHTS
 from app.extensions import db
-from app.formatting import format_date, format_datetime, format_money
-from app.forms import LocalDateField, LocalDateTimeField, model_check_validator
+from app.formatting import display, format_date, format_datetime, format_money
+from app.forms import LocalDateField, LocalDateTimeField, VersionField, checked_form
 from app.scope import scope_query
 from errors import CrmError, FieldErrors, StaleRecord
 
@@ -98,39 +98,64 @@ class CrmModelView(ModelView):
     # --- construction -------------------------------------------------------------------
     @staticmethod
     def _auto_formatters(model) -> dict:
-        out = {}
-        for column in sa_inspect(model).columns:
+        # Everything else through `display`: FAB would print None, True and False.
+        mapper = sa_inspect(model)
+        out = {rel.key: display for rel in mapper.relationships}
+        for column in mapper.columns:
             if isinstance(column.type, DateTime):
                 out[column.key] = format_datetime
             elif isinstance(column.type, Date):
                 out[column.key] = format_date
             elif isinstance(column.type, Numeric) and is_money(column):
                 out[column.key] = format_money
+            else:
+                out[column.key] = display
         return out
 
     def _wire_forms(self, model) -> None:
-        """Local-time date inputs, the model's checks at each field, the hidden version."""
+        """Local-time date inputs, unticked flags that can be saved, the hidden version."""
         add_extra = dict(self.add_form_extra_fields or {})
         edit_extra = dict(self.edit_form_extra_fields or {})
-        validators = {k: list(v) for k, v in (self.validators_columns or {}).items()}
         for column in sa_inspect(model).columns:
             key = column.key
             label = self.label_columns.get(key, key)
             if isinstance(column.type, (DateTime, Date)):
                 field_cls = LocalDateTimeField if isinstance(column.type, DateTime) \
                     else LocalDateField
-                optional = column.nullable
                 for extra in (add_extra, edit_extra):
-                    extra.setdefault(key, field_cls(label, optional=optional))
-        for key in getattr(model, "__checked_fields__", ()):
-            validators.setdefault(key, []).append(model_check_validator(model))
+                    extra.setdefault(key, field_cls(label, optional=column.nullable))
+            elif isinstance(column.type, Boolean):
+                # FAB makes a NOT NULL flag required: unticked could never be saved.
+                for extra in (add_extra, edit_extra):
+                    extra.setdefault(key, BooleanField(label, default=False))
         if hasattr(model, "version"):
-            edit_extra["version"] = HiddenField()
-            if self.edit_columns and "version" not in self.edit_columns:
+            edit_extra["version"] = VersionField()
+            if self.edit_fieldsets:
+                first_title, first_spec = self.edit_fieldsets[0]
+                if "version" not in first_spec["fields"]:
+                    self.edit_fieldsets = [(first_title, {**first_spec, "fields": [
+                        *first_spec["fields"], "version"]}), *self.edit_fieldsets[1:]]
+            elif self.edit_columns and "version" not in self.edit_columns:
                 self.edit_columns = list(self.edit_columns) + ["version"]
         self.add_form_extra_fields = add_extra
         self.edit_form_extra_fields = edit_extra
-        self.validators_columns = validators
+
+    def _init_forms(self):
+        super()._init_forms()
+        model = self.datamodel.obj
+        if hasattr(model, "check_values"):
+            self.add_form = checked_form(self.add_form, model)
+            self.edit_form = checked_form(self.edit_form, model)
+
+    def _add(self):
+        # FAB fills the record field by field; a lazy load in between would autoflush half
+        # of the input (and bump the version) before the checks and the stale check run.
+        with db.session.no_autoflush:
+            return super()._add()
+
+    def _edit(self, pk):
+        with db.session.no_autoflush:
+            return super()._edit(pk)
 
     # --- hooks ------------------------------------------------------------------------
     def pre_add(self, item):
@@ -201,11 +226,30 @@ class CrmModelRestApi(ModelRestApi):
         super().__init__(**kwargs)
 
     def pre_add(self, item):
+        self._refuse_unknown_related(item)
         check_model(item)
 
     def pre_update(self, item):
+        self._refuse_unknown_related(item)
         check_version(item)
         check_model(item)
+
+    def _refuse_unknown_related(self, item) -> None:
+        """marshmallow-sqlalchemy builds a new empty object for an id it cannot find
+        ("company": 999); without this the INSERT fails with a 500."""
+        writable = set(self.add_columns) | set(self.edit_columns)
+        errors = {}
+        for rel in sa_inspect(type(item)).relationships:
+            if rel.key not in writable:
+                continue
+            value = getattr(item, rel.key, None)
+            values = value if rel.uselist else [value]
+            missing = [obj for obj in values or () if obj is not None
+                       and not sa_inspect(obj).persistent]
+            if missing:
+                errors[rel.key] = f"Запись № {getattr(missing[0], 'id', '')} не найдена"
+        if errors:
+            raise FieldErrors(errors)
 
     def _crm_error(self, exc: CrmError):
         db.session.rollback()
@@ -215,8 +259,11 @@ class CrmModelRestApi(ModelRestApi):
         return self.response(exc.http_status, message=exc.message)
 
     def post_headless(self):
+        # No autoflush while the body is loaded attribute by attribute: the checks see the
+        # whole input and nothing half-written reaches the database.
         try:
-            return super().post_headless()
+            with db.session.no_autoflush:
+                return super().post_headless()
         except CrmError as exc:
             return self._crm_error(exc)
 
@@ -227,7 +274,8 @@ class CrmModelRestApi(ModelRestApi):
             return self.response(422, message={"version": [
                 "Укажите version: номер версии записи, которую вы изменяете"]})
         try:
-            return super().put_headless(pk)
+            with db.session.no_autoflush:
+                return super().put_headless(pk)
         except CrmError as exc:
             return self._crm_error(exc)
 

@@ -17,6 +17,7 @@ from app.extensions import db
 from app.formatting import format_datetime
 from errors import CrmError, FieldErrors
 from models.user import CrmUser, Department
+from app.formatting import display
 from views.base import CrmModelRestApi, CrmModelView, register
 
 DEPARTMENT_LABELS = {
@@ -46,19 +47,6 @@ IN_USE_MESSAGE = ("В отделе есть сотрудники ({count}): пе
 
 
 # --- how values look on these screens ---------------------------------------------------
-def display(value) -> str:
-    """Empty for nothing, Да/Нет for flags: FAB would print None, True and False."""
-    if value is None:
-        return ""
-    if value is True:
-        return "Да"
-    if value is False:
-        return "Нет"
-    if isinstance(value, (list, tuple, set)):
-        return ", ".join(display(v) for v in value)
-    return str(value)
-
-
 def role_label(role) -> str:
     return role_labels().get(role.name) or SYSTEM_ROLE_LABELS.get(role.name, role.name)
 
@@ -269,33 +257,7 @@ class CrmUserView(UserDBModelView):
     edit_form_extra_fields = {"roles": _roles_field()}
 
 
-BLANK_CHOICE = "— не выбрано —"
-
-
-def install_blank_choice_label() -> None:
-    """WTForms 3.3 prints an option's value when its label is empty, so FAB's empty choice of
-    a relation select shows as "__None". Give it a Russian label (idempotent; belongs with
-    the shared form code, see the lead's note)."""
-    from flask_appbuilder import fields as fab_fields
-
-    cls = fab_fields.QuerySelectField
-    if getattr(cls, "_crm_blank_label", False):
-        return
-    original = cls.iter_choices
-
-    def iter_choices(self):
-        for choice in original(self):
-            if choice[0] == "__None" and not choice[1]:
-                yield (choice[0], BLANK_CHOICE, *choice[2:])
-            else:
-                yield choice
-
-    cls.iter_choices = iter_choices
-    cls._crm_blank_label = True
-
-
 def register_views(appbuilder):
-    install_blank_choice_label()
     appbuilder.add_view_no_menu(DepartmentEmployeeView)
     register(appbuilder, DepartmentView, "Отделы", "Администрирование", icon="fa-sitemap",
              api=DepartmentApi, category_icon="fa-cogs")
