@@ -201,6 +201,8 @@ SECTIONS: list = []
 
 
 def load_demo(deals: int = 40, random_seed: int = 2026) -> list[str]:
+    import app.demo_records  # noqa: F401  registers the record sections
+
     rnd = random.Random(random_seed)
     password, generated = _password()
     lines = []
