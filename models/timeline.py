@@ -292,6 +292,34 @@ def changes_in_words(entity: str, action: str, changes: dict | None, session=Non
     return "; ".join(parts)
 
 
+def _task_items(entity: str, record_id: int, session, kinds) -> list:
+    """Tasks of the record, created and closed, read from the tasks themselves: whichever
+    path made or closed a task, the record's history says so."""
+    want = {TimelineKind.task_created.value, TimelineKind.task_closed.value}
+    if kinds is not None and not kinds & want:
+        return []
+    from models.task import TASK_STATUS_LABELS, Task
+
+    out = []
+    tasks = session.scalars(select(Task).where(Task.record_entity == entity,
+                                               Task.record_id == record_id)).all()
+    for task in tasks:
+        how = " автоматически" if task.rule_key else ""
+        assignee = f", исполнитель: {task.assignee}" if task.assignee_id else ""
+        out.append(((task.created_at, 3, task.id), TimelineItem(
+            at=task.created_at, kind=TimelineKind.task_created.value,
+            text=f"Задача «{task.title}» создана{how}{assignee}",
+            author_id=task.creator_id or task.created_by_id)))
+        if task.closed_at:
+            result = f": {task.outcome or task.result}" if (task.outcome or task.result) else ""
+            out.append(((task.closed_at, 3, task.id), TimelineItem(
+                at=task.closed_at, kind=TimelineKind.task_closed.value,
+                text=f"Задача «{task.title}»: {TASK_STATUS_LABELS.get(task.status, '')}"
+                     f"{result}",
+                author_id=task.assignee_id)))
+    return out
+
+
 def timeline_for(entity: str, record_id: int, session=None,
                  kinds: set[str] | None = None) -> list[TimelineItem]:
     """The record's history, oldest first: its timeline entries merged with the audit log's
@@ -335,6 +363,7 @@ def timeline_for(entity: str, record_id: int, session=None,
                 items.append(((row.at, 2, row.id * 1000 + n), TimelineItem(
                     at=row.at, kind=TimelineKind.field.value, text=text,
                     author_id=row.user_id, audit_id=row.id, field=key)))
+    items.extend(_task_items(entity, record_id, session, kinds))
     items.sort(key=lambda pair: pair[0])
     result = [item for _key, item in items if kinds is None or item.kind in kinds]
     author_ids = {i.author_id for i in result if i.author_id}

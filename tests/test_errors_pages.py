@@ -119,3 +119,9 @@ def test_api_500_is_russian_json(app):
     assert resp.status_code == 500
     assert "secret-detail" not in resp.get_data(as_text=True)
     assert resp.json["message"].startswith("Внутренняя ошибка")
+
+
+def test_api_parameterised_field_messages_are_russian(client):
+    resp = client.api("post", "/api/v1/company/", json={"kind": "person", "name": "Ж" * 400})
+    assert resp.status_code == 422
+    assert resp.json["message"]["name"] == ["Не длиннее 300 символов"]

@@ -231,3 +231,23 @@ def test_cascade_record_page_also_shows_history(client, app):
     finally:
         view.show_template = old
     assert "Каскад" in html and "crm-upload-form" in html
+
+
+def test_tasks_of_a_record_appear_in_its_history(app, client):
+    import datetime as dt
+
+    company = Company(kind="person", name="Петров Пётр Петрович")
+    db.session.add(company)
+    db.session.commit()
+    task = Task(title="Позвонить клиенту", record_entity="company", record_id=company.id)
+    db.session.add(task)
+    db.session.commit()
+    task.status = "done"
+    task.result = "Договорились о встрече"
+    task.closed_at = task.closed_at or dt.datetime(2030, 1, 1)
+    db.session.commit()
+    texts = [item.text for item in timeline_for("company", company.id)]
+    assert "Задача «Позвонить клиенту» создана" in texts
+    assert "Задача «Позвонить клиенту»: Выполнена: Договорились о встрече" in texts
+    page = client.get(f"/companyview/show/{company.id}").get_data(as_text=True)
+    assert "Задача «Позвонить клиенту» создана" in page

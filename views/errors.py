@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 
 from flask import current_app, jsonify, render_template, request
 from markupsafe import escape
@@ -75,6 +76,15 @@ FIELD_MESSAGES = {
     "Length must be between 0 and 64.": "Длина не больше 64 символов",
     "Related object does not exist.": "Связанная запись не найдена",
 }
+# marshmallow's parameterised messages: (pattern, Russian template).
+FIELD_PATTERNS = [
+    (re.compile(r"^Longer than maximum length (\d+)\.$"), "Не длиннее {0} символов"),
+    (re.compile(r"^Shorter than minimum length (\d+)\.$"), "Не короче {0} символов"),
+    (re.compile(r"^Length must be between (\d+) and (\d+)\.$"), "Длина от {0} до {1} символов"),
+    (re.compile(r"^Must be greater than or equal to (\S+) and less than or equal to (\S+)\.$"),
+     "Значение от {0} до {1}"),
+    (re.compile(r"^Must be one of: (.+)\.$"), "Допустимые значения: {0}"),
+]
 DB_ERROR_PREFIX = "Database exception occurred"
 DB_ERROR_MESSAGE = ("Запись не сохранена: данные противоречат уже сохранённым "
                     "(например, повторяется уникальное значение)")
@@ -150,6 +160,10 @@ def _translate_value(value):
             return FIELD_MESSAGES[value]
         if value.startswith(DB_ERROR_PREFIX):
             return DB_ERROR_MESSAGE
+        for pattern, template in FIELD_PATTERNS:
+            match = pattern.match(value)
+            if match:
+                return template.format(*match.groups())
         return value
     if isinstance(value, list):
         return [_translate_value(v) for v in value]
