@@ -41,3 +41,27 @@ class UploadRefused(CrmError):
 
 class SeedError(CrmError):
     pass
+
+
+class DefinitionError(CrmError):
+    """A process definition is refused: one sentence naming the file, the path and the
+    problem. Nothing of it is loaded."""
+
+    http_status = 422
+
+
+class TransitionNotAllowed(CrmError):
+    """The definition does not allow this move (or the record is not in that process)."""
+
+    http_status = 409
+
+
+class MissingFields(FieldErrors):
+    """The target stage requires fields that are empty; each is named by its Russian label."""
+
+    def __init__(self, stage_name: str, missing: dict[str, str]):
+        self.stage_name = stage_name
+        super().__init__({key: f"Заполните поле «{label}»: оно обязательно на этапе "
+                               f"«{stage_name}»" for key, label in missing.items()})
+        self.message = (f"Нельзя перейти на этап «{stage_name}»: не заполнены поля "
+                        + ", ".join(f"«{label}»" for label in missing.values()))

@@ -1,0 +1,322 @@
+"""Process definitions: the YAML schema, its validation and the loaded, immutable form.
+
+A definition is data. Loading checks every name it uses against what exists (the entity's
+fields, roles, reference lists, registered actions) and stops at the first problem with one
+sentence naming the file, the path inside it and the problem. Pure: the adapter passes in
+what exists as a `Catalog`; nothing here touches Flask or the database."""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from errors import DefinitionError
+from rules.actions import ACTIONS, ActionSpec
+from rules.conditions import ConditionError, validate as validate_condition
+from rules.durations import DurationError, parse_duration
+
+ENTITIES = ("lead", "deal", "event", "order")
+STAGE_KINDS = ("open", "won", "lost")
+FIELD_TYPES = ("string", "text", "integer", "money", "percent", "date", "datetime", "bool",
+               "choice", "user", "contact", "file")
+_KEY = re.compile(r"^[a-z][a-z0-9_]*$")
+
+
+@dataclass(frozen=True)
+class Catalog:
+    """What a definition may refer to: supplied by the application."""
+
+    entity_fields: dict[str, dict[str, str]]   # entity -> {field key: Russian label}
+    roles: frozenset[str] = frozenset()
+    reference_lists: frozenset[str] = frozenset()
+
+
+@dataclass(frozen=True)
+class FieldDef:
+    key: str
+    label: str
+    type: str
+    list: str | None = None
+    allow_other: bool = False
+
+
+@dataclass(frozen=True)
+class ActionDef:
+    name: str
+    key: str
+    params: dict[str, Any]
+    when: dict | None = None
+
+
+@dataclass(frozen=True)
+class StageDef:
+    key: str
+    name: str
+    kind: str
+    order: int
+    color: str | None = None
+    deadline: str | None = None
+    required: tuple[str, ...] = ()
+    # Fields required only under a condition: ((fields, condition), ...)
+    required_if: tuple[tuple[tuple[str, ...], dict], ...] = ()
+    readonly: tuple[str, ...] = ()
+    moves: tuple[str, ...] | None = None      # None: any stage of the process
+    on_enter: tuple[ActionDef, ...] = ()
+    on_leave: tuple[ActionDef, ...] = ()
+
+
+@dataclass(frozen=True)
+class ProcessDef:
+    key: str
+    name: str
+    entity: str
+    stages: tuple[StageDef, ...]
+    fields: tuple[FieldDef, ...] = ()
+    lost_reason_list: str | None = None
+    source: str = ""
+    labels: dict[str, str] = field(default_factory=dict)  # every field key -> Russian label
+
+    def stage(self, key: str) -> StageDef:
+        for stage in self.stages:
+            if stage.key == key:
+                return stage
+        raise KeyError(key)
+
+    @property
+    def first_stage(self) -> StageDef:
+        return self.stages[0]
+
+    def happy_path(self) -> list[str]:
+        return [s.key for s in self.stages if s.kind != "lost"]
+
+
+class _Check:
+    """Collects the context (file, path) for one sentence per problem."""
+
+    def __init__(self, source: str):
+        self.source = source
+
+    def fail(self, path: str, problem: str):
+        raise DefinitionError(f"{self.source}: {path}: {problem}")
+
+    def require(self, data: dict, key: str, path: str, kind=str):
+        if key not in data or data[key] in (None, ""):
+            self.fail(f"{path}.{key}" if path else key, "обязательный ключ отсутствует")
+        value = data[key]
+        if kind is not None and not isinstance(value, kind):
+            self.fail(f"{path}.{key}" if path else key,
+                      f"ожидается {_KIND_NAMES.get(kind, kind)}, а указано «{value}»")
+        return value
+
+    def known_keys(self, data: dict, allowed: set[str], path: str):
+        for key in data:
+            if key not in allowed:
+                self.fail(f"{path}.{key}" if path else str(key),
+                          "неизвестный ключ; допустимы: " + ", ".join(sorted(allowed)))
+
+
+_KIND_NAMES = {str: "строка", list: "список", dict: "объект", int: "целое число", bool: "да/нет"}
+
+
+def load_file(path: Path, catalog: Catalog) -> ProcessDef:
+    try:
+        data = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"строка {mark.line + 1}" if mark else "файл"
+        raise DefinitionError(f"{Path(path).name}: {where}: не разбирается как YAML") from exc
+    return parse(data, catalog, Path(path).name)
+
+
+def parse(data, catalog: Catalog, source: str = "definition") -> ProcessDef:
+    check = _Check(source)
+    if not isinstance(data, dict):
+        check.fail("(корень)", "определение процесса должно быть объектом YAML")
+    check.known_keys(data, {"key", "name", "entity", "fields", "stages", "lost_reason_list",
+                            "description"}, "")
+    key = check.require(data, "key", "")
+    if not _KEY.match(key):
+        check.fail("key", f"«{key}»: только строчные латинские буквы, цифры и _")
+    name = check.require(data, "name", "")
+    entity = check.require(data, "entity", "")
+    if entity not in ENTITIES:
+        check.fail("entity", f"неизвестная сущность «{entity}»; допустимы: "
+                   + ", ".join(ENTITIES))
+    base_fields = dict(catalog.entity_fields.get(entity, {}))
+    fields = _fields(data.get("fields") or [], check, catalog, set(base_fields))
+    labels = {**base_fields, **{f.key: f.label for f in fields}}
+    lost_list = data.get("lost_reason_list")
+    if lost_list is not None and lost_list not in catalog.reference_lists:
+        check.fail("lost_reason_list", f"неизвестный справочник «{lost_list}»")
+    stages = _stages(check.require(data, "stages", "", list), check, catalog, labels)
+    _reachability(stages, check)
+    return ProcessDef(key=key, name=name, entity=entity, stages=tuple(stages),
+                      fields=tuple(fields), lost_reason_list=lost_list, source=source,
+                      labels=labels)
+
+
+def _fields(raw, check: _Check, catalog: Catalog, base: set[str]) -> list[FieldDef]:
+    if not isinstance(raw, list):
+        check.fail("fields", "ожидается список полей")
+    out, seen = [], set()
+    for i, item in enumerate(raw):
+        path = f"fields[{i}]"
+        if not isinstance(item, dict):
+            check.fail(path, "поле должно быть объектом")
+        check.known_keys(item, {"key", "label", "type", "list", "allow_other"}, path)
+        key = check.require(item, "key", path)
+        if not _KEY.match(key):
+            check.fail(f"{path}.key", f"«{key}»: только строчные латинские буквы, цифры и _")
+        if key in seen or key in base:
+            check.fail(f"{path}.key", f"поле «{key}» уже есть")
+        seen.add(key)
+        ftype = check.require(item, "type", path)
+        if ftype not in FIELD_TYPES:
+            check.fail(f"{path}.type", f"неизвестный тип «{ftype}»; допустимы: "
+                       + ", ".join(FIELD_TYPES))
+        ref = item.get("list")
+        if ftype == "choice":
+            if not ref:
+                check.fail(f"{path}.list", "для типа choice укажите справочник")
+            if ref not in catalog.reference_lists:
+                check.fail(f"{path}.list", f"неизвестный справочник «{ref}»")
+        out.append(FieldDef(key=key, label=check.require(item, "label", path), type=ftype,
+                            list=ref, allow_other=bool(item.get("allow_other"))))
+    return out
+
+
+def _stages(raw: list, check: _Check, catalog: Catalog, labels: dict) -> list[StageDef]:
+    if not raw:
+        check.fail("stages", "нужен хотя бы один этап")
+    keys = []
+    for i, item in enumerate(raw):
+        if not isinstance(item, dict):
+            check.fail(f"stages[{i}]", "этап должен быть объектом")
+        keys.append(check.require(item, "key", f"stages[{i}]"))
+    if len(set(keys)) != len(keys):
+        dup = next(k for k in keys if keys.count(k) > 1)
+        check.fail("stages", f"этап «{dup}» указан дважды")
+    out = []
+    for i, item in enumerate(raw):
+        path = f"stages.{item['key']}"
+        check.known_keys(item, {"key", "name", "kind", "color", "deadline", "required",
+                                "required_if", "readonly", "moves", "on_enter", "on_leave"},
+                         path)
+        if not _KEY.match(item["key"]):
+            check.fail(f"{path}.key", "только строчные латинские буквы, цифры и _")
+        kind = item.get("kind", "open")
+        if kind not in STAGE_KINDS:
+            check.fail(f"{path}.kind", f"неизвестный вид этапа «{kind}»; допустимы: "
+                       + ", ".join(STAGE_KINDS))
+        deadline = item.get("deadline")
+        if deadline is not None:
+            try:
+                parse_duration(deadline)
+            except DurationError as exc:
+                check.fail(f"{path}.deadline", str(exc))
+        for list_key in ("required", "readonly"):
+            for name in item.get(list_key) or []:
+                if name not in labels:
+                    check.fail(f"{path}.{list_key}", f"неизвестное поле «{name}»")
+        required_if = []
+        for j, rule in enumerate(item.get("required_if") or []):
+            where = f"{path}.required_if[{j}]"
+            if not isinstance(rule, dict) or set(rule) != {"fields", "when"}:
+                check.fail(where, "нужны ровно два ключа: fields и when")
+            for name in rule["fields"]:
+                if name not in labels:
+                    check.fail(f"{where}.fields", f"неизвестное поле «{name}»")
+            try:
+                validate_condition(rule["when"], set(labels), f"{where}.when")
+            except ConditionError as exc:
+                raise DefinitionError(f"{check.source}: {exc}") from exc
+            required_if.append((tuple(rule["fields"]), rule["when"]))
+        moves = item.get("moves")
+        if moves is not None:
+            for target in moves:
+                if target not in keys:
+                    check.fail(f"{path}.moves", f"неизвестный этап «{target}»")
+        out.append(StageDef(
+            key=item["key"], name=check.require(item, "name", path), kind=kind, order=i + 1,
+            color=item.get("color"), deadline=deadline,
+            required=tuple(item.get("required") or ()), required_if=tuple(required_if),
+            readonly=tuple(item.get("readonly") or ()),
+            moves=tuple(moves) if moves is not None else None,
+            on_enter=_actions(item.get("on_enter") or [], f"{path}.on_enter", check, catalog,
+                              labels, keys),
+            on_leave=_actions(item.get("on_leave") or [], f"{path}.on_leave", check, catalog,
+                              labels, keys)))
+    return out
+
+
+def _actions(raw, path: str, check: _Check, catalog: Catalog, labels: dict,
+             stage_keys: list[str]) -> tuple[ActionDef, ...]:
+    if not isinstance(raw, list):
+        check.fail(path, "ожидается список действий")
+    out, seen = [], set()
+    for i, item in enumerate(raw):
+        where = f"{path}[{i}]"
+        if not isinstance(item, dict):
+            check.fail(where, "действие должно быть объектом")
+        name = check.require(item, "do", where)
+        spec: ActionSpec | None = ACTIONS.get(name)
+        if spec is None:
+            check.fail(f"{where}.do", f"неизвестное действие «{name}»; допустимы: "
+                       + ", ".join(sorted(ACTIONS)))
+        if not spec.available:
+            check.fail(f"{where}.do", f"действие «{name}» пока недоступно (not available "
+                       "yet): его сделает следующая версия")
+        key = item.get("key") or f"{name}_{i + 1}"
+        if key in seen:
+            check.fail(f"{where}.key", f"ключ действия «{key}» повторяется")
+        seen.add(key)
+        params = {k: v for k, v in item.items() if k not in ("do", "key", "when")}
+        problem = spec.check(params, labels=labels, roles=catalog.roles, stages=stage_keys)
+        if problem:
+            check.fail(f"{where}.{problem[0]}" if problem[0] else where, problem[1])
+        when = item.get("when")
+        if when is not None:
+            try:
+                validate_condition(when, set(labels), f"{where}.when")
+            except ConditionError as exc:
+                raise DefinitionError(f"{check.source}: {exc}") from exc
+        out.append(ActionDef(name=name, key=key, params=params, when=when))
+    return tuple(out)
+
+
+def _reachability(stages: list[StageDef], check: _Check) -> None:
+    """Every stage reachable from the first; an open stage with moves must lead somewhere
+    that can end (a won or lost stage), or the process loops with no exit."""
+    graph = {s.key: (s.moves if s.moves is not None else tuple(x.key for x in stages))
+             for s in stages}
+    for stage in stages:
+        for action in stage.on_enter:
+            if action.name == "move_stage":
+                graph[stage.key] = tuple({*graph[stage.key], action.params["to"]})
+    seen, todo = set(), [stages[0].key]
+    while todo:
+        key = todo.pop()
+        if key not in seen:
+            seen.add(key)
+            todo.extend(graph[key])
+    for stage in stages:
+        if stage.key not in seen:
+            check.fail(f"stages.{stage.key}", "этап недостижим из первого этапа")
+    final = {s.key for s in stages if s.kind != "open"}
+    if not final:
+        return
+    can_end = set(final)
+    changed = True
+    while changed:
+        changed = False
+        for key, targets in graph.items():
+            if key not in can_end and set(targets) & can_end:
+                can_end.add(key)
+                changed = True
+    for stage in stages:
+        if stage.key not in can_end:
+            check.fail(f"stages.{stage.key}.moves",
+                       "цикл без выхода: из этого этапа нельзя дойти до завершающего этапа")

@@ -1,0 +1,108 @@
+"""The engine core on the shipped "Продажа" process: plain values in, decisions out."""
+import datetime as dt
+from pathlib import Path
+
+import pytest
+
+from errors import MissingFields, TransitionNotAllowed
+from rules.engine import plan_move, render, why_not
+from rules.definition import load_file
+from tests.rules_catalog import CATALOG
+
+SALES = load_file(Path(__file__).parents[1] / "rules/definitions/001_sales.yaml", CATALOG)
+NOW = dt.datetime(2026, 10, 30, 15, 0)  # Friday before Unity Day (4.11), Moscow time
+READY = {"title": "Поставка весов", "priority": 1, "company": 7, "delivery_term": "2026-12-01",
+         "kp_agreed_date": "2026-11-03", "kp_agreed": True, "payment_terms": 2}
+
+
+def _titles(plan):
+    return [e.params["title"] for e in plan.effects if e.action == "create_task"]
+
+
+def test_stage_names_and_deadlines_follow_the_seed():
+    assert [s.name for s in SALES.stages] == [
+        "Новая заявка", "Взят в работу", "КП", "Договор", "Счет", "Запуск реализации сделки",
+        "Принят", "К отгрузке", "Отгружен/Доставлен", "Сделка успешна", "Сделка провалена"]
+    assert SALES.stage("new").deadline == "1h"
+    assert SALES.stage("proposal").deadline == "2 working days"
+
+
+def test_missing_fields_are_named_in_russian():
+    refusal = why_not(SALES, "new", "in_work", {"title": "x"})
+    assert isinstance(refusal, MissingFields)
+    assert refusal.message == ("Нельзя перейти на этап «Взят в работу»: не заполнены поля "
+                               "«Приоритет (А/В/С)», «Контрагент», «Срок поставки»")
+    assert set(refusal.errors) == {"priority", "company", "delivery_term"}
+
+
+def test_taken_into_work_creates_the_check_task_and_client_letter():
+    plan = plan_move(SALES, "new", "in_work", READY, "t1", NOW,
+                     context={"responsible": {"full_name": "Смирнов Алексей",
+                                              "position": "Менеджер", "phone": "+7 495 1",
+                                              "email": "a@x.ru"}})
+    assert _titles(plan) == ["Проверить товарные позиции"]
+    task = next(e for e in plan.effects if e.action == "create_task")
+    assert task.params["assignee"] == "responsible"
+    assert task.params["creator"] == {"role": "sales_head"}
+    assert task.due_at == dt.datetime(2026, 10, 31, 15, 0)
+    letter = next(e for e in plan.effects if e.action == "send_message")
+    assert "Ваш персональный менеджер Смирнов Алексей, Менеджер, телефон +7 495 1, " \
+           "почта a@x.ru" in letter.params["body"]
+    kp_date = next(e for e in plan.effects if e.action == "set_field")
+    # "Дата согласования КП устанавливается в 2 раб дня": Mon 2.11, Tue 3.11.
+    assert kp_date.params["value"] == dt.date(2026, 11, 3)
+    assert plan.stage_deadline == dt.datetime(2026, 10, 31, 15, 0)
+
+
+@pytest.mark.parametrize("flag, title", [
+    ("need_engineers", "Задание инженерам по сделке «Поставка весов»"),
+    ("need_purchasers", "Задание закупщикам по сделке «Поставка весов»"),
+    ("need_logistics", "Задание логистике по сделке «Поставка весов»"),
+    ("need_production", "Задание производству по сделке «Поставка весов»"),
+    ("need_lawyer", "Проверить контрагента по сделке «Поставка весов»"),
+    ("need_metrologist", "Задание метрологу по сделке «Поставка весов»"),
+])
+def test_yes_no_flags_create_tasks_for_their_roles(flag, title):
+    plan = plan_move(SALES, "new", "in_work", {**READY, flag: True}, "t1", NOW)
+    assert title in _titles(plan)
+    assert title not in _titles(plan_move(SALES, "new", "in_work", READY, "t1", NOW))
+
+
+@pytest.mark.parametrize("budget, title, required", [
+    (150000, "Проверить товарные позиции, отправить Счет клиенту", set()),
+    (150001, "Отправить Счет-договор на согласование внутри компании", {"invoice_file"}),
+    (500000, "Отправить Счет-договор на согласование внутри компании", {"invoice_file"}),
+    (500001, "Отправить Счет, Договор на согласование внутри компании",
+     {"invoice_file", "contract_file"}),
+])
+def test_amount_rules_at_the_boundaries(budget, title, required):
+    values = {**READY, "budget": budget}
+    refusal = why_not(SALES, "proposal", "contract", values)
+    assert set(getattr(refusal, "errors", {})) == required
+    files = {"invoice_file": 1, "contract_file": 2}
+    plan = plan_move(SALES, "proposal", "contract", {**values, **files}, "t2", NOW)
+    assert _titles(plan) == [title]
+
+
+def test_lost_needs_a_reason_and_a_comment_for_other():
+    refusal = why_not(SALES, "proposal", "lost", READY)
+    assert isinstance(refusal, MissingFields) and set(refusal.errors) == {"lost_reason"}
+    other = {**READY, "lost_reason": 6, "lost_reason_is_other": True}
+    assert set(why_not(SALES, "proposal", "lost", other).errors) == {"lost_comment"}
+    assert why_not(SALES, "proposal", "lost", {**other, "lost_comment": "Передумали"}) is None
+
+
+def test_unknown_stage_is_refused():
+    with pytest.raises(TransitionNotAllowed):
+        plan_move(SALES, "new", "mars", READY, "t3", NOW)
+
+
+def test_same_stage_again_fires_nothing_and_effect_keys_are_unique():
+    assert plan_move(SALES, "in_work", "in_work", READY, "t4", NOW).effects == ()
+    plan = plan_move(SALES, "new", "in_work", {**READY, "need_lawyer": True}, "t5", NOW)
+    keys = [e.key for e in plan.effects]
+    assert len(keys) == len(set(keys)) and all(k.startswith("t5:") for k in keys)
+
+
+def test_render_leaves_unknown_placeholders_empty():
+    assert render("{title} / {responsible.phone}", {"title": "A"}) == "A / "
