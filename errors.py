@@ -9,6 +9,9 @@ class CrmError(Exception):
         super().__init__(message)
         self.message = message
 
+    def __str__(self) -> str:
+        return self.message
+
 
 class FieldErrors(CrmError):
     """One or more fields are wrong; `errors` maps a field name to its Russian message."""

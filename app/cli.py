@@ -28,6 +28,142 @@ def demo_command(deals: int, random_seed: int):
         click.echo(line)
 
 
+# --- process definitions ----------------------------------------------------------------
+
+rules = AppGroup("rules", help="Процессы: проверка, установка, список, симуляция.")
+crm.add_command(rules)
+
+
+@rules.command("check")
+def rules_check_command():
+    """Проверить все поставляемые и установленные определения процессов."""
+    from app.processes import check_file, check_all, shipped_files
+
+    problems = check_all()
+    for path in shipped_files():
+        if check_file(path) is None:
+            click.echo(f"OK {path.name}")
+    for problem in problems:
+        click.echo(problem, err=True)
+    if problems:
+        raise SystemExit(1)
+
+
+@rules.command("install")
+@click.argument("files", nargs=-1, required=True, type=click.Path(dir_okay=False))
+@click.option("--user", "username", default=None, help="Кто устанавливает (логин).")
+def rules_install_command(files, username):
+    """Установить определения из файлов YAML (неверный файл не устанавливается)."""
+    from pathlib import Path
+
+    from flask import current_app
+
+    from app.extensions import db
+    from app.processes import active_version, install_file, parse_text
+    from errors import DefinitionError
+
+    user_id = None
+    if username:
+        user = current_app.appbuilder.sm.find_user(username=username)
+        if user is None:
+            click.echo(f"Пользователь «{username}» не найден", err=True)
+            raise SystemExit(1)
+        user_id = user.id
+    failed = False
+    for name in files:
+        path = Path(name)
+        try:
+            if not path.is_file():
+                raise DefinitionError(f"{path.name}: файл не найден")
+            before = None
+            try:
+                key = parse_text(path.read_text(encoding="utf-8"), path.name).key
+                before = active_version(key)
+            except (DefinitionError, UnicodeDecodeError):
+                pass  # install_file reports it with the same sentence
+            before_id = before.id if before else None
+            version = install_file(path, user_id)
+            db.session.commit()
+        except DefinitionError as exc:
+            db.session.rollback()
+            click.echo(exc.message, err=True)
+            failed = True
+            continue
+        if version.id == before_id:
+            click.echo(f"{path.name}: процесс «{version.name}» не изменился, активна версия "
+                       f"{version.version}")
+        else:
+            click.echo(f"{path.name}: процесс «{version.name}» установлен, версия "
+                       f"{version.version}")
+    if failed:
+        raise SystemExit(1)
+
+
+@rules.command("list")
+def rules_list_command():
+    """Установленные процессы: активная версия, кто и когда установил."""
+    from app.formatting import format_datetime
+    from app.processes import active_versions
+    from models.pipeline import PIPELINE_ENTITY_LABELS
+
+    versions = active_versions()
+    if not versions:
+        click.echo("Процессы не установлены")
+    for v in versions:
+        who = v.installed_by.username if v.installed_by else "система"
+        click.echo(f"{v.process_key}\t{v.name}\t{PIPELINE_ENTITY_LABELS.get(v.entity, v.entity)}"
+                   f"\tверсия {v.version}\t{who}\t{format_datetime(v.installed_at)}"
+                   f"\t{v.filename}")
+
+
+@rules.command("simulate")
+@click.argument("process_key")
+@click.option("--stages", default=None, help="Этапы через запятую (по умолчанию: успешный путь).")
+@click.option("--values", "values_json", default=None,
+              help='Значения полей записи в JSON, например {"budget": 600000}.')
+@click.option("--now", "now_text", default=None,
+              help="Время начала (местное), ДД.ММ.ГГГГ ЧЧ:ММ; по умолчанию сейчас.")
+def rules_simulate_command(process_key, stages, values_json, now_text):
+    """Провести пример записи по процессу без записи в базу."""
+    import datetime as dt
+    import json
+
+    from app.processes import find_process, simulate
+
+    process = find_process(process_key)
+    if process is None:
+        click.echo(f"Процесс «{process_key}» не найден", err=True)
+        raise SystemExit(1)
+    values = {}
+    if values_json:
+        try:
+            values = json.loads(values_json)
+        except ValueError:
+            values = None
+        if not isinstance(values, dict):
+            click.echo('--values: ожидается объект JSON, например {"budget": 600000}', err=True)
+            raise SystemExit(1)
+    path = None
+    if stages:
+        path = [s.strip() for s in stages.split(",") if s.strip()]
+        known = [s.key for s in process.stages]
+        unknown = [s for s in path if s not in known]
+        if unknown:
+            click.echo(f"В процессе «{process.name}» нет этапов: {', '.join(unknown)}; есть: "
+                       + ", ".join(known), err=True)
+            raise SystemExit(1)
+    now = None
+    if now_text:
+        try:
+            now = dt.datetime.strptime(now_text.strip(), "%d.%m.%Y %H:%M")
+        except ValueError:
+            click.echo("--now: ожидается ДД.ММ.ГГГГ ЧЧ:ММ, например 02.03.2026 10:00",
+                       err=True)
+            raise SystemExit(1) from None
+    for line in simulate(process, path, values, now):
+        click.echo(line)
+
+
 def install(app) -> None:
     if "crm" not in app.cli.commands:
         app.cli.add_command(crm)

@@ -28,7 +28,7 @@ def create_app(test_config: dict | None = None) -> Flask:
                      render_as_batch=True, compare_type=True)
 
     import models.all  # noqa: F401  every model registered before FAB and Alembic look
-    from app import audit, cli, jinja
+    from app import audit, cli, jinja, transitions
     from views import registry
 
     with app.app_context():
@@ -41,6 +41,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     install_csrf(app)
     install_blank_choice_label()
     audit.install()
+    transitions.install()
     jinja.install(app)
     cli.install(app)
     logging.getLogger("flask_appbuilder").setLevel(logging.WARNING)

@@ -144,6 +144,10 @@ def seed_all() -> list[str]:
     from app import reference_seed
 
     lines.extend(reference_seed.seed_reference_lists())
+    # After the reference lists: definitions name them. A bad file is reported, not fatal.
+    from app.processes import install_shipped
+
+    lines.extend(install_shipped())
     username, generated = ensure_admin()
     if generated:
         lines.append(f"Создан администратор {username}, пароль: {generated} "

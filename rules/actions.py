@@ -2,7 +2,13 @@
 
 Like pytransitions' callbacks, an action is a registered name resolved at load time; an
 unknown name or a wrong parameter stops the load. `check(params, ...)` returns None when the
-parameters are right, or (parameter path, Russian problem)."""
+parameters are right, or (parameter path, Russian problem).
+
+Actions may nest: `schedule` and `repeat` carry one action (`action: {do: ..., ...}`), a task
+outcome may run a list of actions (`actions: [...]`) or ask a second question (`choices`).
+Nested actions are checked exactly like the ones of a stage. The optional keyword `ctx`
+(entities -> their fields, entities -> their stage keys, reference lists) lets the checks of
+`create_record` and `move_record` look at another entity."""
 from __future__ import annotations
 
 import re
@@ -14,7 +20,15 @@ from rules.durations import DurationError, parse_duration
 # Placeholders a template may use besides the record's own fields.
 TEMPLATE_ROOTS = {"record", "responsible", "company", "contact", "stage", "actor", "now"}
 RESPONSIBLE_ATTRS = {"full_name", "position", "phone", "email", "first_name", "last_name"}
-ASSIGNEE_KINDS = ("responsible", "actor", "role", "department_head", "user", "field")
+ASSIGNEE_KINDS = ("responsible", "actor", "role", "department_head", "user", "field",
+                  "chosen")
+ENTITIES = ("lead", "deal", "event", "order", "task")
+_TIME = re.compile(r"^([01]\d|2[0-3]):[0-5]\d$")
+# Outcome keys: move the record, send the same task round again, a follow-up task that
+# returns to this one, a mandatory comment (and the field it is copied to), record fields
+# that must be filled, fields to set, actions to run, a second question.
+OUTCOME_KEYS = ("move", "repeat", "task", "comment", "comment_field", "fields", "set",
+                "actions", "choices")
 _PLACEHOLDER = re.compile(r"^[a-z_][a-z0-9_]*(\.[a-z_][a-z0-9_]*)?$")
 
 
@@ -39,14 +53,15 @@ def _template_problem(text, labels) -> str | None:
 
 
 def _person_problem(value, labels, roles) -> str | None:
-    """responsible | actor | {role: x} | {department_head: true} | {user: login} | {field: k}"""
+    """responsible | actor | {role: x} | {department_head: true} | {user: login} | {field: k}
+    | {chosen: role}: the actor picks a person of that role when starting a manual action."""
     if value in ("responsible", "actor"):
         return None
     if not isinstance(value, dict) or len(value) != 1:
         return ("ожидается responsible, actor или один из ключей role, department_head, "
-                "user, field")
+                "user, field, chosen")
     (kind, arg), = value.items()
-    if kind == "role":
+    if kind in ("role", "chosen"):
         return None if arg in roles else f"неизвестная роль «{arg}»"
     if kind == "department_head":
         return None
@@ -79,7 +94,9 @@ class ActionSpec:
     params: dict[str, Param] = field(default_factory=dict)
     available: bool = True
 
-    def check(self, params: dict, labels: dict, roles, stages) -> tuple[str, str] | None:
+    def check(self, params: dict, labels: dict, roles, stages,
+              ctx: dict | None = None) -> tuple[str, str] | None:
+        ctx = ctx or {}
         for key in params:
             if key not in self.params:
                 return key, ("неизвестный параметр; допустимы: "
@@ -89,13 +106,60 @@ class ActionSpec:
                 if spec.required:
                     return key, "обязательный параметр отсутствует"
                 continue
-            problem = _param_problem(spec.kind, params[key], labels, roles, stages)
+            problem = _param_problem(spec.kind, params[key], labels, roles, stages, ctx)
+            if isinstance(problem, tuple):
+                return f"{key}.{problem[0]}" if problem[0] else key, problem[1]
             if problem:
                 return key, problem
-        return None
+        extra = _CROSS_CHECKS.get(self.name)
+        return extra(params, labels, roles, stages, ctx) if extra else None
 
 
-def _param_problem(kind, value, labels, roles, stages) -> str | None:
+def check_action(item, labels: dict, roles, stages, ctx: dict | None = None
+                 ) -> tuple[str, str] | None:
+    """One nested action `{do: name, key?, when?, ...params}`: None or (path, problem)."""
+    from rules.conditions import ConditionError, validate as validate_condition
+
+    if not isinstance(item, dict):
+        return "", "действие должно быть объектом с ключом do"
+    name = item.get("do")
+    spec = ACTIONS.get(name) if isinstance(name, str) else None
+    if spec is None:
+        return "do", f"неизвестное действие «{name}»; допустимы: " + ", ".join(sorted(ACTIONS))
+    if not spec.available:
+        return "do", (f"действие «{name}» пока недоступно (not available yet): его сделает "
+                      "следующая версия")
+    if "key" in item and not (isinstance(item["key"], str) and item["key"]):
+        return "key", "ожидается непустая строка"
+    params = {k: v for k, v in item.items() if k not in ("do", "key", "when")}
+    problem = spec.check(params, labels, roles, stages, ctx)
+    if problem:
+        return problem
+    if item.get("when") is not None:
+        try:
+            validate_condition(item["when"], set(labels), "when")
+        except ConditionError as exc:
+            return "", str(exc)
+    return None
+
+
+def check_action_list(raw, labels: dict, roles, stages, ctx: dict | None = None
+                      ) -> tuple[str, str] | None:
+    if not isinstance(raw, list) or not raw:
+        return "", "ожидается непустой список действий"
+    seen = set()
+    for i, item in enumerate(raw):
+        problem = check_action(item, labels, roles, stages, ctx)
+        if problem:
+            return f"[{i}].{problem[0]}" if problem[0] else f"[{i}]", problem[1]
+        key = item.get("key") or f"{item['do']}_{i + 1}"
+        if key in seen:
+            return f"[{i}].key", f"ключ действия «{key}» повторяется"
+        seen.add(key)
+    return None
+
+
+def _param_problem(kind, value, labels, roles, stages, ctx=None):
     if kind == "template":
         return _template_problem(value, labels)
     if kind == "text":
@@ -119,15 +183,63 @@ def _param_problem(kind, value, labels, roles, stages) -> str | None:
     if kind == "bool":
         return None if isinstance(value, bool) else "ожидается true или false"
     if kind == "outcomes":
-        return _outcomes_problem(value, stages)
+        return _outcomes_problem(value, labels, roles, stages, ctx)
     if kind == "list":
         return None if isinstance(value, list) else "ожидается список"
+    if kind == "fields":
+        if not isinstance(value, list) or not value:
+            return "ожидается непустой список полей"
+        for name in value:
+            if name not in labels:
+                return f"неизвестное поле «{name}»"
+        return None
+    if kind == "time":
+        return None if isinstance(value, str) and _TIME.match(value) else \
+            f"ожидается время ЧЧ:ММ, а указано «{value}»"
+    if kind == "entity":
+        return None if value in ENTITIES else \
+            f"неизвестная сущность «{value}»; допустимы: " + ", ".join(ENTITIES)
+    if kind == "action":
+        return check_action(value, labels, roles, stages, ctx)
+    if kind == "dict":
+        return None if isinstance(value, dict) and value else "ожидается непустой объект"
+    if kind == "basis":
+        return None if value == "basis" else \
+            "ожидается basis (запись, на основании которой создана эта)"
+    if kind == "reminder":
+        return _reminder_problem(value, labels, roles)
     return None
 
 
-def _outcomes_problem(value, stages) -> str | None:
-    """{label: {move: stage} | {repeat: true} | {} } — each outcome may move the record or
-    send the task round again (a loop, e.g. "КП не согласовано")."""
+def _reminder_problem(value, labels, roles):
+    """{after: 5m, to: [people], text: template}: a 1C «Напоминание» on the created record."""
+    if not isinstance(value, dict):
+        return "ожидается объект after / to / text"
+    for key in value:
+        if key not in ("after", "to", "text"):
+            return key, "неизвестный ключ; допустимы: after, text, to"
+    for key in ("after", "to", "text"):
+        if key not in value:
+            return key, "обязательный параметр отсутствует"
+    problem = _duration_problem(value["after"])
+    if problem:
+        return "after", problem
+    if not isinstance(value["to"], list) or not value["to"]:
+        return "to", "ожидается список получателей"
+    for item in value["to"]:
+        if item == "responsible" or (isinstance(item, dict) and "field" in item):
+            continue  # a person of the created record, resolved when the reminder is due
+        problem = _person_problem(item, labels, roles)
+        if problem:
+            return "to", problem
+    problem = _template_problem(value["text"], labels)
+    return ("text", problem) if problem else None
+
+
+def _outcomes_problem(value, labels, roles, stages, ctx=None):
+    """{label: {move: stage} | {repeat: true} | {task: {...}} | ... | {}}: each outcome may
+    move the record (also back: a loop), send the task round again, ask a comment, require
+    fields, set fields, run actions or ask a second question (`choices`)."""
     if not isinstance(value, dict) or not value:
         return "ожидается словарь вариантов результата"
     for label, effect in value.items():
@@ -138,38 +250,174 @@ def _outcomes_problem(value, stages) -> str | None:
         for key, arg in effect.items():
             if key == "move" and arg not in stages:
                 return f"вариант «{label}»: неизвестный этап «{arg}»"
-            if key not in ("move", "repeat", "task"):
+            if key not in OUTCOME_KEYS:
                 return f"вариант «{label}»: неизвестный ключ «{key}»"
+            problem = _outcome_key_problem(key, arg, labels, roles, stages, ctx)
+            if isinstance(problem, tuple):
+                return f"вариант «{label}»: {key}{problem[0]}: {problem[1]}"
+            if problem:
+                return f"вариант «{label}»: {key}: {problem}"
     return None
 
 
+def _outcome_key_problem(key, arg, labels, roles, stages, ctx):
+    if key == "repeat":
+        return None if isinstance(arg, bool) else "ожидается true или false"
+    if key == "task":
+        if not isinstance(arg, dict) or "title" not in arg:
+            return "ожидается объект с title (и repeat: true для возврата к задаче)"
+        for sub in arg:
+            if sub not in ("title", "description", "repeat", "deadline"):
+                return f"неизвестный ключ «{sub}»"
+        problem = _template_problem(arg["title"], labels) or (
+            _duration_problem(arg["deadline"]) if "deadline" in arg else None)
+        return problem
+    if key == "comment":
+        return None if isinstance(arg, str) and arg.strip() else \
+            "ожидается подсказка к обязательному комментарию"
+    if key == "comment_field":
+        return None if arg in labels else f"неизвестное поле «{arg}»"
+    if key == "fields":
+        return _param_problem("fields", arg, labels, roles, stages)
+    if key == "set":
+        if not isinstance(arg, dict) or not arg:
+            return "ожидается объект поле: значение"
+        for name in arg:
+            if name not in labels:
+                return f"неизвестное поле «{name}»"
+        return None
+    if key == "actions":
+        problem = check_action_list(arg, labels, roles, stages, ctx)
+        return (problem[0], problem[1]) if problem else None
+    if key == "choices":
+        problem = _outcomes_problem(arg, labels, roles, stages, ctx)
+        return problem
+    return None
+
+
+def _timing_problem(params, labels, roles, stages, ctx):
+    """`relative_to` a date field with `after` or `before`; never both."""
+    if "after" in params and "before" in params:
+        return "before", "укажите либо after, либо before"
+    if "before" in params and "relative_to" not in params:
+        return "before", "before имеет смысл только вместе с relative_to (поле-дата)"
+    if "at" in params and "relative_to" not in params:
+        return "at", "at имеет смысл только вместе с relative_to (поле-дата)"
+    return None
+
+
+def _schedule_problem(params, labels, roles, stages, ctx):
+    if not any(k in params for k in ("after", "before", "relative_to")):
+        return "after", "укажите after (задержка) или relative_to (поле-дата)"
+    return _timing_problem(params, labels, roles, stages, ctx)
+
+
+def _create_task_problem(params, labels, roles, stages, ctx):
+    if "at" in params and "relative_to" not in params:
+        return "at", "at имеет смысл только вместе с relative_to (поле-дата)"
+    return None
+
+
+def _create_record_problem(params, labels, roles, stages, ctx):
+    target = params["entity"]
+    fields = (ctx.get("entities") or {}).get(target)
+    copy = params.get("copy")
+    if copy is not None:
+        pairs = copy.items() if isinstance(copy, dict) else ((n, n) for n in copy) \
+            if isinstance(copy, list) else None
+        if pairs is None:
+            return "copy", "ожидается список полей или объект «поле новой записи: поле этой»"
+        for dest, src in pairs:
+            if src not in labels:
+                return "copy", f"неизвестное поле «{src}»"
+            if fields is not None and dest not in fields:
+                return "copy", f"у сущности «{target}» нет поля «{dest}»"
+    values = params.get("values") or {}
+    if not isinstance(values, dict):
+        return "values", "ожидается объект «поле: значение»"
+    for dest, val in values.items():
+        if fields is not None and dest not in fields:
+            return "values", f"у сущности «{target}» нет поля «{dest}»"
+        if isinstance(val, str):
+            problem = _template_problem(val, labels)
+            if problem:
+                return f"values.{dest}", problem
+    stages_of = (ctx.get("entity_stages") or {}).get(target)
+    for column in ("stage", "state", "status"):
+        state = values.get(column)
+        if stages_of is not None and state is not None and state not in stages_of:
+            return f"values.{column}", f"у сущности «{target}» нет этапа «{state}»"
+    return None
+
+
+def _move_record_problem(params, labels, roles, stages, ctx):
+    stages_of = (ctx.get("entity_stages") or {}).get(params["entity"])
+    if stages_of is not None and params["to"] not in stages_of:
+        return "to", f"у сущности «{params['entity']}» нет этапа «{params['to']}»"
+    return None
+
+
+
+
 ACTIONS: dict[str, ActionSpec] = {spec.name: spec for spec in (
+    # deadline counts from now, or from the date field `relative_to` (at `at` o'clock);
+    # kind: the task type as the CRM shows it («Подтверждение», «Связаться с клиентом»);
+    # fields: record fields the task asks for (closing it requires them filled).
     ActionSpec("create_task", "Создать задачу", {
         "title": Param("template", required=True), "description": Param("template"),
         "assignee": Param("person", default="responsible"),
         "creator": Param("person", default="actor"), "observers": Param("people"),
         "deadline": Param("duration"), "outcomes": Param("outcomes"),
-        "checklist": Param("list")}),
+        "checklist": Param("list"), "kind": Param("text"), "fields": Param("fields"),
+        "relative_to": Param("field"), "at": Param("time")}),
     ActionSpec("notify", "Уведомить сотрудников", {
-        "to": Param("people", required=True), "text": Param("template", required=True)}),
+        "to": Param("people", required=True), "text": Param("template", required=True),
+        "channel": Param("text")}),
+    # A 1C «Напоминание»: shown to the people at the due time (after a delay or relative
+    # to a date field).
+    ActionSpec("remind", "Напомнить", {
+        "to": Param("people", required=True), "text": Param("template", required=True),
+        "after": Param("duration"), "before": Param("duration"),
+        "relative_to": Param("field"), "at": Param("time")}),
     ActionSpec("send_message", "Отправить сообщение клиенту", {
         "subject": Param("template", required=True), "body": Param("template", required=True),
-        "channel": Param("text")}),
+        "channel": Param("text"), "attachments": Param("fields")}),
     ActionSpec("set_field", "Заполнить поле", {
         "field": Param("field", required=True), "value": Param("any", required=True)}),
     ActionSpec("assign", "Назначить ответственного", {
         "role": Param("text", required=True), "strategy": Param("text")}),
     ActionSpec("move_stage", "Перевести на этап", {"to": Param("stage", required=True)}),
+    # "3 days after" (after), "2 days before <date field>" (relative_to + before), at a
+    # clock time for date fields; `keep: true` keeps it when the record leaves the stage.
     ActionSpec("schedule", "Выполнить позже", {
-        "after": Param("duration"), "relative_to": Param("field"),
-        "action": Param("any", required=True)}),
+        "after": Param("duration"), "before": Param("duration"), "relative_to": Param("field"),
+        "at": Param("time"), "keep": Param("bool"), "action": Param("action", required=True)}),
     ActionSpec("repeat", "Повторять, пока запись на этапе", {
-        "every": Param("duration", required=True), "action": Param("any", required=True)}),
+        "every": Param("duration", required=True), "action": Param("action", required=True)}),
+    # A record of `entity`: `copy` fields of this record (list, or {new field: this field}),
+    # literal or template `values`, linked «на основании» this record unless basis: false;
+    # `responsible` a person; `reminder` a 1C «Напоминание» on the new record.
     ActionSpec("create_record", "Создать запись", {
-        "entity": Param("text", required=True), "values": Param("any")}),
+        "entity": Param("entity", required=True), "values": Param("any"),
+        "copy": Param("any"), "basis": Param("bool"), "responsible": Param("person"),
+        "reminder": Param("reminder")}),
+    # Move the record this one was created on the basis of (if it is an `entity`) through
+    # the transition service of its own process.
+    ActionSpec("move_record", "Перевести связанную запись", {
+        "record": Param("basis", required=True), "entity": Param("entity", required=True),
+        "to": Param("text", required=True)}),
     ActionSpec("convert_lead", "Конвертировать лид", {"pipeline": Param("text")}),
     ActionSpec("start_approval", "Запустить согласование", {"approvers": Param("people")},
                available=False),
     ActionSpec("generate_document", "Сформировать документ", {"template": Param("text")},
                available=False),
 )}
+
+
+_CROSS_CHECKS = {
+    "schedule": _schedule_problem,
+    "remind": _timing_problem,
+    "create_task": _create_task_problem,
+    "create_record": _create_record_problem,
+    "move_record": _move_record_problem,
+}

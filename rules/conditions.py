@@ -3,7 +3,11 @@
     {"all": [{"field": "budget", "op": "gt", "value": 500000},
              {"not": {"field": "direction", "op": "contains", "value": "Россия"}}]}
 
-No text is ever evaluated. `values` and `old` map field keys to plain values."""
+No text is ever evaluated. `values` and `old` map field keys to plain values.
+
+A comparison with `"old": true` looks at the value before the change instead of the new one
+(`{"field": "kp_price", "op": "empty", "old": true}`: the field was empty before this save);
+without `old` (the values of a save being unknown) it is false."""
 from __future__ import annotations
 
 from decimal import Decimal, InvalidOperation
@@ -59,7 +63,14 @@ def evaluate(cond, values: dict, old: dict | None = None) -> bool:
     if "not" in cond:
         return not evaluate(cond["not"], values, old)
     field, op = cond["field"], cond["op"]
-    value = values.get(field)
+    if cond.get("old"):
+        if old is None:
+            return False
+        value = old.get(field)
+        if op == "changed":
+            return False
+    else:
+        value = values.get(field)
     if op == "empty":
         return value in (None, "", [], {}) if cond.get("value", True) else \
             value not in (None, "", [], {})
@@ -93,3 +104,9 @@ def validate(cond, fields: set[str], path: str) -> None:
         raise ConditionError(f"{path}: для операции «{cond['op']}» нужно value")
     if cond["op"] == "in" and not isinstance(cond.get("value"), list):
         raise ConditionError(f"{path}.value: для «in» нужен список")
+    for key in cond:
+        if key not in ("field", "op", "value", "old"):
+            raise ConditionError(f"{path}.{key}: неизвестный ключ условия; допустимы: "
+                                 "field, op, value, old")
+    if "old" in cond and not isinstance(cond["old"], bool):
+        raise ConditionError(f"{path}.old: ожидается true или false")

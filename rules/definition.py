@@ -3,7 +3,18 @@
 A definition is data. Loading checks every name it uses against what exists (the entity's
 fields, roles, reference lists, registered actions) and stops at the first problem with one
 sentence naming the file, the path inside it and the problem. Pure: the adapter passes in
-what exists as a `Catalog`; nothing here touches Flask or the database."""
+what exists as a `Catalog`; nothing here touches Flask or the database.
+
+Besides its stages a definition may say, at the top level:
+- `required` / `required_if` / `readonly` / `readonly_if`: the same as on a stage, but for
+  every stage (the 1C documents: the fields of a document whatever its state);
+- `on_change`: triggers on a field change of a record that stays in its stage
+  (`{key, fields: [...], when?, stages?, actions: [...]}`), planned by
+  `rules.engine.plan_field_change`;
+- `based_on`: what a person may create by hand «на основании» the record
+  (`{key, label, when?, stages?, actions: [...]}`), planned by `rules.engine.plan_manual`.
+Every action, also a nested one, has a rule path (`ProcessDef.rules`): a task created by
+the engine keeps it, and `rules.engine.plan_outcome` finds the task's outcomes by it."""
 from __future__ import annotations
 
 import re
@@ -19,6 +30,8 @@ from rules.conditions import ConditionError, validate as validate_condition
 from rules.durations import DurationError, parse_duration
 
 ENTITIES = ("lead", "deal", "event", "order")
+TOP_KEYS = {"key", "name", "entity", "fields", "stages", "lost_reason_list", "description",
+            "required", "required_if", "readonly", "readonly_if", "on_change", "based_on"}
 STAGE_KINDS = ("open", "won", "lost")
 FIELD_TYPES = ("string", "text", "integer", "money", "percent", "date", "datetime", "bool",
                "choice", "user", "contact", "file")
@@ -32,6 +45,9 @@ class Catalog:
     entity_fields: dict[str, dict[str, str]]   # entity -> {field key: Russian label}
     roles: frozenset[str] = frozenset()
     reference_lists: frozenset[str] = frozenset()
+    # entity -> its stage keys where a column is the stage (event: state, order: status);
+    # lets create_record / move_record of another entity be checked at load time.
+    entity_stages: dict[str, frozenset[str]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -66,6 +82,30 @@ class StageDef:
     moves: tuple[str, ...] | None = None      # None: any stage of the process
     on_enter: tuple[ActionDef, ...] = ()
     on_leave: tuple[ActionDef, ...] = ()
+    readonly_if: tuple[tuple[tuple[str, ...], dict], ...] = ()
+
+
+@dataclass(frozen=True)
+class TriggerDef:
+    """`on_change`: when one of `fields` changed (and `when` holds, and the record is in one
+    of `stages` if given), run `actions`."""
+
+    key: str
+    fields: tuple[str, ...]
+    actions: tuple[ActionDef, ...]
+    when: dict | None = None
+    stages: tuple[str, ...] | None = None
+
+
+@dataclass(frozen=True)
+class ManualDef:
+    """`based_on`: a person creates something «на основании» the record."""
+
+    key: str
+    label: str
+    actions: tuple[ActionDef, ...]
+    when: dict | None = None
+    stages: tuple[str, ...] | None = None
 
 
 @dataclass(frozen=True)
@@ -78,6 +118,16 @@ class ProcessDef:
     lost_reason_list: str | None = None
     source: str = ""
     labels: dict[str, str] = field(default_factory=dict)  # every field key -> Russian label
+    required: tuple[str, ...] = ()                 # in every stage
+    required_if: tuple[tuple[tuple[str, ...], dict], ...] = ()
+    readonly: tuple[str, ...] = ()
+    readonly_if: tuple[tuple[tuple[str, ...], dict], ...] = ()
+    triggers: tuple[TriggerDef, ...] = ()
+    manual: tuple[ManualDef, ...] = ()
+    # rule path -> (stage key or None, the action): every action, nested ones included
+    rules: dict[str, tuple[str | None, ActionDef]] = field(default_factory=dict)
+    # rule of a follow-up task ("Отработать возражение") -> rule of the task it returns to
+    returns: dict[str, str] = field(default_factory=dict)
 
     def stage(self, key: str) -> StageDef:
         for stage in self.stages:
@@ -135,8 +185,7 @@ def parse(data, catalog: Catalog, source: str = "definition") -> ProcessDef:
     check = _Check(source)
     if not isinstance(data, dict):
         check.fail("(корень)", "определение процесса должно быть объектом YAML")
-    check.known_keys(data, {"key", "name", "entity", "fields", "stages", "lost_reason_list",
-                            "description"}, "")
+    check.known_keys(data, TOP_KEYS, "")
     key = check.require(data, "key", "")
     if not _KEY.match(key):
         check.fail("key", f"«{key}»: только строчные латинские буквы, цифры и _")
@@ -153,9 +202,169 @@ def parse(data, catalog: Catalog, source: str = "definition") -> ProcessDef:
         check.fail("lost_reason_list", f"неизвестный справочник «{lost_list}»")
     stages = _stages(check.require(data, "stages", "", list), check, catalog, labels)
     _reachability(stages, check)
-    return ProcessDef(key=key, name=name, entity=entity, stages=tuple(stages),
-                      fields=tuple(fields), lost_reason_list=lost_list, source=source,
-                      labels=labels)
+    stage_keys = [s.key for s in stages]
+    for list_key in ("required", "readonly"):
+        raw = data.get(list_key) or []
+        if not isinstance(raw, list):
+            check.fail(list_key, "ожидается список полей")
+        for name_ in raw:
+            if name_ not in labels:
+                check.fail(list_key, f"неизвестное поле «{name_}»")
+    required_if = _conditional_fields(data.get("required_if"), "required_if", check, labels)
+    readonly_if = _conditional_fields(data.get("readonly_if"), "readonly_if", check, labels)
+    triggers = _triggers(data.get("on_change"), check, catalog, labels, stage_keys)
+    manual = _manual(data.get("based_on"), check, catalog, labels, stage_keys)
+    process = ProcessDef(key=key, name=name, entity=entity, stages=tuple(stages),
+                         fields=tuple(fields), lost_reason_list=lost_list, source=source,
+                         labels=labels, required=tuple(data.get("required") or ()),
+                         required_if=required_if, readonly=tuple(data.get("readonly") or ()),
+                         readonly_if=readonly_if, triggers=triggers, manual=manual)
+    _register_rules(process)
+    return process
+
+
+def action_from_dict(item: dict, index: int = 0) -> ActionDef:
+    """A nested action (`schedule.action`, outcome `actions`) as an ActionDef."""
+    name = item["do"]
+    return ActionDef(name=name, key=item.get("key") or f"{name}_{index + 1}",
+                     params={k: v for k, v in item.items() if k not in ("do", "key", "when")},
+                     when=item.get("when"))
+
+
+def _register_rules(process: ProcessDef) -> None:
+    """Fills `process.rules` and `process.returns` with every action's rule path."""
+    rules, returns = process.rules, process.returns
+
+    def walk(rule: str, stage: str | None, action: ActionDef):
+        rules[rule] = (stage, action)
+        inner = action.params.get("action")
+        if action.name in ("schedule", "repeat") and isinstance(inner, dict):
+            walk(f"{rule}/action", stage, action_from_dict(inner))
+        outcomes(rule, stage, action, action.params.get("outcomes") or {})
+
+    def outcomes(rule, stage, task: ActionDef, raw: dict):
+        for label, effect in raw.items():
+            effect = effect or {}
+            for i, item in enumerate(effect.get("actions") or []):
+                sub = action_from_dict(item, i)
+                walk(f"{rule}/{label}/{sub.key}", stage, sub)
+            follow = effect.get("task")
+            if follow:
+                params = {k: task.params[k] for k in ("assignee", "creator", "deadline")
+                          if k in task.params}
+                params.update({k: v for k, v in follow.items() if k != "repeat"})
+                rules[f"{rule}/{label}/task"] = (stage, ActionDef("create_task", "task",
+                                                                  params))
+                if follow.get("repeat"):
+                    returns[f"{rule}/{label}/task"] = rule
+            if effect.get("choices"):
+                outcomes(f"{rule}/{label}", stage, task, effect["choices"])
+
+    for stage in process.stages:
+        for on in ("on_enter", "on_leave"):
+            for action in getattr(stage, on):
+                walk(f"{process.key}.{stage.key}.{on}.{action.key}", stage.key, action)
+    for trigger in process.triggers:
+        for action in trigger.actions:
+            walk(f"{process.key}.on_change.{trigger.key}.{action.key}", None, action)
+    for manual in process.manual:
+        for action in manual.actions:
+            walk(f"{process.key}.based_on.{manual.key}.{action.key}", None, action)
+
+
+def _conditional_fields(raw, path: str, check: _Check, labels: dict):
+    out = []
+    if raw is None:
+        return ()
+    if not isinstance(raw, list):
+        check.fail(path, "ожидается список правил fields / when")
+    for j, rule in enumerate(raw):
+        where = f"{path}[{j}]"
+        if not isinstance(rule, dict) or set(rule) != {"fields", "when"}:
+            check.fail(where, "нужны ровно два ключа: fields и when")
+        if not isinstance(rule["fields"], list) or not rule["fields"]:
+            check.fail(f"{where}.fields", "ожидается непустой список полей")
+        for name in rule["fields"]:
+            if name not in labels:
+                check.fail(f"{where}.fields", f"неизвестное поле «{name}»")
+        try:
+            validate_condition(rule["when"], set(labels), f"{where}.when")
+        except ConditionError as exc:
+            raise DefinitionError(f"{check.source}: {exc}") from exc
+        out.append((tuple(rule["fields"]), rule["when"]))
+    return tuple(out)
+
+
+def _stage_filter(item: dict, where: str, check: _Check, stage_keys: list[str]):
+    stages = item.get("stages")
+    if stages is None:
+        return None
+    if not isinstance(stages, list) or not stages:
+        check.fail(f"{where}.stages", "ожидается непустой список этапов")
+    for target in stages:
+        if target not in stage_keys:
+            check.fail(f"{where}.stages", f"неизвестный этап «{target}»")
+    return tuple(stages)
+
+
+def _when(item: dict, where: str, check: _Check, labels: dict):
+    when = item.get("when")
+    if when is not None:
+        try:
+            validate_condition(when, set(labels), f"{where}.when")
+        except ConditionError as exc:
+            raise DefinitionError(f"{check.source}: {exc}") from exc
+    return when
+
+
+def _keyed_items(raw, path: str, check: _Check, allowed: set[str]):
+    if raw is None:
+        return []
+    if not isinstance(raw, list):
+        check.fail(path, "ожидается список")
+    seen = set()
+    for i, item in enumerate(raw):
+        if not isinstance(item, dict):
+            check.fail(f"{path}[{i}]", "ожидается объект")
+        check.known_keys(item, allowed, f"{path}[{i}]")
+        key = check.require(item, "key", f"{path}[{i}]")
+        if not _KEY.match(key):
+            check.fail(f"{path}[{i}].key", f"«{key}»: только строчные латинские буквы, цифры и _")
+        if key in seen:
+            check.fail(f"{path}[{i}].key", f"ключ «{key}» повторяется")
+        seen.add(key)
+    return raw
+
+
+def _triggers(raw, check, catalog, labels, stage_keys) -> tuple[TriggerDef, ...]:
+    out = []
+    for item in _keyed_items(raw, "on_change", check,
+                             {"key", "fields", "when", "stages", "actions"}):
+        where = f"on_change.{item['key']}"
+        fields = check.require(item, "fields", where, list)
+        for name in fields:
+            if name not in labels:
+                check.fail(f"{where}.fields", f"неизвестное поле «{name}»")
+        actions = check.require(item, "actions", where, list)
+        out.append(TriggerDef(
+            key=item["key"], fields=tuple(fields), when=_when(item, where, check, labels),
+            stages=_stage_filter(item, where, check, stage_keys),
+            actions=_actions(actions, f"{where}.actions", check, catalog, labels, stage_keys)))
+    return tuple(out)
+
+
+def _manual(raw, check, catalog, labels, stage_keys) -> tuple[ManualDef, ...]:
+    out = []
+    for item in _keyed_items(raw, "based_on", check,
+                             {"key", "label", "when", "stages", "actions"}):
+        where = f"based_on.{item['key']}"
+        actions = check.require(item, "actions", where, list)
+        out.append(ManualDef(
+            key=item["key"], label=check.require(item, "label", where),
+            when=_when(item, where, check, labels),
+            stages=_stage_filter(item, where, check, stage_keys),
+            actions=_actions(actions, f"{where}.actions", check, catalog, labels, stage_keys)))
+    return tuple(out)
 
 
 def _fields(raw, check: _Check, catalog: Catalog, base: set[str]) -> list[FieldDef]:
@@ -203,8 +412,8 @@ def _stages(raw: list, check: _Check, catalog: Catalog, labels: dict) -> list[St
     for i, item in enumerate(raw):
         path = f"stages.{item['key']}"
         check.known_keys(item, {"key", "name", "kind", "color", "deadline", "required",
-                                "required_if", "readonly", "moves", "on_enter", "on_leave"},
-                         path)
+                                "required_if", "readonly", "readonly_if", "moves", "on_enter",
+                                "on_leave"}, path)
         if not _KEY.match(item["key"]):
             check.fail(f"{path}.key", "только строчные латинские буквы, цифры и _")
         kind = item.get("kind", "open")
@@ -248,7 +457,9 @@ def _stages(raw: list, check: _Check, catalog: Catalog, labels: dict) -> list[St
             on_enter=_actions(item.get("on_enter") or [], f"{path}.on_enter", check, catalog,
                               labels, keys),
             on_leave=_actions(item.get("on_leave") or [], f"{path}.on_leave", check, catalog,
-                              labels, keys)))
+                              labels, keys),
+            readonly_if=_conditional_fields(item.get("readonly_if"), f"{path}.readonly_if",
+                                            check, labels)))
     return out
 
 
@@ -274,7 +485,8 @@ def _actions(raw, path: str, check: _Check, catalog: Catalog, labels: dict,
             check.fail(f"{where}.key", f"ключ действия «{key}» повторяется")
         seen.add(key)
         params = {k: v for k, v in item.items() if k not in ("do", "key", "when")}
-        problem = spec.check(params, labels=labels, roles=catalog.roles, stages=stage_keys)
+        problem = spec.check(params, labels=labels, roles=catalog.roles, stages=stage_keys,
+                             ctx=_ctx(catalog))
         if problem:
             check.fail(f"{where}.{problem[0]}" if problem[0] else where, problem[1])
         when = item.get("when")
@@ -285,6 +497,11 @@ def _actions(raw, path: str, check: _Check, catalog: Catalog, labels: dict,
                 raise DefinitionError(f"{check.source}: {exc}") from exc
         out.append(ActionDef(name=name, key=key, params=params, when=when))
     return tuple(out)
+
+
+def _ctx(catalog: Catalog) -> dict:
+    return {"entities": catalog.entity_fields, "entity_stages": catalog.entity_stages,
+            "lists": catalog.reference_lists}
 
 
 def _reachability(stages: list[StageDef], check: _Check) -> None:

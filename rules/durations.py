@@ -18,6 +18,8 @@ UNITS = {
     "weeks": ("w", "week", "weeks", "нед", "неделя", "недели", "недель"),
 }
 _ALIASES = {alias: unit for unit, aliases in UNITS.items() for alias in aliases}
+# "Задача, до сегодня": due at the end of the current day.
+END_OF_DAY = ("today", "end of day", "сегодня", "до сегодня", "до конца дня")
 _PATTERN = re.compile(r"^\s*(-?\d+)\s*([^\d].*?)\s*$")
 
 
@@ -28,7 +30,7 @@ class DurationError(ValueError):
 @dataclass(frozen=True)
 class Duration:
     amount: int
-    unit: str  # minutes / hours / days / working_days / weeks
+    unit: str  # minutes / hours / days / working_days / weeks / end_of_day
 
     def __str__(self) -> str:
         return f"{self.amount} {self.unit}"
@@ -38,6 +40,8 @@ def parse_duration(text) -> Duration:
     """'1h' -> Duration(1, 'hours'); a bare number means minutes."""
     if isinstance(text, int):
         return Duration(text, "minutes")
+    if " ".join(str(text or "").lower().split()) in END_OF_DAY:
+        return Duration(0, "end_of_day")
     match = _PATTERN.match(str(text or "").lower())
     if not match:
         if str(text).strip().lstrip("-").isdigit():
@@ -83,4 +87,6 @@ def add_duration(start: dt.datetime, duration: Duration | str) -> dt.datetime:
         return start + dt.timedelta(days=n)
     if duration.unit == "weeks":
         return start + dt.timedelta(weeks=n)
+    if duration.unit == "end_of_day":
+        return start.replace(hour=23, minute=59, second=0, microsecond=0)
     return dt.datetime.combine(add_working_days(start.date(), n), start.timetz())

@@ -3,17 +3,47 @@
 Plain values in, decisions and effects out. The application adapter gives the record's
 values (old and new), the actor and the local time; it applies the returned effects in the
 transaction of the move. Each effect carries a unique key built from the transition id, so
-applying the same move twice can never create a task twice."""
+applying the same move twice can never create a task twice.
+
+Triggers other than a stage move, all pure and returning `Effect`s:
+- `plan_field_change`: a save that changes fields but stays in the stage (`on_change`);
+- `plan_outcome`: a person chose an outcome of a task the engine created (by its rule);
+- `plan_manual` / `manual_actions`: «создать на основании» (`based_on`);
+- `plan_scheduled`: a `schedule` or `repeat` row fell due: its inner action now;
+- `schedule_due`: the due time of a timed effect, again when the date it hangs on changed.
+
+Effect actions and their resolved params, for the adapter:
+- create_task: title, description (rendered), assignee / creator / observers (person specs:
+  "responsible", "actor", {role}, {department_head}, {user}, {field}, {chosen}), outcomes,
+  checklist, kind, fields; `due_at` is the deadline (None while its date field is empty);
+- notify (to, text, channel), remind (to, text; `due_at`), send_message (subject, body,
+  channel, attachments: file fields of the record), set_field (field, value), assign,
+  move_stage (to: a stage of this record's process, through the transition service),
+  convert_lead (pipeline);
+- schedule (`due_at`; action: the raw inner action, run by `plan_scheduled`; keep),
+  repeat (`due_at` of the first run; every; action) — pending rows of a stage are cancelled
+  when the record leaves it unless `keep` is true;
+- create_record: entity, values (copied and literal, rendered; a reference field holds the
+  item code), basis (link the new record «на основании» this one), responsible (person
+  spec), reminder ({to, text, due_at}: a 1C «Напоминание» on the new record; person specs of
+  `to` are resolved on the NEW record when the reminder is due, the actor if empty);
+- move_record: record ("basis"), entity, to: move the basis record, if it is an `entity`,
+  through the transition service of its own process (skipped for another entity).
+
+Values of reference fields are item codes (e.g. `topic: refusal`); dates may be `date`,
+`datetime` or ISO strings."""
 from __future__ import annotations
 
 import datetime as dt
 import string
 from dataclasses import dataclass, field
 
-from errors import MissingFields, TransitionNotAllowed
+from errors import FieldErrors, MissingFields, TransitionNotAllowed
 from rules.conditions import evaluate
-from rules.definition import ActionDef, ProcessDef, StageDef
-from rules.durations import add_duration
+from rules.definition import ActionDef, ProcessDef, StageDef, action_from_dict
+from rules.durations import Duration, add_duration, parse_duration
+
+DEFAULT_AT = dt.time(9, 0)  # a task or reminder due on a plain date comes at 9:00 local
 
 
 @dataclass(frozen=True)
@@ -76,8 +106,9 @@ def why_not(process: ProcessDef, from_key: str | None, to_key: str,
         if source.moves is not None and to_key not in source.moves:
             return TransitionNotAllowed(
                 f"Переход «{source.name}» → «{target.name}» не разрешён")
-    required = list(target.required)
-    for fields, condition in target.required_if:
+    required = list(process.required) + [f for f in target.required
+                                         if f not in process.required]
+    for fields, condition in process.required_if + target.required_if:
         if evaluate(condition, values):
             required += [f for f in fields if f not in required]
     missing = {key: process.labels.get(key, key) for key in required
@@ -121,20 +152,273 @@ def _effects(process: ProcessDef, stage: StageDef, on: str, actions: tuple[Actio
              values, old, transition_id, now_local, context) -> list[Effect]:
     out = []
     for action in actions:
-        if action.when is not None and not evaluate(action.when, values, old):
-            continue
-        params = dict(action.params)
-        for key in ("title", "description", "text", "subject", "body"):
-            if isinstance(params.get(key), str):
-                params[key] = render(params[key], context)
-        if action.name == "set_field" and isinstance(params.get("value"), dict) \
-                and "after" in params["value"]:
-            # "Дата согласования КП устанавливается в 2 раб дня": a date counted from now.
-            params["value"] = add_duration(now_local, params["value"]["after"]).date()
-        due = add_duration(now_local, params["deadline"]) if params.get("deadline") else None
-        if action.name in ("schedule",) and params.get("after"):
-            due = add_duration(now_local, params["after"])
-        out.append(Effect(action=action.name, key=f"{transition_id}:{stage.key}:{on}:"
-                          f"{action.key}", rule=f"{process.key}.{stage.key}.{on}.{action.key}",
-                          stage=stage.key, params=params, due_at=due))
+        effect = _resolve(action, f"{process.key}.{stage.key}.{on}.{action.key}",
+                          f"{transition_id}:{stage.key}:{on}:{action.key}", stage.key,
+                          values, old, now_local, context)
+        if effect is not None:
+            out.append(effect)
     return out
+
+
+def _resolve(action: ActionDef, rule: str, key: str, stage_key: str | None, values, old,
+             now_local, context) -> Effect | None:
+    """One action as an effect (None when its condition does not hold)."""
+    if action.when is not None and not evaluate(action.when, values, old):
+        return None
+    params = dict(action.params)
+    for name in ("title", "description", "text", "subject", "body"):
+        if isinstance(params.get(name), str):
+            params[name] = render(params[name], context)
+    if action.name == "set_field" and isinstance(params.get("value"), dict) \
+            and "after" in params["value"]:
+        # "Дата согласования КП устанавливается в 2 раб дня": a date counted from now.
+        params["value"] = add_duration(now_local, params["value"]["after"]).date()
+    due = None
+    if action.name == "create_task":
+        due = schedule_due(params, values, now_local, offset="deadline")
+    elif action.name in ("schedule", "remind"):
+        due = schedule_due(params, values, now_local)
+        if due is None and not params.get("relative_to"):
+            due = now_local
+    elif action.name == "repeat":
+        due = add_duration(now_local, params["every"])
+    elif action.name == "create_record":
+        params = _record_params(params, values, now_local, context)
+    return Effect(action=action.name, key=key, rule=rule, stage=stage_key or "",
+                  params=params, due_at=due)
+
+
+def _record_params(params: dict, values: dict, now_local, context) -> dict:
+    copy = params.get("copy") or []
+    pairs = copy.items() if isinstance(copy, dict) else ((name, name) for name in copy)
+    new_values = {dest: values.get(src) for dest, src in pairs}
+    for dest, value in (params.get("values") or {}).items():
+        new_values[dest] = render(value, context) if isinstance(value, str) else value
+    out = {**params, "values": new_values, "basis": params.get("basis", True)}
+    out.pop("copy", None)
+    reminder = params.get("reminder")
+    if reminder:
+        out["reminder"] = {"to": reminder["to"], "text": render(reminder["text"], context),
+                           "due_at": add_duration(now_local, reminder["after"])}
+    return out
+
+
+def _as_datetime(value, at: str | None) -> dt.datetime | None:
+    if value in (None, ""):
+        return None
+    clock = dt.time.fromisoformat(at) if at else DEFAULT_AT
+    if isinstance(value, str):
+        text = value.strip()
+        try:
+            value = dt.date.fromisoformat(text) if len(text) == 10 else \
+                dt.datetime.fromisoformat(text)
+        except ValueError:
+            return None
+    if isinstance(value, dt.datetime):
+        return value.replace(tzinfo=None) if not at else \
+            dt.datetime.combine(value.date(), clock)
+    if isinstance(value, dt.date):
+        return dt.datetime.combine(value, clock)
+    return None
+
+
+def schedule_due(params: dict, values: dict, now_local: dt.datetime,
+                 offset: str = "after") -> dt.datetime | None:
+    """When a timed effect is due: `now_local` + `after` (or + `deadline` for a task), or the
+    date field `relative_to` + `after` / − `before`, at `at` (default 9:00) for a plain date.
+    None while that date field is empty: call it again when the date changes."""
+    field_key = params.get("relative_to")
+    if field_key:
+        base = _as_datetime(values.get(field_key), params.get("at"))
+        if base is None:
+            return None
+        if params.get("before"):
+            before = parse_duration(params["before"])
+            return add_duration(base, Duration(-before.amount, before.unit))
+        return add_duration(base, params[offset]) if params.get(offset) else base
+    return add_duration(now_local, params[offset]) if params.get(offset) else None
+
+
+def readonly_fields(process: ProcessDef, stage_key: str, values: dict) -> tuple[str, ...]:
+    """Fields a person may not edit in this stage (the process's and the stage's)."""
+    stage = process.stage(stage_key)
+    out = list(process.readonly) + [f for f in stage.readonly if f not in process.readonly]
+    for fields, condition in process.readonly_if + stage.readonly_if:
+        if evaluate(condition, values):
+            out += [f for f in fields if f not in out]
+    return tuple(out)
+
+
+def _context(process: ProcessDef, stage_key: str | None, values: dict, context) -> dict:
+    out = {**values, **(context or {})}
+    if stage_key:
+        try:
+            stage = process.stage(stage_key)
+            out["stage"] = {"name": stage.name, "key": stage.key}
+        except KeyError:
+            pass
+    return out
+
+
+def plan_field_change(process: ProcessDef, values: dict, old: dict | None,
+                      transition_id: str, now_local: dt.datetime,
+                      stage_key: str | None = None, context: dict | None = None
+                      ) -> tuple[Effect, ...]:
+    """Effects of a save that changes fields of a record staying in its stage.
+
+    Each `on_change` trigger fires when one of its `fields` differs between `old` and
+    `values`, its `when` holds (conditions may look at `old` with `"old": true`) and the
+    record is in one of its `stages` (if given). `stage_key` defaults to `values["stage"]`.
+    A new record (`old` None) fires nothing: its creation is `plan_move(None, first stage)`.
+    A save that also moves the stage is planned by `plan_move` alone: do not call this for
+    it. Effect keys are "<transition id>:on_change:<trigger>:<action>"."""
+    if old is None:
+        return ()
+    stage_key = stage_key or values.get("stage")
+    render_context = _context(process, stage_key, values, context)
+    out = []
+    for trigger in process.triggers:
+        if not any(old.get(f) != values.get(f) for f in trigger.fields):
+            continue
+        if trigger.stages is not None and stage_key not in trigger.stages:
+            continue
+        if trigger.when is not None and not evaluate(trigger.when, values, old):
+            continue
+        for action in trigger.actions:
+            effect = _resolve(action, f"{process.key}.on_change.{trigger.key}.{action.key}",
+                              f"{transition_id}:on_change:{trigger.key}:{action.key}",
+                              stage_key, values, old, now_local, render_context)
+            if effect is not None:
+                out.append(effect)
+    return tuple(out)
+
+
+def manual_actions(process: ProcessDef, values: dict,
+                   stage_key: str | None = None) -> list[tuple[str, str]]:
+    """(key, Russian label) of what may be created «на основании» this record now."""
+    stage_key = stage_key or values.get("stage")
+    return [(m.key, m.label) for m in process.manual
+            if (m.stages is None or stage_key in m.stages)
+            and (m.when is None or evaluate(m.when, values))]
+
+
+def plan_manual(process: ProcessDef, key: str, values: dict, transition_id: str,
+                now_local: dt.datetime, stage_key: str | None = None,
+                context: dict | None = None) -> tuple[Effect, ...]:
+    """Effects of a person's «создать на основании» `key`; refused when it does not apply.
+    Persons `{chosen: role}` are the user the actor picks (the adapter asks)."""
+    stage_key = stage_key or values.get("stage")
+    manual = next((m for m in process.manual if m.key == key), None)
+    if manual is None:
+        raise TransitionNotAllowed(f"В процессе «{process.name}» нет действия «{key}»")
+    if (key, manual.label) not in manual_actions(process, values, stage_key):
+        raise TransitionNotAllowed(f"«{manual.label}»: сейчас недоступно для этой записи")
+    render_context = _context(process, stage_key, values, context)
+    out = []
+    for action in manual.actions:
+        effect = _resolve(action, f"{process.key}.based_on.{key}.{action.key}",
+                          f"{transition_id}:based_on:{key}:{action.key}", stage_key,
+                          values, None, now_local, render_context)
+        if effect is not None:
+            out.append(effect)
+    return tuple(out)
+
+
+def plan_scheduled(process: ProcessDef, effect: Effect, values: dict, now_local: dt.datetime,
+                   occurrence: int = 1, stage_key: str | None = None,
+                   context: dict | None = None) -> tuple[tuple[Effect, ...],
+                                                         dt.datetime | None]:
+    """A `schedule` or `repeat` effect fell due: the effects of its inner action (rendered
+    with the record's values now) and, for `repeat`, when it is due next (None: done).
+    Pass the row's due time as `now_local` to keep a weekly repeat on its weekday. A repeat
+    of a record that left its stage (`stage_key` given and different) does nothing."""
+    if effect.action not in ("schedule", "repeat"):
+        raise ValueError(f"{effect.action}: не отложенное действие")
+    if effect.action == "repeat" and stage_key is not None and stage_key != effect.stage:
+        return (), None
+    inner = action_from_dict(effect.params["action"])
+    render_context = _context(process, effect.stage or stage_key, values, context)
+    suffix = f"{occurrence}" if effect.action == "repeat" else "due"
+    resolved = _resolve(inner, f"{effect.rule}/action", f"{effect.key}:{suffix}",
+                        effect.stage, values, None, now_local, render_context)
+    following = add_duration(now_local, effect.params["every"]) \
+        if effect.action == "repeat" else None
+    return ((resolved,) if resolved is not None else ()), following
+
+
+def task_rule(process: ProcessDef, rule: str) -> ActionDef:
+    """The create_task action behind a rule path a task keeps."""
+    found = process.rules.get(rule)
+    if found is None or found[1].name != "create_task":
+        raise TransitionNotAllowed(f"Задача не относится к процессу «{process.name}»")
+    return found[1]
+
+
+def plan_outcome(process: ProcessDef, rule: str, outcome, values: dict, transition_id: str,
+                 now_local: dt.datetime, comment: str | None = None,
+                 stage_key: str | None = None, context: dict | None = None
+                 ) -> tuple[Effect, ...]:
+    """A person closed a task created by rule `rule` with `outcome` (its label, or a list
+    [label, label of the second question] for outcomes with `choices`; None for a task
+    without outcomes). Raises FieldErrors naming a missing comment or field; returns, in
+    this order: set_field effects (set, comment_field), the outcome's actions, the task
+    again (repeat), a follow-up task, the task a follow-up returns to, and move_stage last
+    (the adapter applies it through the transition service, which may still refuse it).
+    Effect keys are "<transition id>:<rule>:<outcome>:<what>"."""
+    task = task_rule(process, rule)
+    stage_key = stage_key or values.get("stage") or process.rules[rule][0]
+    render_context = _context(process, stage_key, values, context)
+    path = [outcome] if isinstance(outcome, str) else list(outcome or [])
+    options = task.params.get("outcomes") or {}
+    chosen: dict = {}
+    where = rule
+    label = ""
+    for depth, label in enumerate(path):
+        if label not in options:
+            raise FieldErrors({"outcome": f"Нет варианта «{label}»; выберите: "
+                               + ", ".join(options)})
+        chosen = options[label] or {}
+        where = f"{where}/{label}"
+        options = chosen.get("choices") or {}
+        if depth == len(path) - 1 and options:
+            raise FieldErrors({"outcome": f"«{label}»: выберите вариант: "
+                               + ", ".join(options)})
+    if not path and options:
+        raise FieldErrors({"outcome": "Выберите результат: " + ", ".join(options)})
+    errors = {}
+    if chosen.get("comment") and not (comment or "").strip():
+        errors["comment"] = f"Оставьте комментарий: {chosen['comment']}"
+    for name in chosen.get("fields") or ():
+        if _is_empty(values.get(name)):
+            errors[name] = f"Заполните поле «{process.labels.get(name, name)}»"
+    if errors:
+        raise FieldErrors(errors)
+    prefix = f"{transition_id}:{rule}:{'/'.join(path)}"
+    out: list[Effect] = []
+
+    def add(action: ActionDef, sub_rule: str, what: str):
+        effect = _resolve(action, sub_rule, f"{prefix}:{what}", stage_key, values, None,
+                          now_local, render_context)
+        if effect is not None:
+            out.append(effect)
+
+    for name, value in (chosen.get("set") or {}).items():
+        add(ActionDef("set_field", f"set_{name}", {"field": name, "value": value}),
+            f"{where}/set", f"set:{name}")
+    if chosen.get("comment_field"):
+        add(ActionDef("set_field", "comment", {"field": chosen["comment_field"],
+                                                 "value": comment}),
+            f"{where}/comment", "comment")
+    for i, item in enumerate(chosen.get("actions") or ()):
+        sub = action_from_dict(item, i)
+        add(sub, f"{where}/{sub.key}", sub.key)
+    if chosen.get("repeat"):
+        add(task, rule, "repeat")
+    if chosen.get("task") and f"{where}/task" in process.rules:
+        add(process.rules[f"{where}/task"][1], f"{where}/task", "task")
+    if rule in process.returns:
+        back = process.returns[rule]
+        add(process.rules[back][1], back, "return")
+    if chosen.get("move"):
+        add(ActionDef("move_stage", "move", {"to": chosen["move"]}), f"{where}/move", "move")
+    return tuple(out)

@@ -38,6 +38,8 @@ def _app(tmp_path_factory):
         "UPLOAD_DIR": str(tmp_path_factory.mktemp("uploads")),
         "UPLOAD_MAX_BYTES": 200_000,
         "SERVER_NAME": "localhost",
+        # One round of hashing: logins in tests need not resist brute force.
+        "FAB_PASSWORD_HASH_METHOD": "pbkdf2:sha256:1",
     })
     with app.app_context():
         if url.startswith("postgresql"):
@@ -53,6 +55,9 @@ def _app(tmp_path_factory):
         make_role_users()
         app.config["_BASE_USER_ID"] = db.session.execute(
             text("SELECT max(id) FROM ab_user")).scalar()
+        # Every test starts from the same state: roles, users and lists, no business rows
+        # (the seed's installed processes included; tests install what they need).
+        _empty_business_tables(app)
     return app
 
 
@@ -155,36 +160,80 @@ def flashes(html: str) -> list[str]:
                       html, re.S)
 
 
-@pytest.fixture()
-def fresh_database_url(tmp_path):
+def _new_database(tmp_dir):
     """An empty database of the same kind as the suite's (a new PostgreSQL schema, or a new
-    SQLite file), for tests that need their own: migrations, demo data."""
+    SQLite file). Returns (url, drop) for tests that need their own: migrations, demo data."""
     url = os.environ.get("TEST_DATABASE_URL", "")
     if not url.startswith("postgresql"):
-        yield f"sqlite:///{tmp_path / 'fresh.sqlite3'}"
-        return
+        return f"sqlite:///{tmp_dir / 'fresh.sqlite3'}", lambda: None
     schema = f"t_{uuid.uuid4().hex[:10]}"
     admin = create_engine(url)
     with admin.begin() as conn:
         conn.execute(text(f"CREATE SCHEMA {schema}"))
+
+    def drop():
+        with admin.begin() as conn:
+            conn.execute(text(f"DROP SCHEMA {schema} CASCADE"))
+        admin.dispose()
+
     sep = "&" if "?" in url else "?"
-    yield f"{url}{sep}options=-csearch_path%3D{schema}"
-    with admin.begin() as conn:
-        conn.execute(text(f"DROP SCHEMA {schema} CASCADE"))
-    admin.dispose()
+    return f"{url}{sep}options=-csearch_path%3D{schema}", drop
+
+
+@pytest.fixture()
+def fresh_database_url(tmp_path):
+    url, drop = _new_database(tmp_path)
+    yield url
+    drop()
+
+
+def _seeded_app(url):
+    from app.seeding import seed_all
+
+    other = create_app({"TESTING": True, "SQLALCHEMY_DATABASE_URI": url,
+                        "SECRET_KEY": "test-secret-key-of-at-least-32-bytes!",
+                        "WTF_CSRF_ENABLED": False,
+                        "FAB_PASSWORD_HASH_METHOD": "pbkdf2:sha256:1"})
+    with other.app_context():
+        db.create_all()
+        seed_all()
+    return other
+
+
+@pytest.fixture(scope="session")
+def _demo_app(tmp_path_factory):
+    """One app with `flask crm demo` data, shared by the tests that only read it."""
+    url, drop = _new_database(tmp_path_factory.mktemp("demo"))
+    demo = _seeded_app(url)
+    os.environ["DEMO_PASSWORD"] = PASSWORD
+    try:
+        with demo.app_context():
+            result = demo.test_cli_runner().invoke(args=["crm", "demo", "--deals", "9"])
+            assert result.exit_code == 0, result.output
+            demo.config["_DEMO_OUTPUT"] = result.output
+            sm = demo.appbuilder.sm
+            sm.reset_password(sm.find_user(username="admin").id, PASSWORD)
+            db.session.remove()
+            db.engine.dispose()
+    finally:
+        os.environ.pop("DEMO_PASSWORD", None)
+    yield demo
+    drop()
+
+
+@pytest.fixture()
+def demo_app(_demo_app):
+    with _demo_app.app_context():
+        yield _demo_app
+        db.session.rollback()
+        db.session.remove()
 
 
 @pytest.fixture()
 def fresh_app(fresh_database_url):
     """A second app on an empty, seeded database of its own."""
-    from app.seeding import seed_all
-
-    other = create_app({"TESTING": True, "SQLALCHEMY_DATABASE_URI": fresh_database_url,
-                        "SECRET_KEY": "test-secret-key-of-at-least-32-bytes!",
-                        "WTF_CSRF_ENABLED": False})
+    other = _seeded_app(fresh_database_url)
     with other.app_context():
-        db.create_all()
-        seed_all()
         yield other
         db.session.remove()
         db.engine.dispose()

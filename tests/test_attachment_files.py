@@ -11,10 +11,9 @@ from sqlalchemy import select
 from app.attachments import sanitize_filename
 from app.extensions import db
 from models.attachment import Attachment
-from models.party import Company
 from models.task import Task
 from models.timeline import TimelineEntry
-from models.user import CrmUser
+from tests.helpers import legal_company, user
 
 PDF = b"%PDF-1.4\n" + bytes(range(256)) * 40 + b"\n%%EOF\n"
 
@@ -32,51 +31,9 @@ def _empty_upload_dir(app):
     yield
 
 
-def _forget_user():
-    """The tests' app context (and so `g`) outlives a request; Flask-Login and FAB keep the
-    current user there, so a second user's client would act as the first one."""
-    from flask import g
-
-    for key in ("_login_user", "user", "_jwt_extended_jwt", "_jwt_extended_jwt_header",
-                "_jwt_extended_jwt_user"):
-        g.pop(key, None)
-
-
-class _Fresh:
-    def __init__(self, client):
-        self.client = client
-
-    def __getattr__(self, name):
-        method = getattr(self.client, name)
-        if name not in ("get", "post", "api"):
-            return method
-
-        def call(*args, **kwargs):
-            _forget_user()
-            return method(*args, **kwargs)
-
-        return call
-
-
-def _as(login, username):
-    _forget_user()
-    return _Fresh(login(username))
-
-
-def _user(username):
-    return db.session.scalar(select(CrmUser).where(CrmUser.username == username))
-
-
-def _company() -> Company:
-    company = Company(kind="legal", name="ООО «Ромашка»", inn="7707083893")
-    db.session.add(company)
-    db.session.commit()
-    return company
-
-
 def _task(assignee: str) -> Task:
-    task = Task(title="Подготовить КП", assignee_id=_user(assignee).id,
-                creator_id=_user(assignee).id)
+    task = Task(title="Подготовить КП", assignee_id=user(assignee).id,
+                creator_id=user(assignee).id)
     db.session.add(task)
     db.session.commit()
     return task
@@ -94,7 +51,7 @@ def _upload(client, entity, record_id, data: bytes, name: str):
 
 
 def test_upload_and_download_round_trip_keeps_bytes_and_cyrillic_name(client, app):
-    company = _company()
+    company = legal_company()
     resp = _upload(client, "company", company.id, PDF, "Договор поставки №5.pdf")
     assert resp.status_code == 302
     assert resp.headers["Location"].endswith(f"/companyview/show/{company.id}#crm-files")
@@ -102,7 +59,7 @@ def test_upload_and_download_round_trip_keeps_bytes_and_cyrillic_name(client, ap
     assert att.filename == "Договор поставки №5.pdf"
     assert att.size == len(PDF) and att.content_type == "application/pdf"
     assert att.entity == "company" and att.record_id == company.id
-    assert att.uploaded_by_id == _user("admin").id
+    assert att.uploaded_by_id == user("admin").id
     import hashlib
 
     assert att.sha256 == hashlib.sha256(PDF).hexdigest()
@@ -129,7 +86,7 @@ def test_upload_and_download_round_trip_keeps_bytes_and_cyrillic_name(client, ap
 
 
 def test_too_large_file_refused_and_nothing_stored(client, app):
-    company = _company()
+    company = legal_company()
     big = b"x" * (app.config["UPLOAD_MAX_BYTES"] + 1)
     resp = _upload(client, "company", company.id, big, "отчёт.txt")
     assert resp.status_code == 422
@@ -145,7 +102,7 @@ def test_too_large_file_refused_and_nothing_stored(client, app):
 
 
 def test_forbidden_type_refused_and_nothing_stored(client, app):
-    company = _company()
+    company = legal_company()
     for name in ("вирус.exe", "скрипт.pdf.sh", "без_расширения", "page.html"):
         resp = _upload(client, "company", company.id, b"MZ\x90\x00", name)
         assert resp.status_code == 422, name
@@ -155,7 +112,7 @@ def test_forbidden_type_refused_and_nothing_stored(client, app):
 
 
 def test_empty_upload_refused(client):
-    company = _company()
+    company = legal_company()
     resp = client.post(f"/crm/attachment/upload/company/{company.id}", data={},
                        content_type="multipart/form-data")
     assert resp.status_code == 422
@@ -163,7 +120,7 @@ def test_empty_upload_refused(client):
 
 
 def test_body_over_max_content_length_is_413_with_russian_page(client, app):
-    company = _company()
+    company = legal_company()
     old = app.config["MAX_CONTENT_LENGTH"]
     app.config["MAX_CONTENT_LENGTH"] = 1000
     try:
@@ -179,7 +136,7 @@ def test_body_over_max_content_length_is_413_with_russian_page(client, app):
 
 
 def test_path_traversal_names_are_neutralised(client, app):
-    company = _company()
+    company = legal_company()
     for name in ("../../../etc/evil.txt", "..\\..\\win\\evil.txt", "/abs/evil.txt"):
         resp = _upload(client, "company", company.id, b"data", name)
         assert resp.status_code == 302, name
@@ -207,11 +164,11 @@ def test_sanitize_filename_keeps_cyrillic_and_drops_danger():
 
 def test_user_who_cannot_see_the_record_gets_403_on_download(login, app):
     task = _task("manager")
-    owner = _as(login, "manager")
+    owner = login("manager")
     assert _upload(owner, "task", task.id, PDF, "ТЗ.pdf").status_code in (302, 303)
     att = db.session.scalar(select(Attachment))
     assert owner.get(f"/crm/attachment/download/{att.id}").data == PDF
-    other = _as(login, "manager2")
+    other = login("manager2")
     resp = other.get(f"/crm/attachment/download/{att.id}")
     assert resp.status_code == 403
     assert PDF not in resp.data
@@ -221,35 +178,35 @@ def test_user_who_cannot_see_the_record_gets_403_on_download(login, app):
     assert _upload(other, "task", task.id, PDF, "чужое.pdf").status_code == 403
     assert db.session.query(Attachment).count() == 1
     # the head of sales sees the department's tasks
-    head = _as(login, "sales_head")
+    head = login("sales_head")
     assert head.get(f"/crm/attachment/download/{att.id}").status_code == 200
 
 
 def test_download_needs_the_attachment_read_right(login):
-    company = _company()
-    admin = _as(login, "admin")
+    company = legal_company()
+    admin = login("admin")
     _upload(admin, "company", company.id, PDF, "a.pdf")
     att = db.session.scalar(select(Attachment))
     from tests.factories import make_user
 
     make_user("norights", ["public"])
-    assert _as(login, "norights").get(f"/crm/attachment/download/{att.id}").status_code == 403
-    assert _as(login, "manager").get(f"/crm/attachment/download/{att.id}").status_code == 200
-    assert _as(login, "admin").get("/crm/attachment/download/999").status_code == 404
+    assert login("norights").get(f"/crm/attachment/download/{att.id}").status_code == 403
+    assert login("manager").get(f"/crm/attachment/download/{att.id}").status_code == 200
+    assert login("admin").get("/crm/attachment/download/999").status_code == 404
 
 
 def test_delete_needs_the_delete_right(login, app):
-    company = _company()
-    admin = _as(login, "admin")
+    company = legal_company()
+    admin = login("admin")
     _upload(admin, "company", company.id, PDF, "Удалить меня.pdf")
     att = db.session.scalar(select(Attachment))
     att_id = att.id
-    manager = _as(login, "manager")  # attachment: rw, no d
+    manager = login("manager")  # attachment: rw, no d
     assert manager.post(f"/crm/attachment/delete/{att_id}").status_code == 403
     assert db.session.query(Attachment).count() == 1
     page = manager.get(f"/companyview/show/{company.id}").get_data(as_text=True)
     assert f"/crm/attachment/delete/{att_id}" not in page
-    head = _as(login, "sales_head")  # attachment: rwd
+    head = login("sales_head")  # attachment: rwd
     resp = head.post(f"/crm/attachment/delete/{att_id}")
     assert resp.status_code == 302
     db.session.expire_all()
@@ -260,7 +217,7 @@ def test_delete_needs_the_delete_right(login, app):
 
 
 def test_rest_lists_uploads_downloads_and_deletes(client, app):
-    company = _company()
+    company = legal_company()
     resp = client.http.post(
         f"/api/v1/attachment/record/company/{company.id}",
         data={"file": (io.BytesIO(PDF), "Спецификация.pdf")},
@@ -292,7 +249,7 @@ def _token(client) -> str:
 
 
 def test_files_themselves_are_not_records_to_comment_or_attach_to(client):
-    company = _company()
+    company = legal_company()
     _upload(client, "company", company.id, PDF, "a.pdf")
     att = db.session.scalar(select(Attachment))
     assert client.api("get", f"/api/v1/timeline/attachment/{att.id}").status_code == 404

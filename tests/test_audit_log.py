@@ -13,37 +13,6 @@ from models.user import CrmUser
 LEGAL = {"kind": "legal", "name": "ООО «Ромашка»", "inn": "7707083893"}
 
 
-def _forget_user():
-    """The tests' app context (and so `g`) outlives a request; Flask-Login and FAB keep the
-    current user there, so a second user's client would act as the first one."""
-    from flask import g
-
-    for key in ("_login_user", "user", "_jwt_extended_jwt", "_jwt_extended_jwt_header",
-                "_jwt_extended_jwt_user"):
-        g.pop(key, None)
-
-
-class _Fresh:
-    def __init__(self, client):
-        self.client = client
-
-    def __getattr__(self, name):
-        method = getattr(self.client, name)
-        if name not in ("get", "post", "api"):
-            return method
-
-        def call(*args, **kwargs):
-            _forget_user()
-            return method(*args, **kwargs)
-
-        return call
-
-
-def _as(login, username):
-    _forget_user()
-    return _Fresh(login(username))
-
-
 def _user_id(username) -> int:
     return db.session.scalar(select(CrmUser.id).where(CrmUser.username == username))
 
@@ -56,7 +25,7 @@ def _rows(**where):
 
 
 def test_insert_update_delete_are_logged_with_the_user(login):
-    manager = _as(login, "manager")
+    manager = login("manager")
     assert manager.post("/companyview/add", data=LEGAL).status_code == 302
     company_id = db.session.scalar(select(Company.id))
     (insert,) = _rows(entity="company", action="insert")
@@ -73,7 +42,7 @@ def test_insert_update_delete_are_logged_with_the_user(login):
     assert update.changes["name"] == ["ООО «Ромашка»", "ООО «Лютик»"]
     assert "updated_at" not in update.changes
 
-    director = _as(login, "director")
+    director = login("director")
     assert director.post(f"/companyview/delete/{company_id}").status_code == 302
     db.session.expire_all()
     assert db.session.get(Company, company_id) is None
@@ -91,7 +60,7 @@ def test_api_changes_are_logged_too(client):
 
 
 def test_screen_shows_changes_in_words(login):
-    admin = _as(login, "admin")
+    admin = login("admin")
     admin.post("/companyview/add", data=LEGAL)
     company_id = db.session.scalar(select(Company.id))
     admin.post(f"/companyview/edit/{company_id}", data={**LEGAL, "name": "ООО «Лютик»"})
@@ -107,7 +76,7 @@ def test_screen_shows_changes_in_words(login):
 
 
 def test_screen_filters_by_entity_record_user_and_date(login):
-    admin = _as(login, "admin")
+    admin = login("admin")
     for name, inn in (("ООО «Первая»", "7707083893"), ("ООО «Вторая»", "7736050003")):
         admin.post("/companyview/add", data={**LEGAL, "name": name, "inn": inn})
     from models.base import acting_as
@@ -118,7 +87,7 @@ def test_screen_filters_by_entity_record_user_and_date(login):
         db.session.commit()
     ids = db.session.scalars(select(Company.id).order_by(Company.id)).all()
     assert len(ids) == 2 and len(_rows()) == 3
-    admin = _as(login, "admin")
+    admin = login("admin")
 
     def listed(query):
         html = admin.get(f"/auditlogview/list/?{query}").get_data(as_text=True)
@@ -134,21 +103,21 @@ def test_screen_filters_by_entity_record_user_and_date(login):
 
 
 def test_screen_is_for_admin_and_director_only(login):
-    assert _as(login, "admin").get("/auditlogview/list/").status_code == 200
-    assert _as(login, "director").get("/auditlogview/list/").status_code == 200
+    assert login("admin").get("/auditlogview/list/").status_code == 200
+    assert login("director").get("/auditlogview/list/").status_code == 200
     for role in ("manager", "sales_head", "secretary", "accountant", "employee"):
-        resp = _as(login, role).get("/auditlogview/list/")
+        resp = login(role).get("/auditlogview/list/")
         assert resp.status_code == 403, role
-    anonymous = _as(login, None).get("/auditlogview/list/")
+    anonymous = login(None).get("/auditlogview/list/")
     assert anonymous.status_code == 302 and "/login" in anonymous.headers["Location"]
-    html = _as(login, "director").get("/").get_data(as_text=True)
+    html = login("director").get("/").get_data(as_text=True)
     assert "Журнал изменений" in html
-    html = _as(login, "manager").get("/").get_data(as_text=True)
+    html = login("manager").get("/").get_data(as_text=True)
     assert "Журнал изменений" not in html
 
 
 def test_screen_is_read_only_even_for_the_admin(login):
-    admin = _as(login, "admin")
+    admin = login("admin")
     admin.post("/companyview/add", data=LEGAL)
     (row,) = _rows()
     assert admin.get("/auditlogview/add").status_code == 403

@@ -7,7 +7,8 @@ from decimal import Decimal
 from app.extensions import db
 from models.deal import Deal
 from tests.conftest import flashes
-from tests.test_pipeline_fixtures import make_deal, make_pipeline, ref, stage, user
+from tests.helpers import ref_item as ref, user
+from tests.test_pipeline_fixtures import make_deal, make_pipeline, stage
 
 
 def _form(pipeline, stage_key="new", **over):

@@ -8,7 +8,8 @@ from app.extensions import db
 from models.deal import Deal, DealItem, PaymentScheduleEntry
 from models.product import Product
 from models.user import Department
-from tests.test_pipeline_fixtures import make_deal, make_pipeline, user
+from tests.helpers import user
+from tests.test_pipeline_fixtures import make_deal, make_pipeline
 
 
 def _product(**kw) -> Product:

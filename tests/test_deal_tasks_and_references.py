@@ -9,7 +9,8 @@ import pytest
 from app.extensions import db
 from models.deal import Deal
 from models.task import Task
-from tests.test_pipeline_fixtures import make_deal, make_pipeline, ref, stage, user
+from tests.helpers import ref_item as ref, user
+from tests.test_pipeline_fixtures import make_deal, make_pipeline, stage
 
 
 def _task(deal, status="open"):

@@ -3,23 +3,16 @@ department's; nobody else, through lists, record pages, edits, deletes, export o
 from __future__ import annotations
 
 import pytest
-from flask import g
 from sqlalchemy import select
 
 from app.extensions import db
 from models.base import acting_as
 from models.event import Event, EventContactRow
-from models.reference import ReferenceItem, ReferenceList
-from models.user import CrmUser
-
-
-def user(username: str) -> CrmUser:
-    return db.session.scalar(select(CrmUser).where(CrmUser.username == username))
+from tests.helpers import ref_item, user
 
 
 def topic_id() -> int:
-    return db.session.scalar(select(ReferenceItem.id).join(ReferenceList).where(
-        ReferenceList.code == "event_topic", ReferenceItem.code == "first_contact"))
+    return ref_item("event_topic", "first_contact").id
 
 
 def make_event(creator: str, responsible: str | None, subject: str) -> Event:
@@ -38,25 +31,6 @@ def form(**over) -> dict:
             "responsible": "__None", "record_entity": "", "record_id": ""}
     data.update(over)
     return data
-
-
-@pytest.fixture(autouse=True)
-def _fresh_request_state(monkeypatch):
-    """The test's app context is shared by every request, and so is `g`: Flask-Login keeps
-    the first request's user in `g._login_user`, so a second client would act as the first.
-    Each request here starts with no user in `g`, as in a real server."""
-    from tests.conftest import Client
-
-    for name in ("__init__", "get", "post", "api"):
-        original = getattr(Client, name)
-
-        def wrapped(self, *args, _original=original, **kwargs):
-            for key in ("_login_user", "user", "_jwt_extended_jwt",
-                        "_jwt_extended_jwt_header", "_jwt_extended_jwt_user"):
-                g.pop(key, None)
-            return _original(self, *args, **kwargs)
-
-        monkeypatch.setattr(Client, name, wrapped)
 
 
 @pytest.fixture()

@@ -5,37 +5,18 @@ import datetime as dt
 
 import pytest
 import time_machine
-from flask import g
 from sqlalchemy import select
 
 from app.extensions import db
 from models.event import Event, EventContactRow
 from models.party import Company, Contact
-from models.reference import ReferenceItem, ReferenceList
+from models.reference import ReferenceItem
 from models.task import Task
-from models.user import CrmUser
+from tests.helpers import legal_company, ref_item, user
 
 T0 = dt.datetime(2026, 11, 16, 9, 0)       # naive UTC, 12:00 in Moscow
 T1 = dt.datetime(2026, 11, 16, 9, 5)
 T2 = dt.datetime(2026, 11, 16, 9, 12)
-
-
-@pytest.fixture(autouse=True)
-def _fresh_request_state(monkeypatch):
-    """Every request of the test shares the test's app context and `g`; Flask-Login would
-    keep the first user in `g._login_user`. Start each request with no user in `g`."""
-    from tests.conftest import Client
-
-    for name in ("__init__", "get", "post", "api"):
-        original = getattr(Client, name)
-
-        def wrapped(self, *args, _original=original, **kwargs):
-            for key in ("_login_user", "user", "_jwt_extended_jwt",
-                        "_jwt_extended_jwt_header", "_jwt_extended_jwt_user"):
-                g.pop(key, None)
-            return _original(self, *args, **kwargs)
-
-        monkeypatch.setattr(Client, name, wrapped)
 
 
 @pytest.fixture()
@@ -51,20 +32,12 @@ def admin(clock, login):
     return login("admin")
 
 
-def user(username: str) -> CrmUser:
-    return db.session.scalar(select(CrmUser).where(CrmUser.username == username))
-
-
 def topic(code: str = "first_contact") -> ReferenceItem:
-    return db.session.scalar(select(ReferenceItem).join(ReferenceList).where(
-        ReferenceList.code == "event_topic", ReferenceItem.code == code))
+    return ref_item("event_topic", code)
 
 
 def company(name: str = "ООО «Ромашка»") -> Company:
-    c = Company(kind="legal", name=name, inn="7707083893")
-    db.session.add(c)
-    db.session.commit()
-    return c
+    return legal_company(name=name)
 
 
 def form(**over) -> dict:

@@ -6,7 +6,8 @@ import pytest
 from app.extensions import db
 from models.lead import Lead
 from tests.conftest import flashes
-from tests.test_pipeline_fixtures import make_lead, make_pipeline, ref, stage, user
+from tests.helpers import ref_item as ref, user
+from tests.test_pipeline_fixtures import make_lead, make_pipeline, stage
 
 LEAD_FIELDS = [{"key": "volume", "label": "Объём, м²", "type": "integer"},
                {"key": "deadline", "label": "Желаемый срок", "type": "date"}]

@@ -5,7 +5,6 @@ from decimal import Decimal
 
 from app.extensions import db
 from models.order import Order, OrderItem
-from tests.test_order_support import _own_user_per_request  # noqa: F401
 from tests.test_order_support import company, order, product, ref_item, user
 
 

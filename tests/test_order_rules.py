@@ -7,7 +7,6 @@ import html as htmllib
 from app.extensions import db
 from models.order import Order
 from tests.conftest import flashes
-from tests.test_order_support import _own_user_per_request  # noqa: F401
 from tests.test_order_support import company, order, product, ref_item, user
 
 

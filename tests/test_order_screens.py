@@ -8,7 +8,6 @@ import re
 import pytest
 
 from models.reference import ReferenceList
-from tests.test_order_support import _own_user_per_request  # noqa: F401
 from tests.test_order_support import company, order, product, ref_item
 
 ENGLISH = ["Add", "Edit", "Show", "Delete", "Search", "Record Count", "List ", "Actions",

@@ -4,8 +4,6 @@ from __future__ import annotations
 import datetime as dt
 from decimal import Decimal
 
-import pytest
-from flask import g
 from sqlalchemy import select
 
 from app.extensions import db
@@ -13,25 +11,14 @@ from models.base import acting_as
 from models.order import Order, OrderItem, OrderStatus
 from models.party import Company
 from models.product import Product
-from models.reference import ReferenceItem, ReferenceList
-from models.user import CrmUser, Department
+from models.user import Department
+from tests.helpers import ref_item, user
 
 SHIP = dt.date(2026, 12, 15)
 
 
-def user(username: str) -> CrmUser:
-    found = db.session.scalar(select(CrmUser).where(CrmUser.username == username))
-    assert found is not None, username
-    return found
-
-
 def department(code: str) -> Department:
     return db.session.scalar(select(Department).where(Department.code == code))
-
-
-def ref_item(list_code: str, code: str) -> ReferenceItem:
-    return db.session.scalar(select(ReferenceItem).join(ReferenceList).where(
-        ReferenceList.code == list_code, ReferenceItem.code == code))
 
 
 def company(name: str = "ООО «Ромашка»") -> Company:
@@ -69,21 +56,3 @@ def order(company_obj: Company, responsible: str = "manager", executor: str | No
         db.session.commit()
     return obj
 
-
-
-@pytest.fixture(autouse=True)
-def _own_user_per_request(monkeypatch):
-    """Import this into a test module: every request of conftest's clients loads its own
-    user. The tests share one app context, so Flask's `g` (where Flask-Login caches the
-    user) outlives a request: without this, the first user of a test would answer for every
-    client of that test."""
-    from tests import conftest
-
-    for name in ("__init__", "get", "post", "api"):
-        original = getattr(conftest.Client, name)
-
-        def fresh(self, *args, _original=original, **kwargs):
-            g.pop("_login_user", None)
-            return _original(self, *args, **kwargs)
-
-        monkeypatch.setattr(conftest.Client, name, fresh)

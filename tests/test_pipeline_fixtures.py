@@ -11,20 +11,10 @@ from models.base import acting_as
 from models.deal import Deal
 from models.lead import Lead
 from models.pipeline import CustomFieldDef, Pipeline, Stage
-from models.reference import ReferenceItem, ReferenceList
-from models.user import CrmUser
+from tests.helpers import user
 
 STAGES = [("new", "Новая", "open"), ("talks", "Переговоры", "open"),
           ("won", "Успешно", "won"), ("lost", "Провал", "lost")]
-
-
-def user(username: str) -> CrmUser:
-    return db.session.scalar(select(CrmUser).where(CrmUser.username == username))
-
-
-def ref(list_code: str, code: str) -> ReferenceItem:
-    return db.session.scalar(select(ReferenceItem).join(ReferenceList).where(
-        ReferenceList.code == list_code, ReferenceItem.code == code))
 
 
 def make_pipeline(code: str = "sales", entity: str = "deal", name: str | None = None,

@@ -6,7 +6,6 @@ from decimal import Decimal
 
 from app.extensions import db
 from models.product import Product
-from tests.test_order_support import _own_user_per_request  # noqa: F401
 from tests.test_order_support import department, product, user
 
 

@@ -10,7 +10,6 @@ from sqlalchemy import select
 from app.extensions import db
 from models.reference import ReferenceItem, ReferenceList
 from models.seed import SeedRecord
-from tests.test_order_support import _own_user_per_request  # noqa: F401
 from tests.test_order_support import ref_item
 
 # Reference rows are kept between tests (conftest): every test puts back what it changed.

@@ -47,3 +47,12 @@ def test_bad_conditions_name_the_path(cond, message):
     with pytest.raises(ConditionError) as err:
         validate(cond, {"budget"}, "stages.kp.when")
     assert message in str(err.value) and str(err.value).startswith("stages.kp.when")
+
+
+def test_old_looks_at_the_value_before_the_change():
+    was_empty = {"field": "kp_price", "op": "empty", "old": True}
+    assert evaluate(was_empty, {"kp_price": 12}, {"kp_price": None}) is True
+    assert evaluate(was_empty, {"kp_price": 11}, {"kp_price": 12}) is False
+    assert evaluate(was_empty, {"kp_price": 12}) is False  # no old values: a new record
+    with pytest.raises(ConditionError, match="old: ожидается true или false"):
+        validate({**was_empty, "old": 1}, {"kp_price"}, "when")

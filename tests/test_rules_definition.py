@@ -41,6 +41,14 @@ def _bad(change):
     return data
 
 
+def _act(data, **action):
+    """Replace the first action of the first stage."""
+    data["stages"][0]["on_enter"][0] = action
+
+
+TRIGGER = {"key": "t", "fields": ["kp"],
+           "actions": [{"do": "notify", "to": ["responsible"], "text": "КП"}]}
+
 BAD = [
     (lambda d: d.pop("key"), "mini.yaml: key: обязательный ключ отсутствует"),
     (lambda d: d.update(entity="ship"), "mini.yaml: entity: неизвестная сущность «ship»"),
@@ -86,6 +94,103 @@ BAD = [
      or d["stages"].insert(2, {"key": "loop2", "name": "Петля 2", "moves": ["loop"]}),
      "stages.loop.moves: цикл без выхода"),
     (lambda d: d["stages"][1].update(kind="maybe"), "stages.won.kind: неизвестный вид этапа"),
+    # process-level required / read-only fields
+    (lambda d: d.update(required=["nope"]), "mini.yaml: required: неизвестное поле «nope»"),
+    (lambda d: d.update(required_if=[{"fields": ["kp"]}]),
+     "mini.yaml: required_if[0]: нужны ровно два ключа: fields и when"),
+    (lambda d: d.update(readonly_if=[{"fields": ["kp"], "when": {"field": "kp", "op": "~"}}]),
+     "mini.yaml: readonly_if[0].when.op: неизвестная операция «~»"),
+    (lambda d: d["stages"][1].update(readonly_if=[{"fields": ["nope"], "when": {
+        "field": "kp", "op": "empty"}}]),
+     "mini.yaml: stages.won.readonly_if[0].fields: неизвестное поле «nope»"),
+    # conditions on the value before the change
+    (lambda d: d["stages"][0]["on_enter"][0].update(
+        when={"field": "kp", "op": "empty", "old": "yes"}),
+     "stages.new.on_enter[0].when.old: ожидается true или false"),
+    (lambda d: d["stages"][0]["on_enter"][0].update(
+        when={"field": "kp", "op": "empty", "before": True}),
+     "stages.new.on_enter[0].when.before: неизвестный ключ условия"),
+    # on_change triggers
+    (lambda d: d.update(on_change=[{**TRIGGER, "fields": ["nope"]}]),
+     "mini.yaml: on_change.t.fields: неизвестное поле «nope»"),
+    (lambda d: d.update(on_change=[{**TRIGGER, "stages": ["mars"]}]),
+     "mini.yaml: on_change.t.stages: неизвестный этап «mars»"),
+    (lambda d: d.update(on_change=[{"key": "t", "fields": ["kp"]}]),
+     "mini.yaml: on_change.t.actions: обязательный ключ отсутствует"),
+    (lambda d: d.update(on_change=[{**TRIGGER, "then": 1}]),
+     "mini.yaml: on_change[0].then: неизвестный ключ"),
+    (lambda d: d.update(on_change=[TRIGGER, TRIGGER]),
+     "mini.yaml: on_change[1].key: ключ «t» повторяется"),
+    (lambda d: d.update(on_change=[{**TRIGGER, "actions": [{"do": "teleport"}]}]),
+     "mini.yaml: on_change.t.actions[0].do: неизвестное действие «teleport»"),
+    # based_on (создать на основании)
+    (lambda d: d.update(based_on=[{"key": "b", "actions": TRIGGER["actions"]}]),
+     "mini.yaml: based_on.b.label: обязательный ключ отсутствует"),
+    (lambda d: d.update(based_on=[{"key": "b", "label": "Б", "actions": [
+        {"do": "create_task", "title": "x", "assignee": {"chosen": "astronaut"}}]}]),
+     "mini.yaml: based_on.b.actions[0].assignee: неизвестная роль «astronaut»"),
+    # schedule / repeat and their nested action
+    (lambda d: _act(d, do="schedule", after="3d", action={"do": "teleport"}),
+     "stages.new.on_enter[0].action.do: неизвестное действие «teleport»"),
+    (lambda d: _act(d, do="schedule", after="3d",
+                    action={"do": "create_task", "title": "{nope}"}),
+     "stages.new.on_enter[0].action.title: неизвестная подстановка «{nope}»"),
+    (lambda d: _act(d, do="schedule", before="2d", action={"do": "notify", "to": [
+        "responsible"], "text": "x"}),
+     "stages.new.on_enter[0].before: before имеет смысл только вместе с relative_to"),
+    (lambda d: _act(d, do="schedule", action={"do": "notify", "to": ["responsible"],
+                                              "text": "x"}),
+     "stages.new.on_enter[0].after: укажите after (задержка) или relative_to"),
+    (lambda d: _act(d, do="schedule", relative_to="nope", action={
+        "do": "notify", "to": ["responsible"], "text": "x"}),
+     "stages.new.on_enter[0].relative_to: неизвестное поле «nope»"),
+    (lambda d: _act(d, do="schedule", relative_to="kp", at="25:00", action={
+        "do": "notify", "to": ["responsible"], "text": "x"}),
+     "stages.new.on_enter[0].at: ожидается время ЧЧ:ММ, а указано «25:00»"),
+    (lambda d: _act(d, do="repeat", every="1w", action={"do": "notify", "text": "x"}),
+     "stages.new.on_enter[0].action.to: обязательный параметр отсутствует"),
+    (lambda d: _act(d, do="schedule", after="1d", action={
+        "do": "generate_document", "template": "cmr"}),
+     "stages.new.on_enter[0].action.do: действие «generate_document» пока недоступно"),
+    # create_task: fields, relative deadline
+    (lambda d: d["stages"][0]["on_enter"][0].update(fields=["nope"]),
+     "stages.new.on_enter[0].fields: неизвестное поле «nope»"),
+    (lambda d: d["stages"][0]["on_enter"][0].update(at="09:00"),
+     "stages.new.on_enter[0].at: at имеет смысл только вместе с relative_to"),
+    # outcomes: comment, fields, set, actions, choices
+    (lambda d: d["stages"][0]["on_enter"][0].update(outcomes={"Нет": {"comment_field": "x"}}),
+     "stages.new.on_enter[0].outcomes: вариант «Нет»: comment_field: неизвестное поле «x»"),
+    (lambda d: d["stages"][0]["on_enter"][0].update(outcomes={"Да": {"choices": {
+        "Отложить": {"move": "mars"}}}}),
+     "вариант «Да»: choices: вариант «Отложить»: неизвестный этап «mars»"),
+    (lambda d: d["stages"][0]["on_enter"][0].update(outcomes={"Да": {"actions": [
+        {"do": "notify", "to": ["responsible"], "text": "{nope}"}]}}),
+     "вариант «Да»: actions[0].text: неизвестная подстановка «{nope}»"),
+    (lambda d: d["stages"][0]["on_enter"][0].update(outcomes={"Да": {"set": {"nope": 1}}}),
+     "вариант «Да»: set: неизвестное поле «nope»"),
+    (lambda d: d["stages"][0]["on_enter"][0].update(outcomes={"Да": {"repeat": "yes"}}),
+     "вариант «Да»: repeat: ожидается true или false"),
+    # create_record and move_record of another entity
+    (lambda d: _act(d, do="create_record", entity="ship"),
+     "stages.new.on_enter[0].entity: неизвестная сущность «ship»"),
+    (lambda d: _act(d, do="create_record", entity="event", copy=["nope"]),
+     "stages.new.on_enter[0].copy: неизвестное поле «nope»"),
+    (lambda d: _act(d, do="create_record", entity="event", values={"colour": "red"}),
+     "stages.new.on_enter[0].values: у сущности «event» нет поля «colour»"),
+    (lambda d: _act(d, do="create_record", entity="event", values={"state": "lost"}),
+     "stages.new.on_enter[0].values.state: у сущности «event» нет этапа «lost»"),
+    (lambda d: _act(d, do="create_record", entity="event",
+                    reminder={"after": "5m", "to": ["responsible"]}),
+     "stages.new.on_enter[0].reminder.text: обязательный параметр отсутствует"),
+    (lambda d: _act(d, do="move_record", record="basis", entity="order", to="paid"),
+     "stages.new.on_enter[0].to: у сущности «order» нет этапа «paid»"),
+    (lambda d: _act(d, do="move_record", record="parent", entity="order", to="agreed"),
+     "stages.new.on_enter[0].record: ожидается basis"),
+    # remind and message attachments
+    (lambda d: _act(d, do="remind", text="x", after="5m"),
+     "stages.new.on_enter[0].to: обязательный параметр отсутствует"),
+    (lambda d: _act(d, do="send_message", subject="x", body="y", attachments=["nope"]),
+     "stages.new.on_enter[0].attachments: неизвестное поле «nope»"),
 ]
 
 

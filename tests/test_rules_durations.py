@@ -43,3 +43,13 @@ def test_plain_units():
     assert add_duration(start, "5m") == dt.datetime(2026, 11, 23, 12, 5)
     assert add_duration(start, "2 weeks") == dt.datetime(2026, 12, 7, 12, 0)
     assert add_duration(start, "-2 days") == dt.datetime(2026, 11, 21, 12, 0)
+
+
+def test_today_means_the_end_of_the_day():
+    import datetime as dt
+
+    from rules.durations import add_duration, parse_duration
+
+    assert parse_duration("до сегодня") == parse_duration("today")
+    assert add_duration(dt.datetime(2026, 11, 2, 13, 34), "today") == \
+        dt.datetime(2026, 11, 2, 23, 59)

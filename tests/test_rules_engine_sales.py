@@ -106,3 +106,20 @@ def test_same_stage_again_fires_nothing_and_effect_keys_are_unique():
 
 def test_render_leaves_unknown_placeholders_empty():
     assert render("{title} / {responsible.phone}", {"title": "A"}) == "A / "
+
+
+def test_proposal_feedback_loops_until_agreed():
+    from rules.engine import plan_outcome
+
+    plan = plan_move(SALES, "in_work", "proposal", READY, "t6", NOW)
+    feedback = next(e for e in plan.effects
+                    if e.params.get("title") == "Связаться с клиентом, получить обратную "
+                                                "связь по КП")
+    rework, = plan_outcome(SALES, feedback.rule, "КП не согласовано", READY, "t7", NOW)
+    assert rework.params["title"] == "Отработать возражение, переформировать КП"
+    assert rework.params["creator"] == {"role": "sales_head"}
+    # Closing the rework task returns to the feedback task: the loop.
+    back, = plan_outcome(SALES, rework.rule, None, READY, "t8", NOW)
+    assert back.params["title"] == feedback.params["title"] and back.rule == feedback.rule
+    move, = plan_outcome(SALES, back.rule, "КП согласовано", READY, "t9", NOW)
+    assert (move.action, move.params) == ("move_stage", {"to": "contract"})

@@ -8,16 +8,6 @@ from tests.factories import PASSWORD
 from views.base import CrmModelView
 
 
-@pytest.fixture()
-def demo_app(fresh_app, monkeypatch):
-    monkeypatch.setenv("DEMO_PASSWORD", PASSWORD)
-    result = fresh_app.test_cli_runner().invoke(args=["crm", "demo", "--deals", "6"])
-    assert result.exit_code == 0, result.output
-    sm = fresh_app.appbuilder.sm
-    sm.reset_password(sm.find_user(username="admin").id, PASSWORD)
-    return fresh_app
-
-
 def _get(http, url):
     for key in ("_login_user", "user"):
         g.pop(key, None)

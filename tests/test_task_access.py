@@ -4,35 +4,12 @@ export or the API."""
 from __future__ import annotations
 
 import pytest
-from flask import g
 from sqlalchemy import select
 
 from app.extensions import db
 from models.base import acting_as
 from models.task import ChecklistItem, Task
-from models.user import CrmUser
-
-
-@pytest.fixture(autouse=True)
-def _fresh_request_state(monkeypatch):
-    """Every request of the test shares the test's app context and `g`; Flask-Login would
-    keep the first user in `g._login_user`. Start each request with no user in `g`."""
-    from tests.conftest import Client
-
-    for name in ("__init__", "get", "post", "api"):
-        original = getattr(Client, name)
-
-        def wrapped(self, *args, _original=original, **kwargs):
-            for key in ("_login_user", "user", "_jwt_extended_jwt",
-                        "_jwt_extended_jwt_header", "_jwt_extended_jwt_user"):
-                g.pop(key, None)
-            return _original(self, *args, **kwargs)
-
-        monkeypatch.setattr(Client, name, wrapped)
-
-
-def user(username: str) -> CrmUser:
-    return db.session.scalar(select(CrmUser).where(CrmUser.username == username))
+from tests.helpers import user
 
 
 def make_task(title, assignee, creator, observers=()) -> Task:

@@ -7,33 +7,13 @@ import re
 
 import pytest
 import time_machine
-from flask import g
-from sqlalchemy import select
 
 from app.extensions import db
 from models.base import acting_as
 from models.task import Task
-from models.user import CrmUser
+from tests.helpers import user
 
 NOW = dt.datetime(2026, 11, 16, 9, 0)  # naive UTC
-
-
-@pytest.fixture(autouse=True)
-def _fresh_request_state(monkeypatch):
-    """Every request of the test shares the test's app context and `g`; Flask-Login would
-    keep the first user in `g._login_user`. Start each request with no user in `g`."""
-    from tests.conftest import Client
-
-    for name in ("__init__", "get", "post", "api"):
-        original = getattr(Client, name)
-
-        def wrapped(self, *args, _original=original, **kwargs):
-            for key in ("_login_user", "user", "_jwt_extended_jwt",
-                        "_jwt_extended_jwt_header", "_jwt_extended_jwt_user"):
-                g.pop(key, None)
-            return _original(self, *args, **kwargs)
-
-        monkeypatch.setattr(Client, name, wrapped)
 
 
 @pytest.fixture()
@@ -41,10 +21,6 @@ def clock():
     # Frozen before anyone logs in: a session signed later than the clock would be refused.
     with time_machine.travel(NOW, tick=False) as traveller:
         yield traveller
-
-
-def user(username: str) -> CrmUser:
-    return db.session.scalar(select(CrmUser).where(CrmUser.username == username))
 
 
 def task(title, assignee="manager", creator="manager", deadline=None, status="open"):

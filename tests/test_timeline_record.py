@@ -9,64 +9,17 @@ from models.base import acting_as
 from models.party import Company
 from models.task import Task
 from models.timeline import TimelineEntry, add_timeline, describe_changes, timeline_for
-from models.user import CrmUser
-
-LEGAL = {"kind": "legal", "name": "ООО «Ромашка»", "inn": "7707083893"}
-
-
-class _Fresh:
-    """Runs each request of a test client with no user left in `g` by an earlier request:
-    the tests' app context (and so `g`) outlives a request, and Flask-Login and FAB keep the
-    current user there."""
-
-    def __init__(self, client):
-        self.client = client
-
-    def __getattr__(self, name):
-        method = getattr(self.client, name)
-        if name not in ("get", "post", "api"):
-            return method
-
-        def call(*args, **kwargs):
-            _forget_user()
-            return method(*args, **kwargs)
-
-        return call
-
-
-def _forget_user():
-    from flask import g
-
-    for key in ("_login_user", "user", "_jwt_extended_jwt", "_jwt_extended_jwt_header",
-                "_jwt_extended_jwt_user"):
-        g.pop(key, None)
-
-
-def _as(login, username):
-    _forget_user()  # else FAB's login page sees the previous user and skips the login
-    return _Fresh(login(username))
-
-
-def _user(username):
-    return db.session.scalar(select(CrmUser).where(CrmUser.username == username))
-
-
-def _company(**kw) -> Company:
-    company = Company(**{**LEGAL, **kw})
-    db.session.add(company)
-    db.session.commit()
-    return company
-
+from tests.helpers import LEGAL, legal_company, user
 
 def _task(assignee: str, title="Позвонить клиенту") -> Task:
-    task = Task(title=title, assignee_id=_user(assignee).id, creator_id=_user(assignee).id)
+    task = Task(title=title, assignee_id=user(assignee).id, creator_id=user(assignee).id)
     db.session.add(task)
     db.session.commit()
     return task
 
 
 def test_comment_appears_on_the_record_page(client):
-    company = _company()
+    company = legal_company()
     resp = client.post(f"/crm/comment/add/company/{company.id}",
                        data={"text": "Клиент просит перезвонить в пятницу"})
     assert resp.status_code == 302
@@ -74,7 +27,7 @@ def test_comment_appears_on_the_record_page(client):
     entry = db.session.scalar(select(TimelineEntry))
     assert entry.kind == "comment" and entry.entity == "company"
     assert entry.record_id == company.id
-    assert entry.author_id == _user("admin").id
+    assert entry.author_id == user("admin").id
     page = client.get(f"/companyview/show/{company.id}").get_data(as_text=True)
     assert "История" in page and "Файлы" in page
     assert "Клиент просит перезвонить в пятницу" in page
@@ -83,16 +36,16 @@ def test_comment_appears_on_the_record_page(client):
 
 
 def test_manager_comments_a_record_it_can_see(login):
-    company = _company()
-    manager = _as(login, "manager")
+    company = legal_company()
+    manager = login("manager")
     resp = manager.post(f"/crm/comment/add/company/{company.id}", data={"text": "Звонил"})
     assert resp.status_code == 302
     entry = db.session.scalar(select(TimelineEntry))
-    assert entry.author_id == _user("manager").id
+    assert entry.author_id == user("manager").id
 
 
 def test_empty_comment_refused_with_russian_message(client):
-    company = _company()
+    company = legal_company()
     resp = client.post(f"/crm/comment/add/company/{company.id}", data={"text": "   "})
     assert resp.status_code == 422
     assert "Введите текст комментария" in resp.get_data(as_text=True)
@@ -107,7 +60,7 @@ def test_comment_on_unknown_record_or_entity_is_404(client):
 
 def test_user_who_cannot_see_the_record_gets_403_on_commenting(login):
     task = _task("manager")
-    other = _as(login, "manager2")
+    other = login("manager2")
     resp = other.post(f"/crm/comment/add/task/{task.id}", data={"text": "Чужая задача"})
     assert resp.status_code == 403
     api = other.api("post", f"/api/v1/timeline/task/{task.id}", json={"text": "Чужая"})
@@ -115,28 +68,28 @@ def test_user_who_cannot_see_the_record_gets_403_on_commenting(login):
     assert other.api("get", f"/api/v1/timeline/task/{task.id}").status_code == 403
     assert db.session.query(TimelineEntry).count() == 0
     # the responsible manager may
-    own = _as(login, "manager")
+    own = login("manager")
     assert own.post(f"/crm/comment/add/task/{task.id}",
                     data={"text": "Моя задача"}).status_code == 302
     assert db.session.query(TimelineEntry).count() == 1
 
 
 def test_user_without_comment_right_is_refused(login):
-    company = _company()
+    company = legal_company()
     from tests.factories import make_user
 
     make_user("norights", ["public"])  # a role the access table gives nothing
-    resp = _as(login, "norights").post(f"/crm/comment/add/company/{company.id}",
+    resp = login("norights").post(f"/crm/comment/add/company/{company.id}",
                                        data={"text": "Нельзя"})
     assert resp.status_code == 403
-    anonymous = _as(login, None)
+    anonymous = login(None)
     resp = anonymous.post(f"/crm/comment/add/company/{company.id}", data={"text": "x"})
     assert resp.status_code == 302 and "/login" in resp.headers["Location"]
     assert db.session.query(TimelineEntry).count() == 0
 
 
 def test_field_change_appears_in_the_timeline_in_words(client):
-    company = _company()
+    company = legal_company()
     resp = client.post(f"/companyview/edit/{company.id}",
                        data={**LEGAL, "name": "ООО «Лютик»", "phone": "+7 495 123-45-67"})
     assert resp.status_code == 302, resp.get_data(as_text=True)
@@ -157,21 +110,21 @@ def test_money_and_dates_are_formatted_and_unknown_fields_fall_back_to_the_key(a
 
 
 def test_foreign_key_change_shows_the_linked_record(client):
-    company = _company()
-    company.responsible_id = _user("manager").id
+    company = legal_company()
+    company.responsible_id = user("manager").id
     db.session.commit()
     texts = [i.text for i in timeline_for("company", company.id)]
     assert "Изменено поле «Ответственный»: — → Тестов Иван" in texts
 
 
 def test_add_timeline_joins_the_callers_transaction(app):
-    company = _company()
-    with acting_as(_user("manager").id):
+    company = legal_company()
+    with acting_as(user("manager").id):
         add_timeline("company", company.id, "stage", "Этап: Новая → В работе",
                      payload={"from": "new", "to": "work"})
     db.session.rollback()  # the caller's change failed: the entry goes with it
     assert db.session.query(TimelineEntry).count() == 0
-    with acting_as(_user("manager").id):
+    with acting_as(user("manager").id):
         add_timeline("company", company.id, "task_created", "Создана задача «Позвонить»")
     add_timeline("company", company.id, "system", "Правило сработало", author_id=0)
     db.session.commit()
@@ -183,7 +136,7 @@ def test_add_timeline_joins_the_callers_transaction(app):
 
 
 def test_timeline_api_lists_history_and_adds_comments(client):
-    company = _company()
+    company = legal_company()
     resp = client.api("post", f"/api/v1/timeline/company/{company.id}", json={"text": "Через API"})
     assert resp.status_code == 201, resp.json
     bad = client.api("post", f"/api/v1/timeline/company/{company.id}", json={"text": ""})
@@ -199,7 +152,7 @@ def test_timeline_api_lists_history_and_adds_comments(client):
 def test_forms_carry_a_csrf_token_that_is_checked(client, app):
     import re
 
-    company = _company()
+    company = legal_company()
     app.config["WTF_CSRF_ENABLED"] = True
     try:
         page = client.get(f"/companyview/show/{company.id}").get_data(as_text=True)
@@ -221,7 +174,7 @@ def test_cascade_record_page_also_shows_history(client, app):
     """crm/show_cascade.html: for screens with related lists (deals, pipelines)."""
     from views.party import CompanyView
 
-    company = _company()
+    company = legal_company()
     client.post(f"/crm/comment/add/company/{company.id}", data={"text": "Каскад"})
     view = next(v for v in app.appbuilder.baseviews if isinstance(v, CompanyView))
     old = view.show_template

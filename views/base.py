@@ -5,7 +5,7 @@ from __future__ import annotations
 import csv
 import io
 
-from flask import Response, g, request
+from flask import Response, g, redirect, request, url_for
 from flask_appbuilder import ModelRestApi, ModelView
 from flask_appbuilder.models.filters import BaseFilter
 from flask_appbuilder.security.decorators import has_access
@@ -20,6 +20,7 @@ from app.extensions import db
 from app.formatting import display, format_date, format_datetime, format_money
 from app.forms import LocalDateField, LocalDateTimeField, VersionField, checked_form
 from app.scope import scope_query
+from app.transitions import route_stage_change
 from errors import CrmError, FieldErrors, StaleRecord
 
 # Labels shared by many entities; a view adds or overrides its own.
@@ -168,10 +169,30 @@ class CrmModelView(ModelView):
         try:
             check_version(item)
             check_model(item)
+            route_stage_change(item, source="form")
         except CrmError:
+            g.crm_refused_pk = item.id
             # populate_obj already changed the object: forget it before FAB flashes.
             db.session.rollback()
             raise
+
+    def post_add(self, item):
+        super().post_add(item)
+        g.crm_added_pk = item.id
+
+    def post_add_redirect(self):
+        # Open the new record, as Bitrix24 and amoCRM do, not the page visited before.
+        pk = g.pop("crm_added_pk", None)
+        if pk is not None and "can_read" in self.base_permissions:
+            return redirect(url_for(f"{self.endpoint}.show", pk=pk))
+        return super().post_add_redirect()
+
+    def post_edit_redirect(self):
+        # A refused save returns to its form (the message is flashed there), not elsewhere.
+        pk = g.pop("crm_refused_pk", None)
+        if pk is not None:
+            return redirect(url_for(f"{self.endpoint}.edit", pk=pk))
+        return super().post_edit_redirect()
 
     # --- export -----------------------------------------------------------------------
     @expose("/export/")
@@ -228,11 +249,13 @@ class CrmModelRestApi(ModelRestApi):
     def pre_add(self, item):
         self._refuse_unknown_related(item)
         check_model(item)
+        route_stage_change(item, source="api")
 
     def pre_update(self, item):
         self._refuse_unknown_related(item)
         check_version(item)
         check_model(item)
+        route_stage_change(item, source="api")
 
     def _refuse_unknown_related(self, item) -> None:
         """marshmallow-sqlalchemy builds a new empty object for an id it cannot find

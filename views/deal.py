@@ -8,17 +8,15 @@ from flask_appbuilder.models.sqla.interface import SQLAInterface
 from sqlalchemy import or_, select
 
 from app.extensions import db
-from app.forms import model_check_validator
 from app.scope import can_see
 from errors import CrmError, FieldErrors
 from models.deal import Deal, DealItem, PaymentScheduleEntry
 from models.product import Product
 from views.base import CrmModelRestApi, CrmModelView, RowScopeFilter, register
 from views.pipeline import (TASKS_COLUMN, TASKS_SEARCH_FIELD, HasOpenTaskFilter,
-                            NoAutoflushApiMixin, NoOpenTaskFilter, PipelineRecordViewMixin,
-                            SafeFormViewMixin, _held,
-                            checked_text, custom_field, flag,
-                            pipeline_select, reference_select, stage_select, tasks_mark)
+                            NoOpenTaskFilter, PipelineRecordViewMixin, _held, custom_field,
+                            optional_text, pipeline_select, reference_select, stage_select,
+                            tasks_mark)
 
 DEAL_LABELS = {
     "title": "Название", "pipeline": "Воронка", "stage": "Этап",
@@ -52,9 +50,8 @@ def _deal_extras():
         "source": reference_select("Источник", "lead_source", Deal, "source"),
         "lost_reason": reference_select("Причина проигрыша", "lost_reason", Deal,
                                         "lost_reason"),
-        "custom": custom_field(Deal),
-        "lost_comment": checked_text("Комментарий к причине проигрыша", Deal),
-        "budget_manual": flag("Бюджет вводится вручную"),
+        "custom": custom_field(),
+        "lost_comment": optional_text("Комментарий к причине проигрыша"),
     }
 
 
@@ -69,9 +66,7 @@ def _product_select():
         return db.session.scalars(select(Product).where(cond).order_by(Product.name)).all()
 
     return QuerySelectField("Номенклатура", query_func=query, get_pk_func=lambda o: o.id,
-                            allow_blank=True, blank_text="—",
-                            validators=[model_check_validator(DealItem)],
-                            widget=Select2Widget())
+                            allow_blank=True, blank_text="—", widget=Select2Widget())
 
 
 class DealNotVisible(FieldErrors):
@@ -85,7 +80,7 @@ def _guard_deal_visible(item) -> None:
         raise DealNotVisible()
 
 
-class _DealChildView(SafeFormViewMixin, CrmModelView):
+class _DealChildView(CrmModelView):
     add_form_query_rel_fields = SCOPED_DEALS
     edit_form_query_rel_fields = SCOPED_DEALS
 
@@ -111,9 +106,9 @@ class DealItemView(_DealChildView):
     search_columns = ["deal", "product", "name", "department", "responsible", "is_grey"]
     order_columns = ["name", "amount"]
     add_form_extra_fields = {"product": _product_select(),
-                             "name": checked_text("Наименование", DealItem, area=False)}
+                             "name": optional_text("Наименование", area=False)}
     edit_form_extra_fields = {"product": _product_select(),
-                              "name": checked_text("Наименование", DealItem, area=False)}
+                              "name": optional_text("Наименование", area=False)}
     description_columns = {
         "product": "Отдел, исполнитель и признак «серый/белый» берутся из номенклатуры",
         "name": "Если пусто, берётся из номенклатуры",
@@ -168,7 +163,7 @@ class DealView(PipelineRecordViewMixin, CrmModelView):
     }
 
 
-class DealApi(NoAutoflushApiMixin, CrmModelRestApi):
+class DealApi(CrmModelRestApi):
     resource_name = "deal"
     resource = "deal"
     datamodel = SQLAInterface(Deal)
@@ -187,7 +182,7 @@ class DealApi(NoAutoflushApiMixin, CrmModelRestApi):
     search_filters = {"id": [NoOpenTaskFilter, HasOpenTaskFilter]}
 
 
-class _DealChildApi(NoAutoflushApiMixin, CrmModelRestApi):
+class _DealChildApi(CrmModelRestApi):
     def pre_add(self, item):
         super().pre_add(item)
         _guard_deal_visible(item)

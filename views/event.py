@@ -62,7 +62,7 @@ def _contacts():
 
 
 def _choice(label, labels, default):
-    return SelectField(label, checks(Event), choices=list(labels.items()), default=default,
+    return SelectField(label, choices=list(labels.items()), default=default,
                        validate_choice=False)
 
 
@@ -78,11 +78,9 @@ def _event_form_fields(default_me: bool) -> dict:
         "company": QuerySelectField("Контрагент", checks(Event), query_func=_companies,
                                     get_pk_func=lambda c: c.id, allow_blank=True,
                                     blank_text="—", widget=Select2Widget()),
-        # Declared here, not generated: FAB's Optional() on a nullable column would silence
-        # the "content required on completion" check at the field.
-        "content": TextAreaField("Содержание", checks(Event), widget=BS3TextAreaFieldWidget()),
+        "content": TextAreaField("Содержание", widget=BS3TextAreaFieldWidget()),
         "responsible": user_field("Ответственный", default_me=default_me),
-        "record_entity": record_entity_field("Основание (тип записи)", Event),
+        "record_entity": record_entity_field("Основание (тип записи)"),
     }
 
 
@@ -163,9 +161,10 @@ class EventContactRowView(CrmModelView):
     add_form_query_rel_fields = edit_form_query_rel_fields = {
         "event": [["id", RowScopeFilter, None]]}
     add_form_extra_fields = edit_form_extra_fields = {
-        "contact": QuerySelectField("Контактное лицо", checks(EventContactRow),
-                                    query_func=_contacts, get_pk_func=lambda c: c.id,
-                                    allow_blank=True, blank_text="—", widget=Select2Widget()),
+        "contact": QuerySelectField("Контактное лицо", query_func=_contacts,
+                                    get_pk_func=lambda c: c.id, allow_blank=True,
+                                    blank_text="—", widget=Select2Widget()),
+        # Checked from the form: a cleared contact would still be found on the stored row.
         "how_to_reach": StringField("Как связаться (телефон, e-mail)", checks(EventContactRow),
                                     widget=BS3TextFieldWidget()),
     }

@@ -6,9 +6,9 @@ from flask_appbuilder.models.sqla.interface import SQLAInterface
 from models.lead import Lead
 from views.base import CrmModelRestApi, CrmModelView, register
 from views.pipeline import (TASKS_COLUMN, TASKS_SEARCH_FIELD, HasOpenTaskFilter,
-                            NoAutoflushApiMixin, NoOpenTaskFilter, PipelineRecordViewMixin,
-                            checked_text, custom_field,
-                            pipeline_select, reference_select, stage_select, tasks_mark)
+                            NoOpenTaskFilter, PipelineRecordViewMixin, custom_field,
+                            optional_text, pipeline_select, reference_select, stage_select,
+                            tasks_mark)
 
 LEAD_LABELS = {
     "title": "Название", "pipeline": "Воронка", "stage": "Этап",
@@ -35,9 +35,9 @@ def _form_extras():
                                             "client_activity"),
         "quality_reason": reference_select("Причина некачественного лида",
                                            "lead_quality_reason", Lead, "quality_reason"),
-        "custom": custom_field(Lead),
-        "activity_other": checked_text("Вид деятельности (другое)", Lead, area=False),
-        "quality_comment": checked_text("Комментарий к причине", Lead),
+        "custom": custom_field(),
+        "activity_other": optional_text("Вид деятельности (другое)", area=False),
+        "quality_comment": optional_text("Комментарий к причине"),
     }
 
 
@@ -69,7 +69,7 @@ class LeadView(PipelineRecordViewMixin, CrmModelView):
     description_columns = {"responsible": "Если не указан, ответственным станете вы"}
 
 
-class LeadApi(NoAutoflushApiMixin, CrmModelRestApi):
+class LeadApi(CrmModelRestApi):
     resource_name = "lead"
     resource = "lead"
     datamodel = SQLAInterface(Lead)

@@ -90,7 +90,13 @@ def _me():
 
 class _OrderFormValues:
     """The order form seen as the record `Order.check_values` reads: fields from the form,
-    and what only the database knows (the order's id, its lines, the source it holds)."""
+    and what only the database knows (the order's id, its lines, the source it holds).
+
+    Kept although the base runs the model check on every form: the base's proxy hands the
+    stored record's instance state to the check (its `_sa_instance_state` falls back to the
+    record), so `_ref_id` reads the stored FK of a cleared company, responsible or source,
+    and a new order has no `items` to check ("Укажите контрагента", "Для нового клиента
+    укажите источник" and the lines rule would be missed on the form)."""
 
     def __init__(self, form):
         self._form = form
@@ -144,44 +150,6 @@ def _order_fields() -> dict:
 
 # --- screens ---------------------------------------------------------------------------------
 
-class _SafeForms:
-    """Form fixes the lead may move to views/base.py (views/pipeline.py has the same)."""
-
-    def _add(self):
-        # FAB fills the record field by field; a lazy load in between would autoflush half
-        # of the input (and bump the version) before the checks and the stale check run.
-        with db.session.no_autoflush:
-            return super()._add()
-
-    def _edit(self, pk):
-        with db.session.no_autoflush:
-            return super()._edit(pk)
-
-    def process_form(self, form, is_created):
-        # The hidden `version` comes back as text; the stale check and SQLAlchemy's version
-        # counter compare integers. Garbage counts as a stale version.
-        field = getattr(form, "version", None)
-        if field is not None and not is_created:
-            try:
-                field.data = int(field.data)
-            except (TypeError, ValueError):
-                field.data = -1
-        super().process_form(form, is_created)
-
-
-class _SafeApi:
-    """The API loads the body attribute by attribute: no autoflush in between, so the checks
-    see the whole input and nothing half-written reaches the database."""
-
-    def post_headless(self):
-        with db.session.no_autoflush:
-            return super().post_headless()
-
-    def put_headless(self, pk):
-        with db.session.no_autoflush:
-            return super().put_headless(pk)
-
-
 def _guard_line(item: OrderItem, deleting: bool = False) -> None:
     """A line belongs to an order the user may see; an order past "заявка" keeps a line."""
     order = item.order
@@ -198,25 +166,15 @@ def _guard_line(item: OrderItem, deleting: bool = False) -> None:
 
 
 def _quantity_field():
-    return DecimalField("Количество", default=1, places=3,
-                        validators=[_item_check],
-                        render_kw={"step": "any"})
+    return DecimalField("Количество", default=1, places=3, render_kw={"step": "any"})
 
 
 def _price_field():
     # Empty: the product's price is taken when the line is saved.
-    return DecimalField("Цена", places=2, validators=[Optional(), _item_check])
+    return DecimalField("Цена", places=2, validators=[Optional()])
 
 
-def _item_check(form, field):
-    from app.forms import _FormValues
-
-    errors = OrderItem.check_values(_FormValues(form))
-    if field.name in errors:
-        raise ValidationError(errors[field.name])
-
-
-class OrderItemView(_SafeForms, CrmModelView):
+class OrderItemView(CrmModelView):
     datamodel = SQLAInterface(OrderItem)
     resource = "order"
     titles = ("Позиции заказов", "Позиция заказа", "Новая позиция заказа",
@@ -257,7 +215,7 @@ class OrderItemView(_SafeForms, CrmModelView):
         _guard_line(item, deleting=True)
 
 
-class OrderView(_SafeForms, CrmModelView):
+class OrderView(CrmModelView):
     datamodel = SQLAInterface(Order)
     resource = "order"
     titles = ("Заказы покупателей", "Заказ покупателя", "Новый заказ покупателя",
@@ -269,11 +227,7 @@ class OrderView(_SafeForms, CrmModelView):
                       "ship_date", "requires_approval", "source"]
     order_columns = ["number", "date", "ship_date", "total"]
     base_order = ("id", "desc")
-    add_fieldsets = ORDER_FORM_FIELDSETS
-    # The hidden version travels with the form: a stale save is refused (views/base.py).
-    edit_fieldsets = [(ORDER_FORM_FIELDSETS[0][0],
-                       {"fields": ORDER_FORM_FIELDSETS[0][1]["fields"] + ["version"]}),
-                      *ORDER_FORM_FIELDSETS[1:]]
+    add_fieldsets = edit_fieldsets = ORDER_FORM_FIELDSETS
     show_fieldsets = ORDER_SHOW_FIELDSETS
     add_form_extra_fields = _order_fields()
     edit_form_extra_fields = _order_fields()
@@ -330,7 +284,7 @@ ORDER_API_FIELDS = ["date", "contract", "ship_date", "status", "requires_approva
                     "record_entity", "record_id"]
 
 
-class OrderApi(_SafeApi, CrmModelRestApi):
+class OrderApi(CrmModelRestApi):
     resource_name = "order"
     resource = "order"
     datamodel = SQLAInterface(Order)
@@ -350,7 +304,7 @@ class OrderApi(_SafeApi, CrmModelRestApi):
     edit_query_rel_fields = {"source": reference_rel_filters("lead_source", new=False)}
 
 
-class OrderItemApi(_SafeApi, CrmModelRestApi):
+class OrderItemApi(CrmModelRestApi):
     resource_name = "order_item"
     resource = "order"
     datamodel = SQLAInterface(OrderItem)

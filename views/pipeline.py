@@ -14,11 +14,9 @@ from flask_appbuilder.models.filters import BaseFilter
 from flask_appbuilder.models.sqla.interface import SQLAInterface
 from markupsafe import Markup
 from sqlalchemy import func, or_, select
-from wtforms import (BooleanField, Field, HiddenField, SelectField, StringField,
-                     TextAreaField)
+from wtforms import BooleanField, Field, HiddenField, SelectField, StringField, TextAreaField
 
 from app.extensions import db
-from app.forms import model_check_validator
 from errors import CrmError
 from models.pipeline import (FIELD_TYPE_LABELS, PIPELINE_ENTITY_LABELS, STAGE_KIND_LABELS,
                              CustomFieldDef, Pipeline, Stage)
@@ -42,15 +40,8 @@ FIELD_LABELS = {
 }
 
 
-def _select(label, choices, model):
-    return SelectField(label, choices=list(choices.items()),
-                       validators=[model_check_validator(model)])
-
-
-def flag(label: str):
-    """A checkbox for a NOT NULL boolean: FAB would make it required, so "unchecked"
-    could never be saved."""
-    return BooleanField(label, default=False)
+def _select(label, choices):
+    return SelectField(label, choices=list(choices.items()))
 
 
 class InUseError(CrmError):
@@ -79,47 +70,9 @@ def _refuse_delete_in_use(item) -> None:
             raise InUseError(f"Нельзя удалить этап «{item.name}»: на нём {count} записей.")
 
 
-class SafeFormViewMixin:
-    """Form handling fixes shared by every screen of this module family."""
-
-    def _add(self):
-        # FAB fills the record field by field; a lazy load in between would autoflush half
-        # of the input (and bump the version) before the checks and the stale check run.
-        with db.session.no_autoflush:
-            return super()._add()
-
-    def _edit(self, pk):
-        with db.session.no_autoflush:
-            return super()._edit(pk)
-
-    def process_form(self, form, is_created):
-        # The hidden `version` input comes back as text; SQLAlchemy's version counter and
-        # the stale check compare integers. Garbage counts as a stale version.
-        field = getattr(form, "version", None)
-        if field is not None and not is_created:
-            try:
-                field.data = int(field.data)
-            except (TypeError, ValueError):
-                field.data = -1
-        super().process_form(form, is_created)
-
-
-class NoAutoflushApiMixin:
-    """The API loads the body into the record attribute by attribute: no autoflush in
-    between, so the checks see the whole input and nothing half-written reaches the DB."""
-
-    def post_headless(self):
-        with db.session.no_autoflush:
-            return super().post_headless()
-
-    def put_headless(self, pk):
-        with db.session.no_autoflush:
-            return super().put_headless(pk)
-
-
 # --- pipeline settings screens -------------------------------------------------------------
 
-class StageView(SafeFormViewMixin, CrmModelView):
+class StageView(CrmModelView):
     datamodel = SQLAInterface(Stage)
     resource = "pipeline"
     titles = ("Этапы воронок", "Этап", "Новый этап", "Изменение этапа")
@@ -131,15 +84,15 @@ class StageView(SafeFormViewMixin, CrmModelView):
     search_columns = ["pipeline", "key", "name", "kind"]
     order_columns = ["sort_order", "name", "key"]
     base_order = ("sort_order", "asc")
-    add_form_extra_fields = {"kind": _select("Тип", STAGE_KIND_LABELS, Stage)}
-    edit_form_extra_fields = {"kind": _select("Тип", STAGE_KIND_LABELS, Stage)}
+    add_form_extra_fields = {"kind": _select("Тип", STAGE_KIND_LABELS)}
+    edit_form_extra_fields = {"kind": _select("Тип", STAGE_KIND_LABELS)}
     description_columns = {"deadline": "Например: 1h, 1d, 2 working days"}
 
     def pre_delete(self, item):
         _refuse_delete_in_use(item)
 
 
-class CustomFieldDefView(SafeFormViewMixin, CrmModelView):
+class CustomFieldDefView(CrmModelView):
     datamodel = SQLAInterface(CustomFieldDef)
     resource = "pipeline"
     titles = ("Поля воронок", "Поле воронки", "Новое поле", "Изменение поля")
@@ -153,13 +106,10 @@ class CustomFieldDefView(SafeFormViewMixin, CrmModelView):
     search_columns = ["pipeline", "key", "label", "type", "required"]
     order_columns = ["sort_order", "label", "key"]
     base_order = ("sort_order", "asc")
-    add_form_extra_fields = {"type": _select("Тип", FIELD_TYPE_LABELS, CustomFieldDef),
-                             "allow_other": flag("Разрешить своё значение"),
-                             "required": flag("Обязательное")}
-    edit_form_extra_fields = add_form_extra_fields
+    add_form_extra_fields = edit_form_extra_fields = {"type": _select("Тип", FIELD_TYPE_LABELS)}
 
 
-class PipelineView(SafeFormViewMixin, CrmModelView):
+class PipelineView(CrmModelView):
     datamodel = SQLAInterface(Pipeline)
     resource = "pipeline"
     titles = ("Воронки", "Воронка", "Новая воронка", "Изменение воронки")
@@ -173,7 +123,7 @@ class PipelineView(SafeFormViewMixin, CrmModelView):
     related_views = [StageView, CustomFieldDefView]
     show_template = "crm/show_cascade.html"
     edit_template = "appbuilder/general/model/edit_cascade.html"
-    add_form_extra_fields = {"entity": _select("Раздел", PIPELINE_ENTITY_LABELS, Pipeline),
+    add_form_extra_fields = {"entity": _select("Раздел", PIPELINE_ENTITY_LABELS),
                              "active": BooleanField("Активна", default=True)}
     edit_form_extra_fields = add_form_extra_fields
 
@@ -181,7 +131,7 @@ class PipelineView(SafeFormViewMixin, CrmModelView):
         _refuse_delete_in_use(item)
 
 
-class PipelineApi(NoAutoflushApiMixin, CrmModelRestApi):
+class PipelineApi(CrmModelRestApi):
     resource_name = "pipeline"
     resource = "pipeline"
     datamodel = SQLAInterface(Pipeline)
@@ -194,7 +144,7 @@ class PipelineApi(NoAutoflushApiMixin, CrmModelRestApi):
         _refuse_delete_in_use(item)
 
 
-class StageApi(NoAutoflushApiMixin, CrmModelRestApi):
+class StageApi(CrmModelRestApi):
     resource_name = "stage"
     resource = "pipeline"
     datamodel = SQLAInterface(Stage)
@@ -209,7 +159,7 @@ class StageApi(NoAutoflushApiMixin, CrmModelRestApi):
         _refuse_delete_in_use(item)
 
 
-class CustomFieldDefApi(NoAutoflushApiMixin, CrmModelRestApi):
+class CustomFieldDefApi(CrmModelRestApi):
     resource_name = "custom_field"
     resource = "pipeline"
     datamodel = SQLAInterface(CustomFieldDef)
@@ -245,8 +195,7 @@ def reference_select(label: str, list_code: str, model, field: str):
         return db.session.scalars(choice_query(list_code, _held(model, f"{field}_id"))).all()
 
     return QuerySelectField(label, query_func=query, get_pk_func=lambda o: o.id,
-                            allow_blank=True, blank_text="—",
-                            validators=[model_check_validator(model)], widget=Select2Widget())
+                            allow_blank=True, blank_text="—", widget=Select2Widget())
 
 
 def pipeline_select(label: str, model):
@@ -261,8 +210,7 @@ def pipeline_select(label: str, model):
                                   .order_by(Pipeline.sort_order, Pipeline.name)).all()
 
     return QuerySelectField(label, query_func=query, get_pk_func=lambda o: o.id,
-                            allow_blank=True, blank_text="—",
-                            validators=[model_check_validator(model)], widget=Select2Widget())
+                            allow_blank=True, blank_text="—", widget=Select2Widget())
 
 
 def stage_select(label: str, model):
@@ -282,8 +230,7 @@ def stage_select(label: str, model):
 
     return QuerySelectField(label, query_func=query, get_pk_func=lambda o: o.id,
                             get_label=lambda s: f"{s.pipeline.name} → {s.name}",
-                            allow_blank=True, blank_text="—",
-                            validators=[model_check_validator(model)], widget=Select2Widget())
+                            allow_blank=True, blank_text="—", widget=Select2Widget())
 
 
 class JsonObjectField(Field):
@@ -316,18 +263,16 @@ class JsonObjectField(Field):
         self.data = value
 
 
-def custom_field(model):
-    return JsonObjectField("Дополнительные поля", validators=[model_check_validator(model)],
+def custom_field():
+    return JsonObjectField("Дополнительные поля",
                            description="Значения полей воронки: {\"ключ\": значение}")
 
 
-def checked_text(label: str, model, area: bool = True):
-    """A text input whose model check is shown even when it is empty: FAB's `Optional()`
-    on nullable columns would clear a "required when ..." message."""
+def optional_text(label: str, area: bool = True):
+    """A text input that stores an empty entry as NULL (FAB's own would store "")."""
     cls = TextAreaField if area else StringField
     widget = BS3TextAreaFieldWidget() if area else BS3TextFieldWidget()
-    return cls(label, validators=[model_check_validator(model)], widget=widget,
-               filters=[lambda v: (v or "").strip() or None])
+    return cls(label, widget=widget, filters=[lambda v: (v or "").strip() or None])
 
 
 class _TaskPresenceFilter(BaseFilter):
@@ -358,7 +303,7 @@ def tasks_mark(value) -> str:
     return "Есть" if value else NO_TASKS
 
 
-class PipelineRecordViewMixin(SafeFormViewMixin):
+class PipelineRecordViewMixin:
     """The "Задачи" column and filter of lead and deal lists. The filter is a pseudo-column:
     FAB finds filters of real columns only, so they are added after construction."""
 
@@ -394,6 +339,6 @@ def register_views(appbuilder):
              api=CustomFieldDefApi, menu=False)
 
 
-__all__ = ["flag", "PipelineView", "StageView", "CustomFieldDefView", "reference_select",
-           "pipeline_select", "stage_select", "custom_field", "PipelineRecordViewMixin",
-           "TASKS_COLUMN", "TASKS_SEARCH_FIELD", "tasks_mark"]
+__all__ = ["PipelineView", "StageView", "CustomFieldDefView", "reference_select",
+           "pipeline_select", "stage_select", "custom_field", "optional_text",
+           "PipelineRecordViewMixin", "TASKS_COLUMN", "TASKS_SEARCH_FIELD", "tasks_mark"]

@@ -57,7 +57,7 @@ class ProductView(CrmModelView):
     show_fieldsets = [(title, {"fields": [{"vat_rate": "vat_label", "is_grey": "grey_label"}
                                           .get(f, f) for f in spec["fields"]]})
                       for title, spec in PRODUCT_FIELDSETS]
-    # Explicit checkboxes: FAB marks NOT NULL booleans required, refusing "unchecked".
+    # Checkboxes the base would give without a description and unticked.
     add_form_extra_fields = {"vat_rate": _vat_field(), "is_grey": _grey_field(),
                              "active": BooleanField("Активна", default=True)}
     edit_form_extra_fields = {"vat_rate": _vat_field(), "is_grey": _grey_field(),

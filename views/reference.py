@@ -180,13 +180,6 @@ def _guard_item_delete(item: ReferenceItem) -> None:
 
 # --- screens ---------------------------------------------------------------------------------
 
-def _flags(**labels) -> dict:
-    """Checkboxes of NOT NULL booleans: FAB would mark them required, so "unchecked" (False)
-    could never be saved."""
-    return {key: BooleanField(label, default=default) for key, (label, default)
-            in labels.items()}
-
-
 ITEM_LABELS = {
     "list": "Справочник", "code": "Код", "label": "Значение", "sort_order": "Порядок",
     "active": "Активен", "is_other": "«Другое» (с пояснением)",
@@ -209,10 +202,9 @@ class ReferenceItemView(CrmModelView):
     order_columns = ["label", "code", "sort_order", "active"]
     base_order = ("sort_order", "asc")
     validators_columns = {"code": [_code_latin, _code_unique]}
-    add_form_extra_fields = _flags(active=("Активен", True),
-                                   is_other=("«Другое» (с пояснением)", False))
-    edit_form_extra_fields = _flags(active=("Активен", True),
-                                    is_other=("«Другое» (с пояснением)", False))
+    # Ticked on a new item (the base's checkboxes start unticked).
+    add_form_extra_fields = edit_form_extra_fields = {
+        "active": BooleanField("Активен", default=True)}
     description_columns = {
         "code": "Латинские буквы, цифры, _ и -; после создания не меняется",
         "active": "Неактивные значения остаются в старых записях, но не предлагаются в новых",
@@ -238,8 +230,6 @@ class ReferenceListView(CrmModelView):
     base_order = ("name", "asc")
     related_views = [ReferenceItemView]
     validators_columns = {"code": [lambda form, field: _list_code_check(form, field)]}
-    add_form_extra_fields = _flags(allow_other=("Есть «Другое» с пояснением", False))
-    edit_form_extra_fields = _flags(allow_other=("Есть «Другое» с пояснением", False))
 
     def pre_delete(self, item):
         raise CrmError(LIST_DELETE)

@@ -1,9 +1,10 @@
 """The order of the menu: one `register_views(appbuilder)` per aggregate module."""
 from views import (
-    audit, deal, event, lead, order, party, pipeline, product, reference, task, timeline, user,
+    audit, deal, event, lead, order, party, pipeline, process, product, reference, task, timeline,
+    user,
 )
 
-MODULES = [lead, deal, party, event, task, order, product, pipeline, reference, user,
+MODULES = [lead, deal, party, event, task, order, product, pipeline, process, reference, user,
            timeline, audit]
 
 

@@ -15,7 +15,6 @@ from flask_appbuilder.security.decorators import has_access
 from flask_appbuilder.widgets import ListWidget
 from markupsafe import Markup, escape
 from sqlalchemy import case, func, select
-from sqlalchemy import inspect as sa_inspect
 from wtforms import Field, SelectField, StringField, TextAreaField
 
 from app.access import VIEW_METHOD_RIGHTS
@@ -57,8 +56,9 @@ def users_field(label: str) -> QuerySelectMultipleField:
 
 
 def checks(model) -> list:
-    """The model's check at the field: FAB does not add `validators_columns` to the fields a
-    view declares itself, so those fields carry it explicitly."""
+    """The model's check at a relation field, read from the form alone. The base's form-level
+    check falls back to the stored record for what the form lacks, so a cleared relation
+    (`assignee`, `topic`) still finds the record's `<name>_id` there and would pass."""
     return [model_check_validator(model)] if model is not None else []
 
 
@@ -82,9 +82,9 @@ def names(values):
     return ", ".join(str(v) for v in values or [])
 
 
-def record_entity_field(label: str, model=None) -> SelectField:
+def record_entity_field(label: str) -> SelectField:
     # Empty choice means "no link"; stored as NULL, not as "".
-    return SelectField(label, checks(model), choices=_entity_choices,
+    return SelectField(label, choices=_entity_choices,
                        coerce=lambda v: v or None, validate_choice=False)
 
 
@@ -219,18 +219,19 @@ class OutcomeField(SelectField):
     and the model's check (not the widget) decides what is allowed."""
 
     def __init__(self, label=None, validators=None, **kwargs):
-        super().__init__(label, checks(Task), choices=[("", "—")], validate_choice=False,
+        super().__init__(label, validators, choices=[("", "—")], validate_choice=False,
                          coerce=lambda v: (v or "").strip() or None, **kwargs)
 
 
 def _status_field():
-    return SelectField("Статус", checks(Task), choices=list(TASK_STATUS_LABELS.items()),
+    return SelectField("Статус", choices=list(TASK_STATUS_LABELS.items()),
                        default=TaskStatus.open.value, validate_choice=False)
 
 
 def _title_field():
-    # Declared here so that an empty title gets the model's Russian message at the field.
-    return StringField("Задача", checks(Task), widget=BS3TextFieldWidget())
+    # Declared here: FAB's generated field would add its own "required" message next to
+    # the model's Russian one.
+    return StringField("Задача", widget=BS3TextFieldWidget())
 
 
 TASK_LABELS = {
@@ -292,10 +293,10 @@ class TaskView(PlainExportMixin, CrmModelView):
         "creator": user_field("Постановщик", default_me=True),
         "observers": users_field("Наблюдатели"),
         "status": _status_field(),
-        "outcome_choices": LinesField("Варианты итога", checks(Task),
+        "outcome_choices": LinesField("Варианты итога",
                                       description="По одному в строке; если заданы, "
                                                   "закрыть задачу можно только с итогом"),
-        "record_entity": record_entity_field("Относится к (тип записи)", Task),
+        "record_entity": record_entity_field("Относится к (тип записи)"),
     }
     edit_form_extra_fields = {
         "title": _title_field(),
@@ -305,7 +306,7 @@ class TaskView(PlainExportMixin, CrmModelView):
         "status": _status_field(),
         "outcome_choices": StoredChoicesField("Варианты итога"),
         "outcome": OutcomeField("Итог"),
-        "record_entity": record_entity_field("Относится к (тип записи)", Task),
+        "record_entity": record_entity_field("Относится к (тип записи)"),
     }
 
     # --- forms ----------------------------------------------------------------------------
@@ -444,32 +445,18 @@ class MyTaskView(TaskView):
 # --- REST APIs ------------------------------------------------------------------------------
 
 class KnownRelatedMixin:
-    """An unknown id in a relation field (`"assignee": 999`) must be a 422, not a new empty
-    row: marshmallow-sqlalchemy builds a fresh object for an id it cannot find, and the
-    INSERT then fails with a 500."""
+    """The base's 422 for an unknown related id (`"assignee": 999`), its message led by the
+    field's Russian name: "Исполнитель: запись № 999 не найдена"."""
 
     related_labels: dict[str, str] = {}
 
     def _refuse_unknown_related(self, item) -> None:
-        errors = {}
-        for name in sa_inspect(type(item)).relationships.keys():
-            value = getattr(item, name, None)
-            values = value if isinstance(value, (list, tuple, set)) else [value]
-            for obj in values:
-                if obj is not None and not sa_inspect(obj).persistent:
-                    label = self.related_labels.get(name, name)
-                    errors[name] = f"{label}: запись № {getattr(obj, 'id', '')} не найдена"
-                    break
-        if errors:
-            raise FieldErrors(errors)
-
-    def pre_add(self, item):
-        self._refuse_unknown_related(item)
-        super().pre_add(item)
-
-    def pre_update(self, item):
-        self._refuse_unknown_related(item)
-        super().pre_update(item)
+        try:
+            super()._refuse_unknown_related(item)
+        except FieldErrors as exc:
+            raise FieldErrors({name: f"{self.related_labels.get(name, name)}: "
+                                     f"{message[:1].lower()}{message[1:]}"
+                               for name, message in exc.errors.items()}) from None
 
 
 # --- checklist items as records (API) -----------------------------------------------------

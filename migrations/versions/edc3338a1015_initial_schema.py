@@ -1,8 +1,8 @@
 """initial schema
 
-Revision ID: e685b937b844
+Revision ID: edc3338a1015
 Revises: 
-Create Date: 2026-11-23 18:08:28.477905
+Create Date: 2026-11-23 18:45:30.244644
 
 """
 from alembic import op
@@ -10,7 +10,7 @@ import sqlalchemy as sa
 
 
 # revision identifiers, used by Alembic.
-revision = 'e685b937b844'
+revision = 'edc3338a1015'
 down_revision = None
 branch_labels = None
 depends_on = None
@@ -84,6 +84,58 @@ def upgrade():
     sa.PrimaryKeyConstraint('id'),
     sa.UniqueConstraint('name')
     )
+    op.create_table('outbox_message',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('kind', sa.String(length=16), nullable=False),
+    sa.Column('status', sa.String(length=16), nullable=False),
+    sa.Column('recipients', sa.JSON(), nullable=False),
+    sa.Column('subject', sa.String(length=300), nullable=True),
+    sa.Column('body', sa.Text(), nullable=False),
+    sa.Column('entity', sa.String(length=32), nullable=True),
+    sa.Column('record_id', sa.Integer(), nullable=True),
+    sa.Column('rule_key', sa.String(length=200), nullable=True),
+    sa.Column('transition_id', sa.String(length=64), nullable=True),
+    sa.Column('effect_key', sa.String(length=200), nullable=True),
+    sa.Column('attempts', sa.Integer(), nullable=False),
+    sa.Column('last_error', sa.Text(), nullable=True),
+    sa.Column('created_at', sa.DateTime(), nullable=False),
+    sa.Column('sent_at', sa.DateTime(), nullable=True),
+    sa.PrimaryKeyConstraint('id'),
+    sa.UniqueConstraint('effect_key')
+    )
+    with op.batch_alter_table('outbox_message', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_outbox_message_entity'), ['entity'], unique=False)
+        batch_op.create_index(batch_op.f('ix_outbox_message_kind'), ['kind'], unique=False)
+        batch_op.create_index(batch_op.f('ix_outbox_message_record_id'), ['record_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_outbox_message_status'), ['status'], unique=False)
+        batch_op.create_index(batch_op.f('ix_outbox_message_transition_id'), ['transition_id'], unique=False)
+
+    op.create_table('scheduled_action',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('action', sa.String(length=32), nullable=False),
+    sa.Column('params', sa.JSON(), nullable=False),
+    sa.Column('entity', sa.String(length=32), nullable=True),
+    sa.Column('record_id', sa.Integer(), nullable=True),
+    sa.Column('due_at', sa.DateTime(), nullable=False),
+    sa.Column('status', sa.String(length=16), nullable=False),
+    sa.Column('attempts', sa.Integer(), nullable=False),
+    sa.Column('last_error', sa.Text(), nullable=True),
+    sa.Column('stage_key', sa.String(length=64), nullable=True),
+    sa.Column('outlives_stage', sa.Boolean(), nullable=False),
+    sa.Column('rule_key', sa.String(length=200), nullable=True),
+    sa.Column('transition_id', sa.String(length=64), nullable=True),
+    sa.Column('effect_key', sa.String(length=200), nullable=False),
+    sa.Column('created_at', sa.DateTime(), nullable=False),
+    sa.PrimaryKeyConstraint('id'),
+    sa.UniqueConstraint('effect_key')
+    )
+    with op.batch_alter_table('scheduled_action', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_scheduled_action_due_at'), ['due_at'], unique=False)
+        batch_op.create_index(batch_op.f('ix_scheduled_action_entity'), ['entity'], unique=False)
+        batch_op.create_index(batch_op.f('ix_scheduled_action_record_id'), ['record_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_scheduled_action_status'), ['status'], unique=False)
+        batch_op.create_index(batch_op.f('ix_scheduled_action_transition_id'), ['transition_id'], unique=False)
+
     op.create_table('ab_api_key',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('uuid', sa.String(length=36), nullable=False),
@@ -281,6 +333,29 @@ def upgrade():
     sa.PrimaryKeyConstraint('id'),
     sa.UniqueConstraint('kind', 'key', name='uq_seed_record_kind_key')
     )
+    op.create_table('stage_history',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('entity', sa.String(length=32), nullable=False),
+    sa.Column('record_id', sa.Integer(), nullable=False),
+    sa.Column('process_key', sa.String(length=64), nullable=False),
+    sa.Column('stage_key', sa.String(length=64), nullable=False),
+    sa.Column('stage_name', sa.String(length=200), nullable=False),
+    sa.Column('entered_at', sa.DateTime(), nullable=False),
+    sa.Column('left_at', sa.DateTime(), nullable=True),
+    sa.Column('entered_by_id', sa.Integer(), nullable=True),
+    sa.Column('left_by_id', sa.Integer(), nullable=True),
+    sa.Column('transition_id', sa.String(length=64), nullable=False),
+    sa.Column('source', sa.String(length=32), nullable=True),
+    sa.Column('deadline_at', sa.DateTime(), nullable=True),
+    sa.ForeignKeyConstraint(['entered_by_id'], ['ab_user.id'], ),
+    sa.ForeignKeyConstraint(['left_by_id'], ['ab_user.id'], ),
+    sa.PrimaryKeyConstraint('id')
+    )
+    with op.batch_alter_table('stage_history', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_stage_history_entity'), ['entity'], unique=False)
+        batch_op.create_index(batch_op.f('ix_stage_history_record_id'), ['record_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_stage_history_transition_id'), ['transition_id'], unique=False)
+
     op.create_table('task',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('title', sa.String(length=300), nullable=False),
@@ -389,6 +464,28 @@ def upgrade():
     )
     with op.batch_alter_table('custom_field_def', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_custom_field_def_pipeline_id'), ['pipeline_id'], unique=False)
+
+    op.create_table('process_version',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('process_key', sa.String(length=64), nullable=False),
+    sa.Column('version', sa.Integer(), nullable=False),
+    sa.Column('name', sa.String(length=200), nullable=False),
+    sa.Column('entity', sa.String(length=16), nullable=False),
+    sa.Column('filename', sa.String(length=200), nullable=False),
+    sa.Column('source', sa.Text(), nullable=False),
+    sa.Column('sha256', sa.String(length=64), nullable=False),
+    sa.Column('active', sa.Boolean(), nullable=False),
+    sa.Column('installed_at', sa.DateTime(), nullable=False),
+    sa.Column('installed_by_id', sa.Integer(), nullable=True),
+    sa.Column('pipeline_id', sa.Integer(), nullable=True),
+    sa.ForeignKeyConstraint(['installed_by_id'], ['ab_user.id'], ),
+    sa.ForeignKeyConstraint(['pipeline_id'], ['pipeline.id'], ),
+    sa.PrimaryKeyConstraint('id'),
+    sa.UniqueConstraint('process_key', 'version', name='uq_process_version_key_version')
+    )
+    with op.batch_alter_table('process_version', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_process_version_active'), ['active'], unique=False)
+        batch_op.create_index(batch_op.f('ix_process_version_process_key'), ['process_key'], unique=False)
 
     op.create_table('product',
     sa.Column('id', sa.Integer(), nullable=False),
@@ -830,6 +927,11 @@ def downgrade():
         batch_op.drop_index(batch_op.f('ix_product_name'))
 
     op.drop_table('product')
+    with op.batch_alter_table('process_version', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_process_version_process_key'))
+        batch_op.drop_index(batch_op.f('ix_process_version_active'))
+
+    op.drop_table('process_version')
     with op.batch_alter_table('custom_field_def', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_custom_field_def_pipeline_id'))
 
@@ -859,6 +961,12 @@ def downgrade():
         batch_op.drop_index(batch_op.f('ix_task_assignee_id'))
 
     op.drop_table('task')
+    with op.batch_alter_table('stage_history', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_stage_history_transition_id'))
+        batch_op.drop_index(batch_op.f('ix_stage_history_record_id'))
+        batch_op.drop_index(batch_op.f('ix_stage_history_entity'))
+
+    op.drop_table('stage_history')
     op.drop_table('seed_record')
     op.drop_table('reference_list')
     with op.batch_alter_table('pipeline', schema=None) as batch_op:
@@ -904,6 +1012,22 @@ def downgrade():
         batch_op.drop_index('idx_api_key_lookup_hash')
 
     op.drop_table('ab_api_key')
+    with op.batch_alter_table('scheduled_action', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_scheduled_action_transition_id'))
+        batch_op.drop_index(batch_op.f('ix_scheduled_action_status'))
+        batch_op.drop_index(batch_op.f('ix_scheduled_action_record_id'))
+        batch_op.drop_index(batch_op.f('ix_scheduled_action_entity'))
+        batch_op.drop_index(batch_op.f('ix_scheduled_action_due_at'))
+
+    op.drop_table('scheduled_action')
+    with op.batch_alter_table('outbox_message', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_outbox_message_transition_id'))
+        batch_op.drop_index(batch_op.f('ix_outbox_message_status'))
+        batch_op.drop_index(batch_op.f('ix_outbox_message_record_id'))
+        batch_op.drop_index(batch_op.f('ix_outbox_message_kind'))
+        batch_op.drop_index(batch_op.f('ix_outbox_message_entity'))
+
+    op.drop_table('outbox_message')
     op.drop_table('ab_view_menu')
     with op.batch_alter_table('ab_user', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_ab_user_department_id'))

@@ -1,0 +1,48 @@
+"""The outbox: external effects a transaction decided (e-mail, SMS, in-app notifications,
+documents), written in that transaction and delivered after commit by the jobs."""
+from __future__ import annotations
+
+import datetime as dt
+import enum
+
+from sqlalchemy import JSON, DateTime, Integer, String, Text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from models.base import Model, utcnow
+
+
+class OutboxKind(str, enum.Enum):
+    email = "email"
+    sms = "sms"
+    notification = "notification"
+    document = "document"
+
+
+class OutboxStatus(str, enum.Enum):
+    pending = "pending"
+    sent = "sent"
+    failed = "failed"
+    cancelled = "cancelled"
+
+
+class OutboxMessage(Model):
+    __tablename__ = "outbox_message"
+    __entity__ = "outbox_message"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    kind: Mapped[str] = mapped_column(String(16), nullable=False, index=True)
+    status: Mapped[str] = mapped_column(String(16), nullable=False,
+                                        default=OutboxStatus.pending.value, index=True)
+    # Who receives it: user ids for notifications, addresses for e-mail and SMS.
+    recipients: Mapped[object] = mapped_column(JSON, nullable=False, default=list)
+    subject: Mapped[str | None] = mapped_column(String(300))
+    body: Mapped[str] = mapped_column(Text, nullable=False, default="")
+    entity: Mapped[str | None] = mapped_column(String(32), index=True)
+    record_id: Mapped[int | None] = mapped_column(Integer, index=True)
+    rule_key: Mapped[str | None] = mapped_column(String(200))
+    transition_id: Mapped[str | None] = mapped_column(String(64), index=True)
+    effect_key: Mapped[str | None] = mapped_column(String(200), unique=True)
+    attempts: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime, nullable=False, default=utcnow)
+    sent_at: Mapped[dt.datetime | None] = mapped_column(DateTime)

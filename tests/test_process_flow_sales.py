@@ -1,0 +1,180 @@
+"""The shipped «Продажа» process walked through the real app: the transition service, its
+refusals, its effects, their idempotency and their rollback."""
+import pytest
+from sqlalchemy import select
+
+from app import processes, transitions
+from app.extensions import db
+from config import BASE_DIR
+from errors import MissingFields, TransitionNotAllowed
+from models.deal import Deal
+from models.outbox import OutboxMessage
+from models.party import Company
+from models.pipeline import Pipeline, Stage
+from models.process import StageHistory
+from models.task import Task
+from models.timeline import TimelineEntry
+from models.user import CrmUser
+
+SALES_FILE = BASE_DIR / "rules" / "definitions" / "001_sales.yaml"
+
+
+@pytest.fixture()
+def sales(app):
+    processes.install_file(SALES_FILE)
+    db.session.commit()
+    return db.session.scalar(select(Pipeline).where(Pipeline.code == "sales"))
+
+
+def _user(name):
+    return db.session.scalar(select(CrmUser).where(CrmUser.username == name))
+
+
+def _stage(pipeline, key):
+    return db.session.scalar(select(Stage).where(Stage.pipeline_id == pipeline.id,
+                                                 Stage.key == key))
+
+
+def _new_deal(client, sales, **extra):
+    resp = client.api("post", "/api/v1/deal/", json={
+        "title": "Поставка весов", "pipeline": sales.id, "stage": _stage(sales, "new").id,
+        "responsible": _user("manager").id, **extra})
+    assert resp.status_code == 201, resp.json
+    return db.session.get(Deal, resp.json["id"])
+
+
+def _tasks(deal):
+    return db.session.scalars(select(Task).where(Task.record_entity == "deal",
+                                                 Task.record_id == deal.id)
+                              .order_by(Task.id)).all()
+
+
+def _move(client, deal, sales, key, **extra):
+    db.session.refresh(deal)
+    return client.api("put", f"/api/v1/deal/{deal.id}", json={
+        "stage": _stage(sales, key).id, "version": deal.version, **extra})
+
+
+def test_new_request_notifies_managers_and_asks_to_take_it(client, sales):
+    deal = _new_deal(client, sales)
+    [task] = _tasks(deal)
+    assert task.title == "Взять заявку в работу"
+    assert task.outcome_choices == ["Принять заявку", "Отказ"]
+    assert task.assignee.username in {"manager", "manager2", "outsider"}
+    assert task.creator.username == "sales_head"
+    assert task.rule_key == "sales.new.on_enter.take_request"
+    note = db.session.scalar(select(OutboxMessage).where(OutboxMessage.kind == "notification"))
+    assert note.body == "Новая заявка «Поставка весов»: возьмите заявку в работу"
+    assert _user("sales_head").id in note.recipients
+    history = db.session.scalars(select(StageHistory)).all()
+    assert [(h.stage_name, h.left_at) for h in history] == [("Новая заявка", None)]
+
+
+def test_missing_fields_refuse_the_move_with_russian_labels(client, sales):
+    deal = _new_deal(client, sales)
+    resp = _move(client, deal, sales, "in_work")
+    assert resp.status_code == 422
+    assert resp.json["message"]["priority"] == [
+        "Заполните поле «Приоритет (А/В/С)»: оно обязательно на этапе «Взят в работу»"]
+    assert set(resp.json["message"]) == {"priority", "company", "delivery_term"}
+    db.session.expire_all()
+    assert db.session.get(Deal, deal.id).stage.key == "new"
+    assert len(_tasks(deal)) == 1
+
+
+def test_taken_into_work_writes_tasks_letter_history_and_timeline(client, sales):
+    company = Company(kind="person", name="Петров Пётр Петрович", email="petrov@example.ru")
+    db.session.add(company)
+    db.session.commit()
+    deal = _new_deal(client, sales, company=company.id)
+    resp = _move(client, deal, sales, "in_work", custom={
+        "priority": "A", "delivery_term": "2026-12-01", "need_lawyer": True})
+    assert resp.status_code == 200, resp.json
+    titles = [t.title for t in _tasks(deal)]
+    assert titles[1:] == ["Проверить товарные позиции",
+                          "Проверить контрагента по сделке «Поставка весов»"]
+    check = _tasks(deal)[1]
+    assert check.assignee.username == "manager" and check.creator.username == "sales_head"
+    assert check.deadline is not None
+    letter = db.session.scalar(select(OutboxMessage).where(OutboxMessage.kind == "email"))
+    assert letter.recipients == ["petrov@example.ru"]
+    assert "Ваш персональный менеджер Тестов Иван" in " ".join(letter.body.split())
+    history = db.session.scalars(select(StageHistory).order_by(StageHistory.id)).all()
+    assert [h.stage_key for h in history] == ["new", "in_work"]
+    assert history[0].left_at is not None and history[1].left_at is None
+    texts = set(db.session.scalars(select(TimelineEntry.text)))
+    assert "Этап: «Новая заявка» → «Взят в работу»" in texts
+    assert ("Задача «Проверить товарные позиции» создана автоматически при переходе на "
+            "этап «Взят в работу»") in texts
+    db.session.refresh(deal)
+    assert deal.custom["kp_agreed_date"]  # set to 2 working days ahead
+
+
+def test_saving_again_in_the_same_stage_creates_nothing_twice(client, sales):
+    company = Company(kind="person", name="Сидоров С. С.")
+    db.session.add(company)
+    db.session.commit()
+    deal = _new_deal(client, sales, company=company.id)
+    custom = {"priority": "B", "delivery_term": "2026-12-01"}
+    assert _move(client, deal, sales, "in_work", custom=custom).status_code == 200
+    count = len(_tasks(deal))
+    db.session.refresh(deal)
+    resp = client.api("put", f"/api/v1/deal/{deal.id}",
+                      json={"title": "Поставка весов (уточнено)", "version": deal.version})
+    assert resp.status_code == 200
+    assert len(_tasks(deal)) == count
+    # leaving and re-entering fires the entry actions again, under a new transition
+    assert _move(client, deal, sales, "new").status_code == 200
+    assert _move(client, deal, sales, "in_work").status_code == 200
+    assert len([t for t in _tasks(deal) if t.title == "Проверить товарные позиции"]) == 2
+
+
+def test_a_failing_action_rolls_the_whole_move_back(client, sales, monkeypatch):
+    company = Company(kind="person", name="Козлов К. К.")
+    db.session.add(company)
+    db.session.commit()
+    deal = _new_deal(client, sales, company=company.id)
+
+    def broken(*_args):
+        raise TransitionNotAllowed("Почтовый шаблон повреждён")
+
+    monkeypatch.setitem(transitions.APPLY, "send_message", broken)
+    resp = _move(client, deal, sales, "in_work",
+                 custom={"priority": "A", "delivery_term": "2026-12-01"})
+    assert resp.status_code == 409
+    db.session.expire_all()
+    assert db.session.get(Deal, deal.id).stage.key == "new"
+    assert [t.title for t in _tasks(deal)] == ["Взять заявку в работу"]
+    assert db.session.scalars(select(StageHistory)).all()[-1].stage_key == "new"
+
+
+def test_a_stage_written_behind_the_service_is_refused(client, sales):
+    deal = _new_deal(client, sales)
+    deal.stage = _stage(sales, "won")
+    with pytest.raises(TransitionNotAllowed):
+        db.session.flush()
+    db.session.rollback()
+    assert db.session.get(Deal, deal.id).stage.key == "new"
+
+
+def test_the_form_refuses_a_move_with_the_missing_fields(client, login, sales):
+    deal = _new_deal(client, sales)
+    manager = login("manager")
+    page = manager.get(f"/dealview/edit/{deal.id}").get_data(as_text=True)
+    assert "Поставка весов" in page
+    db.session.refresh(deal)
+    resp = manager.post(f"/dealview/edit/{deal.id}", data={
+        "title": "Поставка весов", "pipeline": sales.id, "stage": _stage(sales, "in_work").id,
+        "responsible": _user("manager").id, "budget": "0", "version": deal.version},
+        follow_redirects=True)
+    page = resp.get_data(as_text=True)
+    assert "Нельзя перейти на этап «Взят в работу»: не заполнены поля" in page
+    db.session.expire_all()
+    assert db.session.get(Deal, deal.id).stage.key == "new"
+
+
+def test_may_move_answers_for_the_button(client, sales):
+    deal = _new_deal(client, sales)
+    refusal = transitions.may_move(deal, "in_work")
+    assert isinstance(refusal, MissingFields)
+    assert transitions.may_move(deal, "lost") is not None  # a reason is required
