@@ -21,7 +21,7 @@ VIEW_METHOD_RIGHTS = {
 }
 API_METHOD_RIGHTS = {
     "get_list": "read", "get": "read", "info": "read",
-    "post": "write", "put": "write", "delete": "delete",
+    "post": "write", "put": "write", "delete": "delete", "move": "write",
 }
 
 

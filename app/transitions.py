@@ -476,7 +476,8 @@ def _assign_value(new, field: str, value) -> None:
 
 def _create_record(record, entity, process, effect, actor_id) -> None:
     """Creates the record a definition names (event No. 2, an approval event, an order),
-    linked «на основании» this one, with copied and given values."""
+    linked «на основании» this one. The engine has already resolved the copied and given
+    values: relationships by id (reference items by code), contact rows by row ids."""
     from models.registry import model_for
     from models.timeline import add_timeline
 
@@ -487,66 +488,49 @@ def _create_record(record, entity, process, effect, actor_id) -> None:
     if hasattr(model, "effect_key") and _exists(model, effect.key):
         return
     new = model()
-    copy = params.get("copy") or []
-    pairs = copy.items() if isinstance(copy, dict) else ((f, f) for f in copy)
-    children = []
-    for dst, src in pairs:
-        value = getattr(record, src, None)
-        if dst == "contact_rows":
-            children.append(value)
-            continue
-        if isinstance(value, list):
-            continue
-        setattr(new, dst, value)
+    rows = None
     for field, value in (params.get("values") or {}).items():
-        _assign_value(new, field, value)
+        if field == "contact_rows":
+            rows = value
+        else:
+            _assign_value(new, field, value)
     responsible = params.get("responsible")
     if responsible is not None and hasattr(new, "responsible_id"):
         new.responsible_id = resolve_person(responsible, record, actor_id)
-    if hasattr(new, "record_entity"):
+    if params.get("basis", True) and hasattr(new, "record_entity"):
         new.record_entity, new.record_id = entity, record.id
     for attr, value in (("rule_key", effect.rule), ("effect_key", effect.key),
                         ("transition_id", effect.key.split(":")[0])):
         if hasattr(new, attr):
             setattr(new, attr, value)
+    _copy_contact_rows(new, rows)
     db.session.add(new)
     db.session.flush()
-    _copy_contact_rows(record, new, children)
     label = getattr(model, "__label__", "") or params["entity"]
-    add_timeline(entity, record.id, "system",
-                 f"Создано автоматически: {label} «{new}»", author_id=0,
-                 payload={"rule": effect.rule, "entity": params["entity"], "id": new.id})
+    add_timeline(entity, record.id, "system", f"Создано автоматически: {label} «{new}»",
+                 author_id=0, payload={"rule": effect.rule, "entity": params["entity"],
+                                       "id": new.id})
     reminder = params.get("reminder")
     if reminder:
-        reminder_effect = Effect(
+        _schedule(new, params["entity"], process, Effect(
             action="remind", key=f"{effect.key}:reminder", rule=f"{effect.rule}/reminder",
-            stage=effect.stage, params={**reminder, "record": [params["entity"], new.id]},
-            due_at=effect.due_at or _due_after(reminder.get("after")))
-        _schedule(new, params["entity"], process, reminder_effect, actor_id)
+            stage=effect.stage, params={k: v for k, v in reminder.items() if k != "due_at"},
+            due_at=reminder.get("due_at")), actor_id)
 
 
-def _due_after(after):
-    from rules.durations import add_duration
-
-    now = to_local(utcnow()).replace(tzinfo=None)
-    return add_duration(now, after) if after else now
-
-
-def _copy_contact_rows(record, new, sources) -> None:
-    """`sources`: the contact rows of another event, or a contact (an order's)."""
+def _copy_contact_rows(new, rows) -> None:
+    """`rows`: ids of another event's contact rows, or one contact id (an order's)."""
     from models.event import EventContactRow
 
-    if not hasattr(new, "contact_rows"):
+    if rows in (None, [], "") or not hasattr(new, "contact_rows"):
         return
-    for source in sources:
-        if source is None:
-            continue
-        if isinstance(source, (list, tuple)):
-            for row in source:
-                db.session.add(EventContactRow(event_id=new.id, contact_id=row.contact_id,
-                                               how_to_reach=row.how_to_reach, note=row.note))
-        else:
-            db.session.add(EventContactRow(event_id=new.id, contact_id=source.id))
+    if isinstance(rows, int):
+        new.contact_rows.append(EventContactRow(contact_id=rows))
+        return
+    for row in db.session.scalars(select(EventContactRow).where(EventContactRow.id.in_(rows))
+                                  .order_by(EventContactRow.id)):
+        new.contact_rows.append(EventContactRow(contact_id=row.contact_id,
+                                                how_to_reach=row.how_to_reach, note=row.note))
 
 
 def _move_record(record, entity, process, effect, actor_id) -> None:
@@ -562,6 +546,78 @@ def _move_record(record, entity, process, effect, actor_id) -> None:
         transition(target, params["to"], actor_id, source="process")
 
 
+def _convert_lead(lead, entity, process, effect, actor_id) -> None:
+    """Lead -> counterparty + contact + deal. An existing counterparty or contact is linked
+    when it matches by phone or e-mail (or the counterparty by name), never duplicated; the
+    deal enters the first stage of the named pipeline through the transition service."""
+    from models.deal import Deal
+    from models.party import Company, Contact
+    from models.pipeline import Pipeline, Stage
+    from models.timeline import add_timeline
+
+    if lead.converted_at is not None:
+        return
+    custom = lead.custom or {}
+    contact = lead.contact or _match_contact(lead.phone, lead.email)
+    company = lead.company or (contact.company if contact is not None else None) or \
+        _match_company(lead.company_name, lead.phone, lead.email)
+    if company is None:
+        name = custom.get("company_short_name") or lead.company_name or lead.title
+        company = Company(kind="legal", name=name, full_name=lead.company_name, phone=lead.phone,
+                          email=lead.email, postal_address=custom.get("company_postal_address"),
+                          responsible_id=lead.responsible_id)
+        db.session.add(company)
+    if contact is None:
+        person = (custom.get("decision_maker") or lead.contact_name or lead.title).split()
+        contact = Contact(last_name=person[0], first_name=" ".join(person[1:2]) or None,
+                          middle_name=" ".join(person[2:3]) or None, company=company,
+                          phone=lead.phone, email=lead.email,
+                          decision_maker=bool(custom.get("decision_maker")))
+        db.session.add(contact)
+    pipeline = db.session.scalar(select(Pipeline).where(
+        Pipeline.code == effect.params.get("pipeline"))) if effect.params.get("pipeline") \
+        else db.session.scalar(select(Pipeline).where(Pipeline.entity == "deal",
+                                                      Pipeline.active.is_(True))
+                               .order_by(Pipeline.sort_order))
+    if pipeline is None:
+        raise CrmError("Нет воронки сделок для конвертации лида")
+    first = db.session.scalar(select(Stage).where(Stage.pipeline_id == pipeline.id)
+                              .order_by(Stage.sort_order))
+    deal = Deal(title=lead.title, pipeline=pipeline, stage=first, company=company,
+                contacts=[contact], responsible_id=lead.responsible_id,
+                source_id=lead.source_id, lead=lead)
+    lead.company, lead.contact, lead.converted_at = company, contact, utcnow()
+    db.session.add(deal)
+    db.session.flush()
+    transition(deal, first.key, actor_id, source="process", from_key=None)
+    add_timeline(entity, lead.id, "system",
+                 f"Лид конвертирован: контрагент «{company}», контакт «{contact}», "
+                 f"сделка «{deal.title}»", author_id=0, payload={"deal": deal.id})
+
+
+def _match_contact(phone, email):
+    from models.party import Contact
+
+    for column, value in ((Contact.email, email), (Contact.phone, phone)):
+        if value:
+            found = db.session.scalar(select(Contact).where(column == value))
+            if found is not None:
+                return found
+    return None
+
+
+def _match_company(name, phone, email):
+    from models.party import Company
+
+    for column, value in ((Company.email, email), (Company.phone, phone),
+                          (Company.name, name)):
+        if value:
+            found = db.session.scalar(select(Company).where(column == value))
+            if found is not None:
+                return found
+    return None
+
+
 def _unsupported(record, entity, process, effect, actor_id) -> None:
     raise CrmError(f"Действие «{effect.action}» ещё не поддерживается: переход отменён")
 
@@ -569,13 +625,17 @@ def _unsupported(record, entity, process, effect, actor_id) -> None:
 APPLY = {"create_task": _create_task, "notify": _notify, "send_message": _send_message,
          "set_field": _set_field, "schedule": _schedule, "repeat": _schedule,
          "remind": _remind, "assign": _assign, "create_record": _create_record,
-         "move_record": _move_record}
+         "move_record": _move_record, "convert_lead": _convert_lead}
 
 
 # --- routing of saves from forms and the API ---------------------------------------------
 def route_stage_change(item, source: str) -> None:
     """Called before a form or API save: a changed (or first) stage goes through
-    `transition()`; nothing else about the save changes."""
+    `transition()`; a changed field may fire the definition's triggers; a task the engine
+    created, closed with an outcome, runs what that outcome says."""
+    if entity_of(item) == "task":
+        task_closed(item, source)
+        return
     if not is_process_record(item):
         return
     new_key = current_stage(item)
@@ -600,6 +660,11 @@ def old_values(record) -> dict:
         hist = state.attrs[attr.key].history
         if hist.deleted:
             values[attr.key] = hist.deleted[0]
+            if attr.key == "custom":
+                # custom fields are read as top-level values: put the old ones back
+                for key in (hist.added[0] or {}) if hist.added else {}:
+                    values.pop(key, None)
+                values.update(hist.deleted[0] or {})
     for rel in state.mapper.relationships:
         if rel.uselist:
             continue
@@ -627,5 +692,40 @@ def field_changed(record, source: str = "form") -> None:
     for effect in effects:
         if effect.action == "move_stage":
             transition(record, effect.params["to"], actor_id, source="process")
+            continue
+        APPLY.get(effect.action, _unsupported)(record, entity, process, effect, actor_id)
+
+
+def task_closed(task, source: str = "form") -> None:
+    """A task created by a definition is being closed (status "done"): its outcome may move
+    the record, create the next task (the proposal loop), set fields or start actions."""
+    from models.registry import model_for
+    from rules.engine import plan_outcome
+
+    if not task.rule_key or task.status != "done" or not task.record_entity:
+        return
+    state = sa_inspect(task)
+    if not (state.transient or state.pending):
+        with db.session.no_autoflush:
+            stored = db.session.execute(select(type(task).status)
+                                        .where(type(task).id == task.id)).scalar()
+        if stored == "done":
+            return  # closed before: saving it again runs nothing twice
+    model = model_for(task.record_entity)
+    record = db.session.get(model, task.record_id) if model is not None else None
+    if record is None or not is_process_record(record):
+        return
+    process = process_of(record)
+    if process is None or task.rule_key not in getattr(process, "rules", {}):
+        return
+    actor_id = current_actor_id()
+    effects = plan_outcome(process, task.rule_key, task.outcome or None, record_values(record),
+                           uuid.uuid4().hex, to_local(utcnow()).replace(tzinfo=None),
+                           comment=task.result, stage_key=current_stage(record),
+                           context=template_context(record))
+    entity = entity_of(record)
+    for effect in effects:
+        if effect.action == "move_stage":
+            transition(record, effect.params["to"], actor_id, source="task")
             continue
         APPLY.get(effect.action, _unsupported)(record, entity, process, effect, actor_id)

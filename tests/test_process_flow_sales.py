@@ -178,3 +178,62 @@ def test_may_move_answers_for_the_button(client, sales):
     refusal = transitions.may_move(deal, "in_work")
     assert isinstance(refusal, MissingFields)
     assert transitions.may_move(deal, "lost") is not None  # a reason is required
+
+
+def _close(client, task, outcome, result="Готово"):
+    return client.api("put", f"/api/v1/task/{task.id}", json={
+        "status": "done", "outcome": outcome, "result": result})
+
+
+def test_task_outcomes_move_the_deal_and_loop_the_proposal(client, sales):
+    company = Company(kind="person", name="Лебедев Л. Л.")
+    db.session.add(company)
+    db.session.commit()
+    deal = _new_deal(client, sales, company=company.id)
+    deal_custom = {"priority": "A", "delivery_term": "2026-12-01"}
+    [take] = _tasks(deal)
+    db.session.refresh(deal)
+    client.api("put", f"/api/v1/deal/{deal.id}", json={"custom": deal_custom,
+                                                      "version": deal.version})
+    resp = _close(client, take, "Принять заявку")
+    assert resp.status_code == 200, resp.json
+    db.session.expire_all()
+    assert db.session.get(Deal, deal.id).stage.key == "in_work"
+    assert _move(client, deal, sales, "proposal").status_code == 200
+    feedback = next(t for t in _tasks(deal)
+                    if t.title == "Связаться с клиентом, получить обратную связь по КП")
+    assert _close(client, feedback, "КП не согласовано").status_code == 200
+    rework = [t for t in _tasks(deal)
+              if t.title == "Отработать возражение, переформировать КП"]
+    assert len(rework) == 1 and rework[0].status == "open"
+    # closing the rework sends the feedback task round again: the loop until agreed
+    assert _close(client, rework[0], None).status_code == 200
+    feedbacks = [t for t in _tasks(deal)
+                 if t.title == "Связаться с клиентом, получить обратную связь по КП"]
+    assert len(feedbacks) == 2 and feedbacks[-1].status == "open"
+    # an outcome outside the choices is refused
+    assert _close(client, feedbacks[-1], "Может быть").status_code == 422
+
+
+def test_bulk_move_applies_the_same_rules_to_each_record(client, login, sales):
+    company = Company(kind="person", name="Фролов Ф. Ф.")
+    db.session.add(company)
+    db.session.commit()
+    ready = _new_deal(client, sales, company=company.id,
+                      custom={"priority": "C", "delivery_term": "2026-12-01"})
+    empty = _new_deal(client, sales)
+    other = _new_deal(client, sales, responsible=_user("manager2").id)
+    resp = login("manager").api("post", "/api/v1/deal/move", json={
+        "ids": [ready.id, empty.id, other.id], "stage": "in_work"})
+    assert resp.status_code == 200, resp.json
+    by_id = {r["id"]: r for r in resp.json["result"]}
+    assert by_id[ready.id]["ok"] is True
+    assert by_id[empty.id]["ok"] is False
+    assert "не заполнены поля «Приоритет (А/В/С)»" in by_id[empty.id]["message"]
+    assert by_id[other.id] == {"id": other.id, "ok": False, "message": "Запись не найдена"}
+    db.session.expire_all()
+    assert [db.session.get(Deal, d.id).stage.key for d in (ready, empty, other)] == \
+        ["in_work", "new", "new"]
+    assert "Проверить товарные позиции" in [t.title for t in _tasks(ready)]
+    assert login("secretary").api("post", "/api/v1/deal/move", json={
+        "ids": [ready.id], "stage": "new"}).status_code in (401, 403)

@@ -7,6 +7,7 @@ import io
 
 from flask import Response, g, redirect, request, url_for
 from flask_appbuilder import ModelRestApi, ModelView
+from flask_appbuilder.security.decorators import protect
 from flask_appbuilder.models.filters import BaseFilter
 from flask_appbuilder.security.decorators import has_access
 from flask_appbuilder.urltools import get_filter_args, get_order_args
@@ -20,7 +21,7 @@ from app.extensions import db
 from app.formatting import display, format_date, format_datetime, format_money
 from app.forms import LocalDateField, LocalDateTimeField, VersionField, checked_form
 from app.scope import scope_query
-from app.transitions import route_stage_change
+from app.transitions import is_process_record, route_stage_change, transition
 from errors import CrmError, FieldErrors, StaleRecord
 
 # Labels shared by many entities; a view adds or overrides its own.
@@ -273,6 +274,38 @@ class CrmModelRestApi(ModelRestApi):
                 errors[rel.key] = f"Запись № {getattr(missing[0], 'id', '')} не найдена"
         if errors:
             raise FieldErrors(errors)
+
+    @expose("/move", methods=["POST"])
+    @protect()
+    def move(self):
+        """Bulk move: {"ids": [...], "stage": "<stage key>"}. Each record goes through the
+        transition service on its own (row rules, required fields, effects) and is saved or
+        refused on its own; the answer lists what happened to each."""
+        body = request.get_json(silent=True) or {}
+        ids, stage = body.get("ids"), body.get("stage")
+        if not is_process_record(self.datamodel.obj()):
+            return self.response(404, message="У этих записей нет этапов")
+        if not isinstance(ids, list) or not ids or not all(isinstance(i, int) for i in ids) \
+                or not isinstance(stage, str) or not stage:
+            return self.response(422, message={"ids": ["Укажите список номеров записей"],
+                                               "stage": ["Укажите ключ этапа"]})
+        results = []
+        for pk in ids:
+            item = self.datamodel.get(pk, self._base_filters)
+            if item is None:
+                results.append({"id": pk, "ok": False, "message": "Запись не найдена"})
+                continue
+            try:
+                with db.session.no_autoflush:
+                    transition(item, stage, source="bulk")
+                db.session.commit()
+                results.append({"id": pk, "ok": True, "message": "Перемещено"})
+            except CrmError as exc:
+                db.session.rollback()
+                results.append({"id": pk, "ok": False, "message": exc.message})
+        return self.response(200, result=results,
+                             moved=sum(r["ok"] for r in results),
+                             refused=sum(not r["ok"] for r in results))
 
     def _crm_error(self, exc: CrmError):
         db.session.rollback()

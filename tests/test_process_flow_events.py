@@ -1,0 +1,110 @@
+"""The 1C process of seed 000 through the real app: completing event No. 1 creates event
+No. 2 with a 5-minute reminder; completing the approval event agrees the order."""
+import datetime as dt
+
+import pytest
+from sqlalchemy import select
+
+from app import processes
+from app.extensions import db
+from config import BASE_DIR
+from models.base import utcnow
+from models.event import Event
+from models.order import Order, OrderItem
+from models.party import Company, Contact
+from models.reference import ReferenceItem, ReferenceList
+from models.schedule import ScheduledAction
+from models.user import CrmUser
+
+DEFINITIONS = BASE_DIR / "rules" / "definitions"
+
+
+@pytest.fixture()
+def one_c(app):
+    processes.install_file(DEFINITIONS / "000_events.yaml")
+    processes.install_file(DEFINITIONS / "000_orders.yaml")
+    db.session.commit()
+
+
+def _topic(code):
+    return db.session.scalar(select(ReferenceItem.id).join(ReferenceList).where(
+        ReferenceList.code == "event_topic", ReferenceItem.code == code))
+
+
+def _user(name):
+    return db.session.scalar(select(CrmUser).where(CrmUser.username == name))
+
+
+@pytest.fixture()
+def client_company(app):
+    company = Company(kind="person", name="Орлов Олег Олегович", email="orlov@example.ru")
+    contact = Contact(last_name="Орлов", first_name="Олег", company=company,
+                      phone="+7 900 000-00-00")
+    db.session.add_all([company, contact])
+    db.session.commit()
+    return company, contact
+
+
+def _event_with_contact(client, contact, **fields):
+    resp = client.api("post", "/api/v1/event/", json={
+        "kind": "call", "direction": "incoming", "state": "planned", **fields})
+    assert resp.status_code == 201, resp.json
+    event_id = resp.json["id"]
+    row = client.api("post", "/api/v1/event_contact/", json={"event": event_id,
+                                                               "contact": contact.id})
+    assert row.status_code == 201, row.json
+    return db.session.get(Event, event_id)
+
+
+def test_completing_the_call_creates_event_no2_and_a_reminder(client, one_c, client_company):
+    company, contact = client_company
+    first = _event_with_contact(client, contact, topic=_topic("client_call"),
+                                subject="Звонок от потенциального клиента",
+                                company=company.id, responsible=_user("secretary").id)
+    resp = client.api("put", f"/api/v1/event/{first.id}", json={
+        "state": "completed", "content": "Интересуется поставкой весов"})
+    assert resp.status_code == 200, resp.json
+    second = db.session.scalar(select(Event).where(Event.id != first.id))
+    assert second is not None
+    assert second.topic.code == "first_contact" and second.state == "planned"
+    assert (second.record_entity, second.record_id) == ("event", first.id)
+    assert second.company_id == company.id and second.kind == "call"
+    assert [r.contact_id for r in second.contact_rows] == [contact.id]
+    reminder = db.session.scalar(select(ScheduledAction).where(
+        ScheduledAction.entity == "event", ScheduledAction.record_id == second.id))
+    assert reminder.action == "remind" and reminder.status == "pending"
+    assert dt.timedelta(minutes=4) < reminder.due_at - utcnow() <= dt.timedelta(minutes=5)
+    # the same completion saved again creates nothing more
+    db.session.refresh(first)
+    client.api("put", f"/api/v1/event/{first.id}", json={"content": "Уточнение"})
+    assert db.session.query(Event).count() == 2
+
+
+def test_refusal_needs_a_reason(client, one_c, client_company):
+    company, contact = client_company
+    event = _event_with_contact(client, contact, topic=_topic("refusal"), subject="Отказ",
+                                company=company.id)
+    resp = client.api("put", f"/api/v1/event/{event.id}", json={"state": "completed",
+                                                                  "content": "Дорого"})
+    assert resp.status_code == 422
+    assert "rejection_reason" in resp.json["message"]
+    assert db.session.query(Event).count() == 1
+
+
+def test_completing_the_approval_event_agrees_the_order(client, one_c, client_company):
+    company, contact = client_company
+    order = Order(company=company, contact=contact, contract="Договор № 5 от 01.11.2026",
+                  ship_date=dt.date(2026, 12, 1), status="request",
+                  responsible_id=_user("manager").id, executor_id=_user("executor").id)
+    order.items.append(OrderItem(name="Весы ВК-150", quantity=1, price=15000))
+    db.session.add(order)
+    db.session.commit()
+    approval = _event_with_contact(client, contact, topic=_topic("order_approval"),
+                                   subject="Согласовать заказ", company=company.id,
+                                   record_entity="order", record_id=order.id,
+                                   responsible=_user("sales_head").id)
+    resp = client.api("put", f"/api/v1/event/{approval.id}", json={
+        "state": "completed", "content": "Согласовано"})
+    assert resp.status_code == 200, resp.json
+    db.session.expire_all()
+    assert db.session.get(Order, order.id).status == "agreed"

@@ -1,0 +1,98 @@
+"""Seed 002's lead pipeline through the real app: the yes/no quality check converts the lead
+into a counterparty, a contact and a deal, or sends it to «Некачественный» with a reason."""
+import pytest
+from sqlalchemy import select
+
+from app import processes
+from app.extensions import db
+from config import BASE_DIR
+from models.deal import Deal
+from models.lead import Lead
+from models.party import Company, Contact
+from models.pipeline import Pipeline, Stage
+from models.task import Task
+from models.user import CrmUser
+
+DEFINITIONS = BASE_DIR / "rules" / "definitions"
+PROCESSING = {"company_short_name": "ООО «Эко»", "decision_maker": "Зуев Павел Игоревич",
+              "company_contacts": "+7 495 100-00-00", "decision_maker_contacts": "zuev@eco.ru",
+              "company_postal_address": "г. Москва, ул. Ленина, 1",
+              "decision_maker_postal_address": "г. Москва, ул. Ленина, 1"}
+
+
+@pytest.fixture()
+def eco(app):
+    for name in ("002_deals.yaml", "002_leads.yaml"):
+        processes.install_file(DEFINITIONS / name)
+    db.session.commit()
+    return db.session.scalar(select(Pipeline).where(Pipeline.code == "eco_leads"))
+
+
+def _stage(pipeline, key):
+    return db.session.scalar(select(Stage).where(Stage.pipeline_id == pipeline.id,
+                                                 Stage.key == key))
+
+
+def _lead(client, eco, **extra):
+    manager = db.session.scalar(select(CrmUser).where(CrmUser.username == "manager"))
+    resp = client.api("post", "/api/v1/lead/", json={
+        "title": "Запрос на эко-упаковку", "pipeline": eco.id,
+        "stage": _stage(eco, "processing").id, "responsible": manager.id,
+        "company_name": "Общество с ограниченной ответственностью «Эко»",
+        "phone": "+7 495 100-00-00", "email": "info@eco.ru", **extra})
+    assert resp.status_code == 201, resp.json
+    return db.session.get(Lead, resp.json["id"])
+
+
+def test_processing_requires_the_company_and_decision_maker_data(client, eco):
+    resp = client.api("post", "/api/v1/lead/", json={
+        "title": "Запрос", "pipeline": eco.id, "stage": _stage(eco, "processing").id,
+        "company_name": "ООО «Эко»"})
+    assert resp.status_code == 422
+    assert "decision_maker" in resp.json["message"]
+    assert db.session.query(Lead).count() == 0
+
+
+def test_yes_converts_the_lead_into_company_contact_and_deal(client, eco):
+    lead = _lead(client, eco, custom=PROCESSING)
+    assert [t.title for t in db.session.scalars(select(Task))] == ["Проверка качественного лида"]
+    db.session.refresh(lead)
+    resp = client.api("put", f"/api/v1/lead/{lead.id}", json={
+        "custom": {**PROCESSING, "is_quality": True}, "version": lead.version})
+    assert resp.status_code == 200, resp.json
+    db.session.expire_all()
+    lead = db.session.get(Lead, lead.id)
+    assert lead.stage.key == "converted" and lead.converted_at is not None
+    company = db.session.scalar(select(Company))
+    contact = db.session.scalar(select(Contact))
+    assert company.name == "ООО «Эко»" and contact.last_name == "Зуев"
+    deal = db.session.scalar(select(Deal))
+    assert deal.lead_id == lead.id and deal.company_id == company.id
+    assert deal.pipeline.code == "eco_deals" and [c.id for c in deal.contacts] == [contact.id]
+    assert lead.company_id == company.id and lead.contact_id == contact.id
+
+
+def test_an_existing_contact_is_linked_not_duplicated(client, eco):
+    existing = Company(kind="legal", name="Эко", email="info@eco.ru", inn="7707083893")
+    db.session.add(existing)
+    db.session.add(Contact(last_name="Зуев", company=existing, email="info@eco.ru"))
+    db.session.commit()
+    lead = _lead(client, eco, custom=PROCESSING)
+    db.session.refresh(lead)
+    client.api("put", f"/api/v1/lead/{lead.id}", json={
+        "custom": {**PROCESSING, "is_quality": True}, "version": lead.version})
+    assert db.session.query(Company).count() == 1
+    assert db.session.query(Contact).count() == 1
+    assert db.session.scalar(select(Deal)).company_id == existing.id
+
+
+def test_no_sends_the_lead_to_bad_and_needs_a_reason(client, eco):
+    lead = _lead(client, eco, custom=PROCESSING)
+    db.session.refresh(lead)
+    resp = client.api("put", f"/api/v1/lead/{lead.id}", json={
+        "custom": {**PROCESSING, "is_quality": False}, "version": lead.version})
+    assert resp.status_code == 422
+    assert "quality_reason" in resp.json["message"]
+    db.session.expire_all()
+    assert db.session.get(Lead, lead.id).stage.key == "processing"
+    assert db.session.query(Deal).count() == 0
