@@ -19,7 +19,7 @@ from app.extensions import db
 from app.formatting import to_local, to_utc
 from errors import CrmError, TransitionNotAllowed
 from models.base import current_actor_id, utcnow
-from rules.engine import Effect, Plan, plan_move, why_not
+from rules.engine import Effect, Plan, plan_move, readonly_fields, why_not
 
 # The column that holds the stage of each process entity.
 STAGE_ATTR = {"deal": "stage", "lead": "stage", "event": "state", "order": "status"}
@@ -646,10 +646,59 @@ def route_stage_change(item, source: str) -> None:
             transition(item, new_key, source=source, from_key=None)
         return
     old_key = committed_stage(item)
+    refuse_readonly_changes(item, old_key)
     if new_key != old_key and new_key is not None:
         transition(item, new_key, source=source, from_key=old_key)
     else:
         field_changed(item, source)
+
+
+def readonly_now(record, stage_key: str | None = ..., values: dict | None = None) -> tuple:
+    """Fields a person may not change on the record's (stored) stage, by its process."""
+    process = process_of(record)
+    if stage_key is ...:
+        stage_key = committed_stage(record)
+    if process is None or stage_key is None:
+        return ()
+    try:
+        process.stage(stage_key)
+    except KeyError:
+        return ()
+    return readonly_fields(process, stage_key,
+                           values if values is not None else old_values(record))
+
+
+def _same(a, b) -> bool:
+    empty = (None, "", [], {})
+    if a in empty and b in empty and not isinstance(a, bool) and not isinstance(b, bool):
+        return True
+    return a == b
+
+
+def refuse_readonly_changes(record, stage_key: str | None = ...) -> None:
+    """A save (form or API) may not change a field read-only on the stored stage: refused
+    with a Russian message at that field, nothing saved (the caller rolls back)."""
+    from errors import FieldErrors
+
+    state = sa_inspect(record)
+    if state.transient or state.pending or not is_process_record(record):
+        return
+    if stage_key is ...:
+        stage_key = committed_stage(record)
+    before = old_values(record)
+    fields = readonly_now(record, stage_key, before)
+    if not fields:
+        return
+    after = record_values(record)
+    process = process_of(record)
+    stage_name = process.stage(stage_key).name
+    errors = {}
+    for name in fields:
+        if not _same(before.get(name), after.get(name)):
+            label = process.labels.get(name, name)
+            errors[name] = f"Поле «{label}» нельзя менять на этапе «{stage_name}»"
+    if errors:
+        raise FieldErrors(errors)
 
 
 def old_values(record) -> dict:

@@ -69,6 +69,8 @@ class Event(AuditedMixin, CheckedMixin, RecordLinkMixin, TimestampMixin, Model):
     __tablename__ = "event"
     __entity__ = "event"
     __label__ = "Событие"
+    __choice_labels__ = {"kind": EVENT_KIND_LABELS, "direction": EVENT_DIRECTION_LABELS,
+                         "state": EVENT_STATE_LABELS}
     __checked_fields__ = ("kind", "direction", "state", "topic", "content", "company",
                           "record_entity", "record_id")
 

@@ -54,6 +54,7 @@ class Order(AuditedMixin, CheckedMixin, VersionedMixin, RecordLinkMixin, Timesta
     __tablename__ = "customer_order"
     __entity__ = "order"
     __label__ = "Заказ покупателя"
+    __choice_labels__ = {"status": ORDER_STATUS_LABELS}
     __checked_fields__ = ("company", "contract", "ship_date", "status", "responsible",
                           "executor", "source", "items", "record_entity", "record_id")
 

@@ -95,6 +95,7 @@ class Task(AuditedMixin, CheckedMixin, RecordLinkMixin, TimestampMixin, Model):
     __tablename__ = "task"
     __entity__ = "task"
     __label__ = "Задача"
+    __choice_labels__ = {"status": TASK_STATUS_LABELS}
     __checked_fields__ = ("title", "assignee", "deadline", "status", "outcome",
                           "outcome_choices", "record_entity", "record_id")
 

@@ -130,3 +130,10 @@ def test_screen_is_read_only_even_for_the_admin(login):
     assert len(_rows()) == 1
     html = admin.get("/auditlogview/list/").get_data(as_text=True)
     assert "/auditlogview/add" not in html and f"/auditlogview/delete/{row.id}" not in html
+
+
+def test_task_links_open_the_task_screen_not_an_inbox(app, client):
+    from views.timeline import view_for_entity
+
+    assert view_for_entity("task").__class__.__name__ == "TaskView"
+    assert view_for_entity("order").__class__.__name__ == "OrderView"

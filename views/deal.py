@@ -14,7 +14,8 @@ from models.deal import Deal, DealItem, PaymentScheduleEntry
 from models.product import Product
 from views.base import CrmModelRestApi, CrmModelView, RowScopeFilter, register
 from views.pipeline import (TASKS_COLUMN, TASKS_SEARCH_FIELD, HasOpenTaskFilter,
-                            NoOpenTaskFilter, PipelineRecordViewMixin, _held, custom_field,
+                            NoOpenTaskFilter, PipelineRecordInterface,
+                            PipelineRecordViewMixin, _held, custom_field,
                             optional_text, pipeline_select, reference_select, stage_select,
                             tasks_mark)
 
@@ -24,7 +25,8 @@ DEAL_LABELS = {
     "budget_manual": "Бюджет вводится вручную", "source": "Источник",
     "lost_reason": "Причина проигрыша", "lost_comment": "Комментарий к причине проигрыша",
     "closed_at": "Закрыта", "lead": "Из лида", "custom": "Дополнительные поля",
-    "custom_display": "Дополнительные поля", "items": "Позиции", "payments": "График платежей",
+    "custom_display": "Дополнительные поля", "custom_list": "Дополнительные поля",
+    "items": "Позиции", "payments": "График платежей",
     TASKS_COLUMN: "Задачи",
 }
 ITEM_LABELS = {
@@ -50,7 +52,7 @@ def _deal_extras():
         "source": reference_select("Источник", "lead_source", Deal, "source"),
         "lost_reason": reference_select("Причина проигрыша", "lost_reason", Deal,
                                         "lost_reason"),
-        "custom": custom_field(),
+        "custom": custom_field(Deal),
         "lost_comment": optional_text("Комментарий к причине проигрыша"),
     }
 
@@ -132,12 +134,12 @@ class PaymentScheduleView(_DealChildView):
 
 
 class DealView(PipelineRecordViewMixin, CrmModelView):
-    datamodel = SQLAInterface(Deal)
+    datamodel = PipelineRecordInterface(Deal)
     resource = "deal"
     titles = ("Сделки", "Сделка", "Новая сделка", "Изменение сделки")
     label_columns = DEAL_LABELS
-    list_columns = ["title", "stage", "budget", "company", "responsible", TASKS_COLUMN,
-                    "created_at"]
+    list_columns = ["title", "stage", "budget", "company", "responsible", "custom_list",
+                    TASKS_COLUMN, "created_at"]
     search_columns = ["title", "pipeline", "stage", "company", "responsible", "source",
                       "budget", "created_at", "closed_at", TASKS_COLUMN]
     search_form_extra_fields = {TASKS_COLUMN: TASKS_SEARCH_FIELD}

@@ -6,7 +6,8 @@ from flask_appbuilder.models.sqla.interface import SQLAInterface
 from models.lead import Lead
 from views.base import CrmModelRestApi, CrmModelView, register
 from views.pipeline import (TASKS_COLUMN, TASKS_SEARCH_FIELD, HasOpenTaskFilter,
-                            NoOpenTaskFilter, PipelineRecordViewMixin, custom_field,
+                            NoOpenTaskFilter, PipelineRecordInterface,
+                            PipelineRecordViewMixin, custom_field,
                             optional_text, pipeline_select, reference_select, stage_select,
                             tasks_mark)
 
@@ -35,14 +36,14 @@ def _form_extras():
                                             "client_activity"),
         "quality_reason": reference_select("Причина некачественного лида",
                                            "lead_quality_reason", Lead, "quality_reason"),
-        "custom": custom_field(),
+        "custom": custom_field(Lead),
         "activity_other": optional_text("Вид деятельности (другое)", area=False),
         "quality_comment": optional_text("Комментарий к причине"),
     }
 
 
 class LeadView(PipelineRecordViewMixin, CrmModelView):
-    datamodel = SQLAInterface(Lead)
+    datamodel = PipelineRecordInterface(Lead)
     resource = "lead"
     titles = ("Лиды", "Лид", "Новый лид", "Изменение лида")
     label_columns = LEAD_LABELS

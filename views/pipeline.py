@@ -3,10 +3,12 @@ pipeline record screen (leads, deals) shares: stage and reference selects, the c
 fields input, the "Задачи" column and its filter."""
 from __future__ import annotations
 
+import datetime as dt
 import json
 import logging
+from decimal import Decimal, InvalidOperation
 
-from flask import request
+from flask import render_template, request
 from flask_appbuilder.fields import QuerySelectField
 from flask_appbuilder.fieldwidgets import (BS3TextAreaFieldWidget, BS3TextFieldWidget,
                                            Select2Widget)
@@ -15,6 +17,7 @@ from flask_appbuilder.models.sqla.interface import SQLAInterface
 from markupsafe import Markup
 from sqlalchemy import func, or_, select
 from wtforms import BooleanField, Field, HiddenField, SelectField, StringField, TextAreaField
+from wtforms.utils import unset_value
 
 from app.extensions import db
 from errors import CrmError
@@ -234,7 +237,8 @@ def stage_select(label: str, model):
 
 
 class JsonObjectField(Field):
-    """The values of a pipeline's custom fields, typed as a JSON object."""
+    """The values of a pipeline's custom fields, typed as a JSON object (kept for callers
+    that still want the raw input; the record forms use CustomFieldsField)."""
 
     widget = BS3TextAreaFieldWidget()
 
@@ -263,9 +267,356 @@ class JsonObjectField(Field):
         self.data = value
 
 
-def custom_field():
-    return JsonObjectField("Дополнительные поля",
-                           description="Значения полей воронки: {\"ключ\": значение}")
+# --- custom fields: one input per field of the record's pipeline ---------------------------
+
+OTHER = "__other__"
+FILE_NOTE = "Файлы прикрепляются на странице записи, вкладка «Файлы»"
+
+
+def _input_name(pipeline_id, key: str) -> str:
+    return f"custom__{pipeline_id}__{key}"
+
+
+def _record_of(model):
+    pk = _current_pk()
+    if pk is None:
+        return None
+    with db.session.no_autoflush:
+        return db.session.get(model, pk)
+
+
+def readonly_keys(record) -> tuple:
+    """Fields the record's process makes read-only on its stored stage (edit forms)."""
+    from app.transitions import readonly_now
+
+    if record is None:
+        return ()
+    with db.session.no_autoflush:
+        return readonly_now(record)
+
+
+def _number(raw: str):
+    text = raw.replace(" ", "").replace("\u00a0", "").replace(",", ".")
+    number = Decimal(text)
+    if not number.is_finite():
+        raise InvalidOperation
+    return int(number) if number == number.to_integral_value() else float(number)
+
+
+def _parse_value(fdef, formdata, name):
+    """The typed value of one input; ValueError with a Russian message when it does not fit."""
+    kind = fdef.type
+    raw = (formdata.get(name) or "").strip()
+    if kind == "bool":
+        return name in formdata and raw not in ("", "0", "false", "n")
+    if kind == "choice":
+        if raw == OTHER:
+            return (formdata.get(name + "__other") or "").strip() or None
+        return raw or None
+    if not raw:
+        return None
+    try:
+        if kind == "integer":
+            return int(raw.replace(" ", "").replace("\u00a0", ""))
+        if kind in ("money", "percent"):
+            return _number(raw)
+        if kind == "date":
+            for fmt in ("%Y-%m-%d", "%d.%m.%Y"):
+                try:
+                    return dt.datetime.strptime(raw, fmt).date().isoformat()
+                except ValueError:
+                    continue
+            raise ValueError
+        if kind == "datetime":
+            for fmt in ("%Y-%m-%dT%H:%M", "%Y-%m-%dT%H:%M:%S", "%d.%m.%Y %H:%M",
+                        "%Y-%m-%d %H:%M"):
+                try:
+                    return dt.datetime.strptime(raw, fmt).isoformat(timespec="minutes")
+                except ValueError:
+                    continue
+            raise ValueError
+        if kind in ("user", "contact", "file"):
+            return int(raw)
+    except (ValueError, InvalidOperation):
+        expected = {"integer": "целое число, например 12",
+                    "money": "сумма числом, например 1 500 000,00",
+                    "percent": "число от 0 до 100",
+                    "date": "дата ДД.ММ.ГГГГ",
+                    "datetime": "дата и время ДД.ММ.ГГГГ ЧЧ:ММ"}.get(kind, "другое значение")
+        raise ValueError(f"«{fdef.label}»: ожидается {expected}") from None
+    return raw
+
+
+class CustomFieldsField(Field):
+    """The values of the record's pipeline fields, one typed input each; `data` is the dict
+    stored in `custom`. Read-only fields (by the process stage) and files keep the stored
+    value: disabled inputs are not sent."""
+
+    def __init__(self, label=None, validators=None, model=None, **kwargs):
+        super().__init__(label, validators, **kwargs)
+        self.model = model
+        self.sub_errors: dict[str, str] = {}
+        self.submitted = None
+
+    def process_formdata(self, valuelist):
+        pass  # the marker input only; the values are read in process()
+
+    def process(self, formdata, data=unset_value, extra_filters=None):
+        super().process(formdata, data, extra_filters)
+        self.sub_errors = {}
+        if formdata is None or self.name not in formdata:
+            return
+        raw_json = (formdata.get(self.name) or "").strip()
+        if raw_json not in ("", "1"):
+            # A script may still send the values as one JSON object, as before.
+            try:
+                JsonObjectField.process_formdata(self, [raw_json])
+            except ValueError as exc:
+                self.process_errors.append(str(exc))
+            return
+        self.submitted = formdata
+        record = _record_of(self.model)
+        stored = dict((record.custom or {}) if record is not None else {})
+        try:
+            pipeline_id = int(formdata.get("pipeline") or "")
+        except ValueError:
+            pipeline_id = record.pipeline_id if record is not None else None
+        pipeline = db.session.get(Pipeline, pipeline_id) if pipeline_id else None
+        if pipeline is None:
+            self.data = {}
+            return
+        same_pipeline = record is not None and record.pipeline_id == pipeline.id
+        locked = set(readonly_keys(record)) if same_pipeline else set()
+        values = {}
+        for fdef in pipeline.fields:
+            name = _input_name(pipeline.id, fdef.key)
+            if fdef.key in locked or (fdef.type == "file" and name not in formdata):
+                value = stored.get(fdef.key) if same_pipeline else None
+            else:
+                try:
+                    value = _parse_value(fdef, formdata, name)
+                except ValueError as exc:
+                    self.sub_errors[fdef.key] = str(exc)
+                    continue
+            if value is not None:
+                values[fdef.key] = value
+        self.data = values
+        if self.sub_errors:
+            self.process_errors.extend(self.sub_errors.values())
+
+    def populate_obj(self, obj, name):
+        setattr(obj, name, self.data or None)
+
+    def widget(self, field, **kwargs):
+        return render_template("crm/custom_fields_widget.html",
+                               **custom_fields_context(field))
+
+
+def _choice_options(fdef, current):
+    from models.reference import ReferenceItem, ReferenceList
+
+    cond = ReferenceItem.active.is_(True)
+    if isinstance(current, str) and current:
+        cond = or_(cond, ReferenceItem.code == current)
+    items = db.session.scalars(select(ReferenceItem).join(ReferenceList).where(
+        ReferenceList.code == fdef.reference_list, cond)
+        .order_by(ReferenceItem.sort_order, ReferenceItem.label)).all()
+    return [(i.code, i.label if i.active else f"{i.label} (не используется)") for i in items]
+
+
+def _user_options():
+    from models.user import CrmUser
+
+    users = db.session.scalars(select(CrmUser).where(CrmUser.active.is_(True))
+                               .order_by(CrmUser.last_name, CrmUser.first_name)).all()
+    return [(str(u.id), str(u)) for u in users]
+
+
+def _contact_options():
+    from models.party import Contact
+
+    return [(str(c.id), str(c)) for c in db.session.scalars(select(Contact)).all()]
+
+
+def _file_options(model, record):
+    from models.attachment import Attachment
+
+    if record is None:
+        return []
+    rows = db.session.scalars(select(Attachment).where(
+        Attachment.entity == model.__entity__, Attachment.record_id == record.id)
+        .order_by(Attachment.id)).all()
+    return [(str(a.id), a.filename) for a in rows]
+
+
+def _form_pipelines(model, record):
+    """Pipelines whose fields the form shows: the record's (edit), the one in the URL
+    (?pipeline=<id>), or every active one of the entity, grouped by name."""
+    with db.session.no_autoflush:
+        if record is not None and record.pipeline is not None:
+            return [record.pipeline]
+        wanted = request.args.get("pipeline", type=int)
+        if wanted:
+            pipeline = db.session.get(Pipeline, wanted)
+            if pipeline is not None and pipeline.entity == model.__pipeline_entity__:
+                return [pipeline]
+        return db.session.scalars(select(Pipeline).where(
+            Pipeline.entity == model.__pipeline_entity__, Pipeline.active.is_(True))
+            .order_by(Pipeline.sort_order, Pipeline.name)).all()
+
+
+def _shown(fdef, value) -> str:
+    """A stored value as an input's value."""
+    if value is None:
+        return ""
+    if fdef.type == "date":
+        return str(value)[:10]
+    if fdef.type == "datetime":
+        return str(value)[:16]
+    if fdef.type in ("money", "percent"):
+        return str(value).replace(".", ",")
+    return str(value)
+
+
+def custom_fields_context(field) -> dict:
+    model = field.model
+    record = _record_of(model)
+    submitted = field.submitted
+    pipelines = _form_pipelines(model, record)
+    if submitted is not None:
+        try:
+            chosen = int(submitted.get("pipeline") or 0)
+        except ValueError:
+            chosen = 0
+    else:
+        chosen = record.pipeline_id if record is not None else \
+            (pipelines[0].id if len(pipelines) == 1 else 0)
+    stored = field.data if isinstance(field.data, dict) else {}
+    locked = set(readonly_keys(record))
+    groups = []
+    for pipeline in pipelines:
+        same = record is not None and record.pipeline_id == pipeline.id
+        rows = []
+        for fdef in pipeline.fields:
+            name = _input_name(pipeline.id, fdef.key)
+            value = stored.get(fdef.key) if (same or submitted is not None) else None
+            raw = submitted.get(name) if submitted is not None and name in submitted \
+                else None
+            row = {"key": fdef.key, "label": fdef.label, "type": fdef.type, "name": name,
+                   "required": fdef.required, "disabled": same and fdef.key in locked,
+                   "value": raw if raw is not None else _shown(fdef, value),
+                   "checked": bool(value),
+                   "error": field.sub_errors.get(fdef.key) if chosen == pipeline.id
+                   else None, "options": [], "other": "", "allow_other": fdef.allow_other}
+            if fdef.type == "choice":
+                row["options"] = _choice_options(fdef, value)
+                codes = {c for c, _ in row["options"]}
+                current = row["value"]
+                if current and current not in codes and current != OTHER:
+                    row["other"], row["value"] = current, OTHER
+                elif current == OTHER and submitted is not None:
+                    row["other"] = submitted.get(name + "__other") or ""
+            elif fdef.type == "user":
+                row["options"] = _user_options()
+            elif fdef.type == "contact":
+                row["options"] = _contact_options()
+            elif fdef.type == "file":
+                row["options"] = _file_options(model, record if same else None)
+                row["note"] = FILE_NOTE
+            rows.append(row)
+        groups.append({"id": pipeline.id, "name": pipeline.name, "fields": rows})
+    return {"field": field, "groups": groups, "chosen": chosen, "other": OTHER,
+            "money_types": ("money", "percent")}
+
+
+def custom_field(model=None):
+    return CustomFieldsField("Дополнительные поля", model=model,
+                             description="Поля выбранной воронки")
+
+
+# --- showing custom values ----------------------------------------------------------------
+
+def format_custom_value(fdef, value, record=None) -> str:
+    """A stored value as office staff read it: money, Russian dates, Да/Нет, item labels."""
+    from app.formatting import format_money
+
+    if value is None or value == "":
+        return ""
+    kind = fdef.type
+    try:
+        if kind == "bool":
+            return "Да" if value else "Нет"
+        if kind == "money":
+            return format_money(value)
+        if kind == "percent":
+            from babel.numbers import format_decimal
+
+            return f"{format_decimal(Decimal(str(value)), locale='ru_RU')}\u00a0%"
+        if kind == "integer":
+            from babel.numbers import format_decimal
+
+            return format_decimal(int(value), locale="ru_RU")
+        if kind == "date":
+            return dt.date.fromisoformat(str(value)[:10]).strftime("%d.%m.%Y")
+        if kind == "datetime":
+            return dt.datetime.fromisoformat(str(value)).strftime("%d.%m.%Y %H:%M")
+        if kind == "choice":
+            from models.reference import ReferenceItem, ReferenceList
+
+            label = db.session.scalar(select(ReferenceItem.label).join(ReferenceList).where(
+                ReferenceList.code == fdef.reference_list, ReferenceItem.code == value))
+            return label or str(value)
+        if kind == "user":
+            from models.user import CrmUser
+
+            user = db.session.get(CrmUser, int(value))
+            return str(user) if user is not None else f"№ {value}"
+        if kind == "contact":
+            from models.party import Contact
+
+            contact = db.session.get(Contact, int(value))
+            return str(contact) if contact is not None else f"№ {value}"
+        if kind == "file":
+            from models.attachment import Attachment
+
+            attachment = db.session.get(Attachment, int(value))
+            return attachment.filename if attachment is not None else f"файл № {value}"
+    except (ValueError, TypeError, InvalidOperation):
+        pass
+    return str(value)
+
+
+def custom_lines(record, compact: bool = False) -> list[tuple[str, str]]:
+    values = getattr(record, "custom", None) or {}
+    pipeline = getattr(record, "pipeline", None)
+    if not values or pipeline is None:
+        return []
+    out = []
+    for fdef in pipeline.fields:
+        value = values.get(fdef.key)
+        if value is None or value == "" or (compact and value is False):
+            continue
+        out.append((fdef.label, format_custom_value(fdef, value, record)))
+    return out
+
+
+def custom_markup(record, compact: bool = False) -> Markup:
+    lines = custom_lines(record, compact)
+    sep = Markup("<br>")
+    return sep.join(Markup('<span class="crm-custom">{}: {}</span>').format(label, text)
+                    for label, text in lines)
+
+
+class PipelineRecordInterface(SQLAInterface):
+    """The datamodel of lead and deal screens: "custom_display" reads as the custom values
+    by label, formatted in Russian (record page: all of them; list: the set ones)."""
+
+    def _get_attr_value(self, item, col):
+        if col == "custom_display":
+            return custom_markup(item, compact=False)
+        if col == "custom_list":
+            return custom_markup(item, compact=True)
+        return SQLAInterface._get_attr_value(item, col)
 
 
 def optional_text(label: str, area: bool = True):
@@ -303,6 +654,33 @@ def tasks_mark(value) -> str:
     return "Есть" if value else NO_TASKS
 
 
+def readonly_aware_form(form_cls, model):
+    """The edit form with the fields read-only on the record's stage disabled; a disabled
+    input is not sent, so its field keeps the stored value (a forged value reaches the
+    save check, which refuses it)."""
+
+    class ReadonlyAwareForm(form_cls):
+        def process(self, formdata=None, obj=None, data=None, extra_filters=None, **kwargs):
+            formdata = self.meta.wrap_formdata(self, formdata)
+            super().process(formdata, obj, data, extra_filters, **kwargs)
+            record = _record_of(model)
+            for name in readonly_keys(record):
+                field = self._fields.get(name)
+                if field is None or name == "custom":
+                    continue
+                field.render_kw = {**(field.render_kw or {}), "disabled": True}
+                if formdata is not None and name not in formdata:
+                    field.data = getattr(record, name)
+                    field.raw_data = None
+                    try:  # "sent" for InputRequired: the stored value stands
+                        field.raw_data = [str(field._value())]
+                    except Exception:
+                        field.raw_data = ["kept"]
+
+    ReadonlyAwareForm.__name__ = form_cls.__name__
+    return ReadonlyAwareForm
+
+
 class PipelineRecordViewMixin:
     """The "Задачи" column and filter of lead and deal lists. The filter is a pseudo-column:
     FAB finds filters of real columns only, so they are added after construction."""
@@ -321,7 +699,14 @@ class PipelineRecordViewMixin:
         self._filters._search_filters[TASKS_COLUMN] = filters
         self._filters._all_filters[TASKS_COLUMN] = filters
 
+    def _init_forms(self):
+        super()._init_forms()
+        self.edit_form = readonly_aware_form(self.edit_form, self.datamodel.obj)
+
     def _export_value(self, item, column):
+        if column in ("custom_display", "custom_list"):
+            return "; ".join(f"{label}: {text}" for label, text in
+                             custom_lines(item, compact=column == "custom_list"))
         if column == TASKS_COLUMN:
             return "Есть" if item.has_open_task else "Нет задач"
         return super()._export_value(item, column)
@@ -341,4 +726,6 @@ def register_views(appbuilder):
 
 __all__ = ["PipelineView", "StageView", "CustomFieldDefView", "reference_select",
            "pipeline_select", "stage_select", "custom_field", "optional_text",
+           "CustomFieldsField", "PipelineRecordInterface", "format_custom_value",
+           "custom_markup", "readonly_keys",
            "PipelineRecordViewMixin", "TASKS_COLUMN", "TASKS_SEARCH_FIELD", "tasks_mark"]

@@ -46,9 +46,9 @@ def view_for_entity(entity: str):
              if isinstance(v, CrmModelView) and getattr(v.datamodel, "obj", None) is model]
     if not found:
         return None
-    for view in found:
-        if view.class_permission_name == entity:
-            return view
+    # An inbox ("Мои задачи", "Новые заказы") filters more than the entity's own screen: a
+    # link must open the screen that shows every record the user may see.
+    found.sort(key=lambda v: (v.class_permission_name != entity, len(v.base_filters or [])))
     return found[0]
 
 
