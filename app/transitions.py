@@ -367,7 +367,16 @@ def _outbox(kind, record, entity, effect, recipients, subject, body) -> None:
 
 
 def _notify(record, entity, process, effect, actor_id) -> None:
+    """Employees: in-app by default; `channel: email` sends it to their e-mail addresses."""
+    from models.user import CrmUser
+
     people = resolve_people(effect.params["to"], record, actor_id)
+    if effect.params.get("channel") == "email":
+        addresses = list(db.session.scalars(select(CrmUser.email).where(
+            CrmUser.id.in_(people)).order_by(CrmUser.id)))
+        _outbox("email", record, entity, effect, addresses,
+                effect.params["text"][:300], effect.params["text"])
+        return
     _outbox("notification", record, entity, effect, people, None, effect.params["text"])
 
 
@@ -405,16 +414,28 @@ def _set_field(record, entity, process, effect, actor_id) -> None:
 
 
 def _schedule(record, entity, process, effect, actor_id) -> None:
-    from models.schedule import ScheduledAction
+    """A schedule row. One hanging on an empty date field is not written until the date is
+    filled (`replan_dated`); one whose date moved gets its due time recomputed."""
+    from models.schedule import ScheduledAction, ScheduleStatus
 
-    if _exists(ScheduledAction, effect.key):
+    row = db.session.scalar(select(ScheduledAction).where(
+        ScheduledAction.effect_key == effect.key))
+    relative = bool(effect.params.get("relative_to"))
+    if effect.due_at is None and relative:
+        if row is not None and row.status == ScheduleStatus.pending.value:
+            row.status = ScheduleStatus.cancelled.value  # the date was emptied
         return
-    due = effect.due_at or to_local(utcnow()).replace(tzinfo=None)
+    due = to_utc(effect.due_at or to_local(utcnow()).replace(tzinfo=None))
+    if row is not None:
+        if relative and row.status in (ScheduleStatus.pending.value,
+                                       ScheduleStatus.cancelled.value):
+            row.due_at, row.status = due, ScheduleStatus.pending.value
+        return
     db.session.add(ScheduledAction(
         action=effect.action, params=_jsonable(effect.params), entity=entity,
-        record_id=record.id, due_at=to_utc(due), stage_key=effect.stage,
-        outlives_stage=bool(effect.params.get("outlives_stage")), rule_key=effect.rule,
-        transition_id=effect.key.split(":")[0], effect_key=effect.key))
+        record_id=record.id, due_at=due, stage_key=effect.stage,
+        outlives_stage=bool(effect.params.get("keep") or effect.params.get("outlives_stage")),
+        rule_key=effect.rule, transition_id=effect.key.split(":")[0], effect_key=effect.key))
 
 
 def _jsonable(value):
@@ -725,12 +746,32 @@ def old_values(record) -> dict:
     return values
 
 
+def _replan_dated(record, process) -> None:
+    from models.process import StageHistory
+    from rules.engine import replan_dated
+
+    stage_key = current_stage(record)
+    entry = db.session.scalar(select(StageHistory.transition_id).where(
+        StageHistory.entity == entity_of(record), StageHistory.record_id == record.id,
+        StageHistory.left_at.is_(None)).order_by(StageHistory.id.desc()))
+    if entry is None or stage_key is None:
+        return
+    effects = replan_dated(process, stage_key, record_values(record), old_values(record),
+                           entry, to_local(utcnow()).replace(tzinfo=None),
+                           context=template_context(record))
+    for effect in effects:
+        _schedule(record, entity_of(record), process, effect, current_actor_id())
+
+
 def field_changed(record, source: str = "form") -> None:
     """A save that keeps the stage: the definition's `on_change` triggers may fire."""
     from rules.engine import plan_field_change
 
     process = process_of(record)
-    if process is None or not getattr(process, "triggers", None):
+    if process is None:
+        return
+    _replan_dated(record, process)
+    if not getattr(process, "triggers", None):
         return
     actor_id = current_actor_id()
     effects = plan_field_change(process, record_values(record), old_values(record),

@@ -422,3 +422,28 @@ def plan_outcome(process: ProcessDef, rule: str, outcome, values: dict, transiti
     if chosen.get("move"):
         add(ActionDef("move_stage", "move", {"to": chosen["move"]}), f"{where}/move", "move")
     return tuple(out)
+
+
+def replan_dated(process: ProcessDef, stage_key: str, values: dict, old: dict,
+                 entry_transition_id: str, now_local: dt.datetime,
+                 context: dict | None = None) -> tuple[Effect, ...]:
+    """The current stage's timed entry actions hanging on a date field that changed
+    ("за 3 дня до «Срок ожидания оплаты»"), planned again with the new date. The keys are
+    those the stage entry gave them, so the adapter updates the row it wrote (or writes it
+    now, when the date was empty on entry). An emptied date gives an effect with no due
+    time: the row is cancelled."""
+    stage = process.stage(stage_key)
+    render_context = _context(process, stage_key, values, context)
+    out = []
+    for action in stage.on_enter:
+        field = action.params.get("relative_to")
+        if action.name not in ("schedule", "remind") or not field:
+            continue
+        if old.get(field) == values.get(field):
+            continue
+        effect = _resolve(action, f"{process.key}.{stage.key}.on_enter.{action.key}",
+                          f"{entry_transition_id}:{stage.key}:on_enter:{action.key}",
+                          stage_key, values, None, now_local, render_context)
+        if effect is not None:
+            out.append(effect)
+    return tuple(out)

@@ -190,8 +190,6 @@ def test_shipping_without_sms_or_assembly_gives_no_tasks(login, beds):
     assert [s.due_at for s in schedules(deal)] == [utc(2026, 11, 21, 10, 0)]
 
 
-@pytest.mark.xfail(strict=True, reason="a schedule relative to an empty date is written due "
-                   "now and never recomputed when the planned delivery date is filled later")
 def test_delivery_check_follows_the_planned_date_filled_after_shipping(login, beds):
     deal = _deal(login, beds, "packing")
     with frozen(login, FRIDAY, "manager") as manager:

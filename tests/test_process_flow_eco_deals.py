@@ -208,8 +208,6 @@ def test_payment_reminder_three_days_before_the_due_date(login, eco, buyer):
     assert [s.status for s in schedules(deal)] == ["cancelled"]
 
 
-@pytest.mark.xfail(strict=True, reason="a schedule relative to an empty date is written due "
-                   "now and never recomputed when «Срок ожидания оплаты» is filled later")
 def test_payment_reminder_follows_the_date_filled_after_entering(login, eco, buyer):
     deal = _deal(login, eco, buyer)
     with frozen(login, TUESDAY, "manager") as manager:

@@ -1,8 +1,8 @@
 """initial schema
 
-Revision ID: edc3338a1015
+Revision ID: 2f126f456fe2
 Revises: 
-Create Date: 2026-11-23 18:45:30.244644
+Create Date: 2026-11-23 19:08:00.772414
 
 """
 from alembic import op
@@ -10,7 +10,7 @@ import sqlalchemy as sa
 
 
 # revision identifiers, used by Alembic.
-revision = 'edc3338a1015'
+revision = '2f126f456fe2'
 down_revision = None
 branch_labels = None
 depends_on = None
