@@ -98,9 +98,29 @@ def record_values(record) -> dict:
         else:
             values[rel.key] = getattr(target, "id", None) if target is not None else None
     values.update(getattr(record, "custom", None) or {})
+    _attached_files(record, values)
     reason = getattr(record, "lost_reason", None)
     values["lost_reason_is_other"] = bool(getattr(reason, "is_other", False))
     return values
+
+
+def _attached_files(record, values: dict) -> None:
+    """A definition's file field with no value is filled when the record has a file on its
+    «Файлы» tab: "attached file mandatory" means a file attached to the record."""
+    if record.id is None or entity_of(record) not in STAGE_ATTR:
+        return
+    process = process_of(record)
+    file_fields = [f.key for f in getattr(process, "fields", ()) if f.type == "file"]
+    if not any(values.get(key) in (None, "") for key in file_fields):
+        return
+    from models.attachment import Attachment
+
+    first = db.session.scalar(select(Attachment.id).where(
+        Attachment.entity == entity_of(record), Attachment.record_id == record.id)
+        .order_by(Attachment.id))
+    for key in file_fields:
+        if values.get(key) in (None, "") and first is not None:
+            values[key] = first
 
 
 def _person(user) -> dict:

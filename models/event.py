@@ -94,6 +94,10 @@ class Event(AuditedMixin, CheckedMixin, RecordLinkMixin, TimestampMixin, Model):
     company_id: Mapped[int | None] = mapped_column(Integer, ForeignKey("company.id"),
                                                    index=True)
     content: Mapped[str | None] = mapped_column(Text)
+    # A refusal ("отказ") closes the process with a reason from the list rejection_reason.
+    rejection_reason_id: Mapped[int | None] = mapped_column(Integer,
+                                                           ForeignKey("reference_item.id"))
+    rejection_comment: Mapped[str | None] = mapped_column(Text)
     responsible_id: Mapped[int | None] = mapped_column(Integer, ForeignKey("ab_user.id"),
                                                        index=True)
     # Set by the process engine: which rule and which transition created the event.
@@ -101,7 +105,8 @@ class Event(AuditedMixin, CheckedMixin, RecordLinkMixin, TimestampMixin, Model):
     transition_id: Mapped[str | None] = mapped_column(String(64))
     effect_key: Mapped[str | None] = mapped_column(String(200), unique=True)
 
-    topic = relationship("ReferenceItem")
+    topic = relationship("ReferenceItem", foreign_keys=[topic_id])
+    rejection_reason = relationship("ReferenceItem", foreign_keys=[rejection_reason_id])
     company = relationship("Company")
     responsible = relationship("CrmUser", foreign_keys=[responsible_id])
     created_by = relationship("CrmUser", foreign_keys="Event.created_by_id")

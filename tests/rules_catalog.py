@@ -25,7 +25,8 @@ EVENT_FIELDS = {"subject": "Краткое описание", "state": "Сост
                 "content": "Содержание", "company": "Контрагент",
                 "contact_rows": "Контактные лица", "responsible": "Ответственный",
                 "started_at": "Начало", "ended_at": "Окончание", "created_at": "Создано",
-                "created_by": "Создал"}
+                "created_by": "Создал", "rejection_reason": "Причина отказа",
+                "rejection_comment": "Комментарий к причине отказа"}
 ORDER_FIELDS = {"status": "Статус", "total": "Сумма", "number": "Номер", "date": "Дата",
                 "company": "Контрагент", "contact": "Контактное лицо",
                 "contract": "Договор", "ship_date": "Дата отгрузки", "items": "Позиции",

@@ -108,3 +108,38 @@ def test_completing_the_approval_event_agrees_the_order(client, one_c, client_co
     assert resp.status_code == 200, resp.json
     db.session.expire_all()
     assert db.session.get(Order, order.id).status == "agreed"
+
+
+def _rejection(code):
+    return db.session.scalar(select(ReferenceItem.id).join(ReferenceList).where(
+        ReferenceList.code == "rejection_reason", ReferenceItem.code == code))
+
+
+def test_refusal_with_its_reason_ends_the_process(client, one_c, client_company):
+    company, contact = client_company
+    event = _event_with_contact(client, contact, topic=_topic("refusal"), subject="Отказ",
+                                company=company.id)
+    resp = client.api("put", f"/api/v1/event/{event.id}", json={
+        "state": "completed", "content": "Дорого", "rejection_reason": _rejection("other")})
+    assert resp.status_code == 422 and "rejection_comment" in resp.json["message"]
+    resp = client.api("put", f"/api/v1/event/{event.id}", json={
+        "state": "completed", "content": "Дорого", "rejection_reason": _rejection("other"),
+        "rejection_comment": "Нашли дешевле"})
+    assert resp.status_code == 200, resp.json
+    assert db.session.query(Event).count() == 1  # nothing follows a refusal
+
+
+def test_a_proposal_is_completed_only_with_an_attached_file(client, one_c, client_company):
+    import io
+
+    company, contact = client_company
+    event = _event_with_contact(client, contact, topic=_topic("proposal"), kind="email",
+                                direction="outgoing", subject="Коммерческое предложение",
+                                company=company.id, content="КП во вложении")
+    resp = client.api("put", f"/api/v1/event/{event.id}", json={"state": "completed"})
+    assert resp.status_code == 422 and "attachment" in resp.json["message"]
+    upload = client.post(f"/crm/attachment/upload/event/{event.id}", data={
+        "file": (io.BytesIO(b"%PDF-1.4 kp"), "КП.pdf")}, content_type="multipart/form-data")
+    assert upload.status_code in (200, 302)
+    resp = client.api("put", f"/api/v1/event/{event.id}", json={"state": "completed"})
+    assert resp.status_code == 200, resp.json

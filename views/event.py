@@ -19,6 +19,7 @@ from models.party import Company, Contact
 from models.reference import choice_query
 from models.registry import get_record
 from views.base import CrmModelRestApi, CrmModelView, RowScopeFilter, register
+from views.reference import reference_rel_filters
 from views.task import (KnownRelatedMixin, PlainExportMixin, checks, format_record_link,
                         prefill_basis, record_entity_field, text_or_blank, user_field)
 
@@ -36,6 +37,7 @@ EVENT_LABELS = {
     "content": "Содержание", "responsible": "Ответственный", "created_by": "Создал",
     "record_ref": "Создано на основании", "record_entity": "Основание (тип записи)",
     "record_id": "Основание (№ записи)", "contact_rows": "Контактные лица",
+    "rejection_reason": "Причина отказа", "rejection_comment": "Комментарий к причине отказа",
 }
 
 
@@ -97,12 +99,15 @@ class EventView(PlainExportMixin, CrmModelView):
     order_columns = ["number", "started_at", "kind", "state"]
     base_order = ("id", "desc")
     add_columns = edit_columns = ["kind", "direction", "topic", "subject", "state", "company",
-                                  "content", "responsible", "record_entity", "record_id"]
+                                  "content", "rejection_reason", "rejection_comment",
+                                  "responsible", "record_entity", "record_id"]
+    add_form_query_rel_fields = edit_form_query_rel_fields = {
+        "rejection_reason": reference_rel_filters("rejection_reason")}
     show_fieldsets = [
         ("Событие", {"fields": ["number_label", "kind_label", "direction_label", "topic",
                                 "subject", "state_label", "started_at", "ended_at"]}),
         ("Контрагент", {"fields": ["company", "responsible", "created_by"]}),
-        ("Содержание", {"fields": ["content"]}),
+        ("Содержание", {"fields": ["content", "rejection_reason", "rejection_comment"]}),
         ("Основание", {"fields": ["record_ref"]}),
     ]
     formatters_columns = {"record_ref": format_record_link, "content": text_or_blank,
@@ -216,10 +221,12 @@ class EventApi(KnownRelatedMixin, CrmModelRestApi):
                     "record_id", "created_at"]
     show_columns = ["id", "number", "kind", "direction", "topic.id", "topic.label", "subject",
                     "state", "started_at", "ended_at", "company.id", "company.name", "content",
+                    "rejection_reason.id", "rejection_reason.label", "rejection_comment",
                     "responsible.id", "created_by.id", "record_entity", "record_id",
                     "rule_key", "transition_id", "effect_key", "created_at", "updated_at"]
     add_columns = edit_columns = ["kind", "direction", "topic", "subject", "state", "company",
-                                  "content", "responsible", "record_entity", "record_id"]
+                                  "content", "rejection_reason", "rejection_comment",
+                                  "responsible", "record_entity", "record_id"]
     order_columns = ["id", "number", "started_at", "created_at", "state"]
     related_labels = {"topic": "Тема", "company": "Контрагент", "responsible": "Ответственный"}
 

@@ -1,8 +1,8 @@
 """initial schema
 
-Revision ID: 2f126f456fe2
+Revision ID: 33a84c62ef2f
 Revises: 
-Create Date: 2026-11-23 19:08:00.772414
+Create Date: 2026-11-23 19:09:38.338944
 
 """
 from alembic import op
@@ -10,7 +10,7 @@ import sqlalchemy as sa
 
 
 # revision identifiers, used by Alembic.
-revision = '2f126f456fe2'
+revision = '33a84c62ef2f'
 down_revision = None
 branch_labels = None
 depends_on = None
@@ -624,6 +624,8 @@ def upgrade():
     sa.Column('ended_at', sa.DateTime(), nullable=True),
     sa.Column('company_id', sa.Integer(), nullable=True),
     sa.Column('content', sa.Text(), nullable=True),
+    sa.Column('rejection_reason_id', sa.Integer(), nullable=True),
+    sa.Column('rejection_comment', sa.Text(), nullable=True),
     sa.Column('responsible_id', sa.Integer(), nullable=True),
     sa.Column('rule_key', sa.String(length=200), nullable=True),
     sa.Column('transition_id', sa.String(length=64), nullable=True),
@@ -635,6 +637,7 @@ def upgrade():
     sa.Column('created_by_id', sa.Integer(), nullable=True),
     sa.ForeignKeyConstraint(['company_id'], ['company.id'], ),
     sa.ForeignKeyConstraint(['created_by_id'], ['ab_user.id'], ),
+    sa.ForeignKeyConstraint(['rejection_reason_id'], ['reference_item.id'], ),
     sa.ForeignKeyConstraint(['responsible_id'], ['ab_user.id'], ),
     sa.ForeignKeyConstraint(['topic_id'], ['reference_item.id'], ),
     sa.PrimaryKeyConstraint('id'),
