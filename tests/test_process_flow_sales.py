@@ -237,3 +237,31 @@ def test_bulk_move_applies_the_same_rules_to_each_record(client, login, sales):
     assert "Проверить товарные позиции" in [t.title for t in _tasks(ready)]
     assert login("secretary").api("post", "/api/v1/deal/move", json={
         "ids": [ready.id], "stage": "new"}).status_code in (401, 403)
+
+
+def test_the_record_page_offers_the_moves_the_service_allows(client, login, sales):
+    deal = _new_deal(client, sales)
+    manager = login("manager")
+    page = manager.get(f"/dealview/show/{deal.id}").get_data(as_text=True)
+    # the same answer as the request: «Взят в работу» disabled with the missing fields
+    assert 'disabled\n                title="Нельзя перейти на этап «Взят в работу»: не ' \
+           'заполнены поля «Приоритет (А/В/С)», «Контрагент», «Срок поставки»"' in page
+    assert 'name="stage" value="lost"' not in page  # lost needs a reason
+    company = Company(kind="person", name="Юрьев Ю. Ю.")
+    db.session.add(company)
+    db.session.commit()
+    db.session.refresh(deal)
+    client.api("put", f"/api/v1/deal/{deal.id}", json={
+        "company": company.id, "version": deal.version,
+        "custom": {"priority": "A", "delivery_term": "2026-12-01"}})
+    page = manager.get(f"/dealview/show/{deal.id}").get_data(as_text=True)
+    assert 'name="stage" value="in_work"' in page
+    resp = manager.post(f"/crm/move/deal/{deal.id}", data={"stage": "in_work"})
+    assert resp.status_code == 302
+    db.session.expire_all()
+    assert db.session.get(Deal, deal.id).stage.key == "in_work"
+    # another manager's deal: not found; a role without write: refused
+    assert login("manager2").post(f"/crm/move/deal/{deal.id}",
+                                  data={"stage": "proposal"}).status_code == 404
+    assert login("lawyer").post(f"/crm/move/deal/{deal.id}",
+                                data={"stage": "proposal"}).status_code in (403, 404)

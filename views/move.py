@@ -1,0 +1,70 @@
+"""The stage buttons of a record page: every stage of the record's process, enabled when the
+transition service would accept the move, disabled with the reason when it would not (the
+same answer the request gets), and the endpoint the buttons post to."""
+from __future__ import annotations
+
+from flask import abort, current_app, flash, g, redirect, request, url_for
+from flask_appbuilder import BaseView, expose
+
+from app import transitions
+from app.extensions import db
+from app.scope import can_see
+from errors import CrmError
+from models.registry import get_record
+
+
+def _may_write(entity: str) -> bool:
+    sm = current_app.appbuilder.sm
+    return sm.has_access("can_write", entity)
+
+
+def stage_buttons(entity: str, pk) -> list[dict]:
+    """[{key, name, current, allowed, reason}] for the record page; [] without a process."""
+    record = get_record(entity, pk)
+    if record is None or not transitions.is_process_record(record) or not _may_write(entity):
+        return []
+    process = transitions.process_of(record)
+    if process is None:
+        return []
+    current = transitions.current_stage(record)
+    out = []
+    for stage in process.stages:
+        refusal = None if stage.key == current else transitions.may_move(record, stage.key)
+        out.append({"key": stage.key, "name": stage.name, "current": stage.key == current,
+                    "allowed": refusal is None, "reason": refusal.message if refusal else "",
+                    "color": stage.color or "#9ca3af"})
+    return out
+
+
+class StageMoveView(BaseView):
+    route_base = "/crm/move"
+    default_view = "move"
+    base_permissions: list[str] = []  # guarded by the entity's own write right, below
+
+    @expose("/<entity>/<int:pk>", methods=["POST"])
+    def move(self, entity: str, pk: int):
+        # Rights are the entity's own (write) and the row rule: no separate permission.
+        user = getattr(g, "user", None)
+        if user is None or not user.is_authenticated:
+            return redirect(url_for(current_app.appbuilder.sm.auth_view.endpoint + ".login"))
+        record = get_record(entity, pk)
+        if record is None or not transitions.is_process_record(record) \
+                or not can_see(record, user):
+            abort(404)
+        if not _may_write(entity):
+            abort(403)
+        stage = request.form.get("stage", "")
+        try:
+            transitions.transition(record, stage, source="form")
+            db.session.commit()
+            name = transitions.process_of(record).stage(stage).name
+            flash(f"Запись переведена на этап «{name}»", "success")
+        except (CrmError, KeyError) as exc:
+            db.session.rollback()
+            flash(getattr(exc, "message", "Нет такого этапа"), "danger")
+        return redirect(request.referrer or url_for("HomeView.index"))
+
+
+def register_views(appbuilder):
+    appbuilder.add_view_no_menu(StageMoveView)
+    current_app.jinja_env.globals["crm_stage_buttons"] = stage_buttons
