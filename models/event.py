@@ -101,7 +101,7 @@ class Event(AuditedMixin, CheckedMixin, RecordLinkMixin, TimestampMixin, Model):
     responsible_id: Mapped[int | None] = mapped_column(Integer, ForeignKey("ab_user.id"),
                                                        index=True)
     # Set by the process engine: which rule and which transition created the event.
-    rule_key: Mapped[str | None] = mapped_column(String(200))
+    rule_key: Mapped[str | None] = mapped_column(String(500))
     transition_id: Mapped[str | None] = mapped_column(String(64))
     effect_key: Mapped[str | None] = mapped_column(String(200), unique=True)
 

@@ -82,7 +82,7 @@ class Order(AuditedMixin, CheckedMixin, VersionedMixin, RecordLinkMixin, Timesta
     requires_approval: Mapped[bool] = mapped_column(Boolean, default=False, nullable=False)
     comment: Mapped[str | None] = mapped_column(Text)
     # Set by the process engine: which rule and which transition last moved the order.
-    rule_key: Mapped[str | None] = mapped_column(String(200))
+    rule_key: Mapped[str | None] = mapped_column(String(500))
     transition_id: Mapped[str | None] = mapped_column(String(64))
 
     company = relationship("Company")

@@ -39,7 +39,7 @@ class OutboxMessage(Model):
     body: Mapped[str] = mapped_column(Text, nullable=False, default="")
     entity: Mapped[str | None] = mapped_column(String(32), index=True)
     record_id: Mapped[int | None] = mapped_column(Integer, index=True)
-    rule_key: Mapped[str | None] = mapped_column(String(200))
+    rule_key: Mapped[str | None] = mapped_column(String(500))
     transition_id: Mapped[str | None] = mapped_column(String(64), index=True)
     effect_key: Mapped[str | None] = mapped_column(String(200), unique=True)
     attempts: Mapped[int] = mapped_column(Integer, nullable=False, default=0)

@@ -36,7 +36,7 @@ class ScheduledAction(Model):
     # The stage whose entry scheduled it: leaving the stage cancels it unless it outlives it.
     stage_key: Mapped[str | None] = mapped_column(String(64))
     outlives_stage: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False)
-    rule_key: Mapped[str | None] = mapped_column(String(200))
+    rule_key: Mapped[str | None] = mapped_column(String(500))
     transition_id: Mapped[str | None] = mapped_column(String(64), index=True)
     effect_key: Mapped[str] = mapped_column(String(200), unique=True, nullable=False)
     created_at: Mapped[dt.datetime] = mapped_column(DateTime, nullable=False, default=utcnow)

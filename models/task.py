@@ -114,7 +114,7 @@ class Task(AuditedMixin, CheckedMixin, RecordLinkMixin, TimestampMixin, Model):
     outcome: Mapped[str | None] = mapped_column(String(200))
     closed_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
     # Set by the process engine: which rule and which transition created the task.
-    rule_key: Mapped[str | None] = mapped_column(String(200))
+    rule_key: Mapped[str | None] = mapped_column(String(500))
     transition_id: Mapped[str | None] = mapped_column(String(64))
     effect_key: Mapped[str | None] = mapped_column(String(200), unique=True)
 

@@ -35,6 +35,7 @@ Values of reference fields are item codes (e.g. `topic: refusal`); dates may be 
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import string
 from dataclasses import dataclass, field
 
@@ -44,6 +45,9 @@ from rules.definition import ActionDef, ProcessDef, StageDef, action_from_dict
 from rules.durations import Duration, add_duration, parse_duration
 
 DEFAULT_AT = dt.time(9, 0)  # a task or reminder due on a plain date comes at 9:00 local
+
+
+KEY_MAX = 180  # effect_key columns hold 200; a suffix such as ":reminder" may follow
 
 
 @dataclass(frozen=True)
@@ -56,6 +60,13 @@ class Effect:
     stage: str
     params: dict = field(default_factory=dict)
     due_at: dt.datetime | None = None
+
+    def __post_init__(self):
+        # Keys of effects deep in outcome loops outgrow a database column; the same long key
+        # always gives the same short one, so idempotency holds.
+        if len(self.key) > KEY_MAX:
+            digest = hashlib.sha1(self.key.encode("utf-8")).hexdigest()
+            object.__setattr__(self, "key", f"{self.key[:KEY_MAX - 42]}#{digest}")
 
 
 @dataclass(frozen=True)

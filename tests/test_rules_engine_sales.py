@@ -123,3 +123,13 @@ def test_proposal_feedback_loops_until_agreed():
     assert back.params["title"] == feedback.params["title"] and back.rule == feedback.rule
     move, = plan_outcome(SALES, back.rule, "КП согласовано", READY, "t9", NOW)
     assert (move.action, move.params) == ("move_stage", {"to": "contract"})
+
+
+def test_long_effect_keys_are_shortened_the_same_way_every_time():
+    from rules.engine import KEY_MAX, Effect
+
+    long_key = "t9:" + "beds.design.on_enter.x/Клиент просит корректировки/task" * 5
+    first, again = (Effect(action="create_task", key=long_key, rule="r", stage="s")
+                    for _ in range(2))
+    assert len(first.key) <= KEY_MAX and first.key == again.key
+    assert first.key.startswith("t9:")

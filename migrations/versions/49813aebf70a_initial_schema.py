@@ -1,8 +1,8 @@
 """initial schema
 
-Revision ID: 33a84c62ef2f
+Revision ID: 49813aebf70a
 Revises: 
-Create Date: 2026-11-23 19:09:38.338944
+Create Date: 2026-11-23 19:14:47.038555
 
 """
 from alembic import op
@@ -10,7 +10,7 @@ import sqlalchemy as sa
 
 
 # revision identifiers, used by Alembic.
-revision = '33a84c62ef2f'
+revision = '49813aebf70a'
 down_revision = None
 branch_labels = None
 depends_on = None
@@ -93,7 +93,7 @@ def upgrade():
     sa.Column('body', sa.Text(), nullable=False),
     sa.Column('entity', sa.String(length=32), nullable=True),
     sa.Column('record_id', sa.Integer(), nullable=True),
-    sa.Column('rule_key', sa.String(length=200), nullable=True),
+    sa.Column('rule_key', sa.String(length=500), nullable=True),
     sa.Column('transition_id', sa.String(length=64), nullable=True),
     sa.Column('effect_key', sa.String(length=200), nullable=True),
     sa.Column('attempts', sa.Integer(), nullable=False),
@@ -122,7 +122,7 @@ def upgrade():
     sa.Column('last_error', sa.Text(), nullable=True),
     sa.Column('stage_key', sa.String(length=64), nullable=True),
     sa.Column('outlives_stage', sa.Boolean(), nullable=False),
-    sa.Column('rule_key', sa.String(length=200), nullable=True),
+    sa.Column('rule_key', sa.String(length=500), nullable=True),
     sa.Column('transition_id', sa.String(length=64), nullable=True),
     sa.Column('effect_key', sa.String(length=200), nullable=False),
     sa.Column('created_at', sa.DateTime(), nullable=False),
@@ -368,7 +368,7 @@ def upgrade():
     sa.Column('outcome_choices', sa.JSON(), nullable=True),
     sa.Column('outcome', sa.String(length=200), nullable=True),
     sa.Column('closed_at', sa.DateTime(), nullable=True),
-    sa.Column('rule_key', sa.String(length=200), nullable=True),
+    sa.Column('rule_key', sa.String(length=500), nullable=True),
     sa.Column('transition_id', sa.String(length=64), nullable=True),
     sa.Column('effect_key', sa.String(length=200), nullable=True),
     sa.Column('record_entity', sa.String(length=32), nullable=True),
@@ -586,7 +586,7 @@ def upgrade():
     sa.Column('source_id', sa.Integer(), nullable=True),
     sa.Column('requires_approval', sa.Boolean(), nullable=False),
     sa.Column('comment', sa.Text(), nullable=True),
-    sa.Column('rule_key', sa.String(length=200), nullable=True),
+    sa.Column('rule_key', sa.String(length=500), nullable=True),
     sa.Column('transition_id', sa.String(length=64), nullable=True),
     sa.Column('version', sa.Integer(), nullable=False),
     sa.Column('record_entity', sa.String(length=32), nullable=True),
@@ -627,7 +627,7 @@ def upgrade():
     sa.Column('rejection_reason_id', sa.Integer(), nullable=True),
     sa.Column('rejection_comment', sa.Text(), nullable=True),
     sa.Column('responsible_id', sa.Integer(), nullable=True),
-    sa.Column('rule_key', sa.String(length=200), nullable=True),
+    sa.Column('rule_key', sa.String(length=500), nullable=True),
     sa.Column('transition_id', sa.String(length=64), nullable=True),
     sa.Column('effect_key', sa.String(length=200), nullable=True),
     sa.Column('record_entity', sa.String(length=32), nullable=True),
