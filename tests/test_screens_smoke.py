@@ -43,3 +43,18 @@ def test_every_screen_opens(demo_app, username):
             opened += resp.status_code == 200
         db.session.rollback()
     assert opened > (60 if username == "admin" else 20), opened
+
+
+def test_lists_offer_the_export_and_records_the_edit_button(client, login):
+    from models.party import Company
+
+    company = Company(kind="person", name="Кнопкин К. К.")
+    db.session.add(company)
+    db.session.commit()
+    page = client.get("/companyview/list/?_flt_0_name=Кнопкин").get_data(as_text=True)
+    assert "Экспорт в CSV" in page and "/companyview/export/?_flt_0_name=" in page
+    show = client.get(f"/companyview/show/{company.id}").get_data(as_text=True)
+    assert f"/companyview/edit/{company.id}" in show and "Изменить" in show
+    # a role that only reads companies gets no edit button
+    executor_page = login("executor").get(f"/companyview/show/{company.id}")
+    assert f"/companyview/edit/{company.id}" not in executor_page.get_data(as_text=True)

@@ -82,13 +82,15 @@ class CrmModelView(ModelView):
     page_size = 25
     # The record page: FAB's fields, then the record's history and files (views/timeline.py).
     show_template = "crm/show.html"
+    list_template = "crm/list.html"
 
     def __init__(self, **kwargs):
         model = self.datamodel.obj
         self.class_permission_name = self.resource
         # crm/show.html needs the entity key to find the record's history and files.
         self.extra_args = {**(self.extra_args or {}),
-                           "crm_entity": getattr(model, "__entity__", "")}
+                           "crm_entity": getattr(model, "__entity__", ""),
+                           "crm_view": type(self).__name__}
         self.list_title, self.show_title, self.add_title, self.edit_title = self.titles
         self.base_filters = list(self.base_filters or []) + _row_scope_filters(model)
         self.label_columns = {**COMMON_LABELS, **(self.label_columns or {})}
