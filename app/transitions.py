@@ -360,7 +360,8 @@ def _create_task(record, entity, process, effect: Effect, actor_id) -> None:
         assignee_id=resolve_person(params.get("assignee", "responsible"), record, actor_id),
         creator_id=resolve_person(params.get("creator", "actor"), record, actor_id),
         deadline=to_utc(effect.due_at) if effect.due_at else None,
-        outcome_choices=list(outcomes) or None, record_entity=entity, record_id=record.id,
+        outcome_choices=_outcome_labels(outcomes) or None, record_entity=entity,
+        record_id=record.id,
         rule_key=effect.rule, transition_id=effect.key.split(":")[0], effect_key=effect.key)
     observers = resolve_people(params.get("observers"), record, actor_id)
     if observers:
@@ -373,6 +374,19 @@ def _create_task(record, entity, process, effect: Effect, actor_id) -> None:
     add_timeline(entity, record.id, "task_created",
                  f"Задача «{task.title}» создана автоматически при переходе на этап "
                  f"«{stage}»", author_id=0, payload={"rule": effect.rule})
+
+
+def _outcome_labels(outcomes: dict) -> list[str]:
+    """The task's outcome list as the form offers it: each answer, and for an answer with a
+    second question each "answer / second answer" (models.task.OUTCOME_SEPARATOR)."""
+    from models.task import OUTCOME_SEPARATOR
+
+    labels = []
+    for label, spec in (outcomes or {}).items():
+        labels.append(label)
+        for sub in ((spec or {}).get("choices") or {}) if isinstance(spec, dict) else {}:
+            labels.append(f"{label}{OUTCOME_SEPARATOR}{sub}")
+    return labels
 
 
 def _outbox(kind, record, entity, effect, recipients, subject, body) -> None:
@@ -828,8 +842,13 @@ def task_closed(task, source: str = "form") -> None:
     process = process_of(record)
     if process is None or task.rule_key not in getattr(process, "rules", {}):
         return
+    from models.task import OUTCOME_SEPARATOR
+
     actor_id = current_actor_id()
-    effects = plan_outcome(process, task.rule_key, task.outcome or None, record_values(record),
+    outcome = task.outcome or None
+    if outcome and OUTCOME_SEPARATOR in outcome:
+        outcome = [part.strip() for part in outcome.split(OUTCOME_SEPARATOR)]
+    effects = plan_outcome(process, task.rule_key, outcome, record_values(record),
                            uuid.uuid4().hex, to_local(utcnow()).replace(tzinfo=None),
                            comment=task.result, stage_key=current_stage(record),
                            context=template_context(record))

@@ -27,6 +27,7 @@ TASK_STATUS_LABELS = {
     TaskStatus.done.value: "Выполнена",
     TaskStatus.cancelled.value: "Отменена",
 }
+OUTCOME_SEPARATOR = " / "
 OPEN_TASK_STATUSES = (TaskStatus.open.value, TaskStatus.in_progress.value)
 CLOSED_TASK_STATUSES = (TaskStatus.done.value, TaskStatus.cancelled.value)
 OVERDUE_LABEL = "Просрочена"
@@ -172,7 +173,10 @@ class Task(AuditedMixin, CheckedMixin, RecordLinkMixin, TimestampMixin, Model):
         if choices is None:
             errors["outcome_choices"] = "Варианты итога: список строк"
         elif choices:
-            if outcome and outcome not in choices:
+            # "Да / Отложенные": the answer to a choice's second question (the engine checks
+            # the second part against the definition).
+            if outcome and outcome not in choices and \
+                    outcome.split(OUTCOME_SEPARATOR)[0] not in choices:
                 errors["outcome"] = ("Итог «" + outcome + "» не из списка: выберите один из "
                                      "вариантов: " + ", ".join(choices))
             elif not outcome and status == TaskStatus.done.value:
