@@ -574,6 +574,7 @@ def required_words(stage, process: ProcessDef) -> tuple[list[str], list[str]]:
     """(required labels, conditional ones as 'labels — если condition')."""
     labels = process.labels
     plain = [labels.get(k, k) for k in stage.required]
+    plain += [f"{labels.get(k, k)} (больше нуля)" for k in stage.required_positive]
     conditional = [", ".join(f"«{labels.get(k, k)}»" for k in fields)
                    + f" — если {condition_words(cond, labels)}"
                    for fields, cond in stage.required_if]

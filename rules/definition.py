@@ -78,6 +78,8 @@ class StageDef:
     required: tuple[str, ...] = ()
     # Fields required only under a condition: ((fields, condition), ...)
     required_if: tuple[tuple[tuple[str, ...], dict], ...] = ()
+    # Amounts that must be filled and above zero (a budget of 0 is no budget).
+    required_positive: tuple[str, ...] = ()
     readonly: tuple[str, ...] = ()
     moves: tuple[str, ...] | None = None      # None: any stage of the process
     on_enter: tuple[ActionDef, ...] = ()
@@ -412,8 +414,8 @@ def _stages(raw: list, check: _Check, catalog: Catalog, labels: dict) -> list[St
     for i, item in enumerate(raw):
         path = f"stages.{item['key']}"
         check.known_keys(item, {"key", "name", "kind", "color", "deadline", "required",
-                                "required_if", "readonly", "readonly_if", "moves", "on_enter",
-                                "on_leave"}, path)
+                                "required_if", "required_positive", "readonly", "readonly_if",
+                                "moves", "on_enter", "on_leave"}, path)
         if not _KEY.match(item["key"]):
             check.fail(f"{path}.key", "только строчные латинские буквы, цифры и _")
         kind = item.get("kind", "open")
@@ -426,7 +428,7 @@ def _stages(raw: list, check: _Check, catalog: Catalog, labels: dict) -> list[St
                 parse_duration(deadline)
             except DurationError as exc:
                 check.fail(f"{path}.deadline", str(exc))
-        for list_key in ("required", "readonly"):
+        for list_key in ("required", "required_positive", "readonly"):
             for name in item.get(list_key) or []:
                 if name not in labels:
                     check.fail(f"{path}.{list_key}", f"неизвестное поле «{name}»")
@@ -452,6 +454,7 @@ def _stages(raw: list, check: _Check, catalog: Catalog, labels: dict) -> list[St
             key=item["key"], name=check.require(item, "name", path), kind=kind, order=i + 1,
             color=item.get("color"), deadline=deadline,
             required=tuple(item.get("required") or ()), required_if=tuple(required_if),
+            required_positive=tuple(item.get("required_positive") or ()),
             readonly=tuple(item.get("readonly") or ()),
             moves=tuple(moves) if moves is not None else None,
             on_enter=_actions(item.get("on_enter") or [], f"{path}.on_enter", check, catalog,

@@ -79,6 +79,13 @@ class Plan:
     stage_deadline: dt.datetime | None = None
 
 
+def _positive(value) -> bool:
+    try:
+        return value is not None and value != "" and float(value) > 0
+    except (TypeError, ValueError):
+        return False
+
+
 def _is_empty(value) -> bool:
     return value is None or value == "" or value == [] or value == {}
 
@@ -124,6 +131,9 @@ def why_not(process: ProcessDef, from_key: str | None, to_key: str,
             required += [f for f in fields if f not in required]
     missing = {key: process.labels.get(key, key) for key in required
                if _is_empty(values.get(key))}
+    for key in target.required_positive:
+        if key not in missing and not _positive(values.get(key)):
+            missing[key] = process.labels.get(key, key)
     if target.kind == "lost" and process.lost_reason_list:
         if _is_empty(values.get("lost_reason")):
             missing.setdefault("lost_reason", process.labels.get("lost_reason",

@@ -107,7 +107,7 @@ def test_invoiced_schedules_the_payment_control_in_3_days(login, beds):
         resp = move(manager, deal, beds, "invoiced")
         assert resp.status_code == 422
         assert set(resp.json["message"]) == {"client_name", "email", "phone", "passport",
-                                             "delivery_address"}
+                                             "delivery_address", "budget"}
         assert resp.json["message"]["passport"] == [
             "Заполните поле «Серия и номер паспорта»: оно обязательно на этапе "
             "«Счет выставлен»"]
@@ -132,8 +132,6 @@ def test_invoiced_schedules_the_payment_control_in_3_days(login, beds):
                                    utc(2026, 10, 31, 23, 59))]
 
 
-@pytest.mark.xfail(strict=True, reason="a required «Бюджет» of 0 (the default) counts as "
-                   "filled: «Счет выставлен» lets a deal without an amount in")
 def test_invoiced_needs_a_budget(login, beds):
     deal = _deal(login, beds, "bz_agreement")
     with frozen(login, FRIDAY, "manager") as manager:

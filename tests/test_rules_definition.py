@@ -50,6 +50,8 @@ TRIGGER = {"key": "t", "fields": ["kp"],
            "actions": [{"do": "notify", "to": ["responsible"], "text": "КП"}]}
 
 BAD = [
+    (lambda d: d["stages"][1].update(required_positive=["sum"]),
+     "mini.yaml: stages.won.required_positive: неизвестное поле «sum»"),
     (lambda d: d.pop("key"), "mini.yaml: key: обязательный ключ отсутствует"),
     (lambda d: d.update(entity="ship"), "mini.yaml: entity: неизвестная сущность «ship»"),
     (lambda d: d.update(colour=1), "mini.yaml: colour: неизвестный ключ"),

@@ -145,3 +145,14 @@ def test_delays_after_refusal_and_success(source, target, due, title):
     (task,), following = plan_scheduled(BEDS, later, PAID, due)
     assert (task.params["title"], task.params["assignee"]) == (title, "responsible")
     assert following is None
+
+
+def test_invoiced_refuses_a_zero_budget():
+    from errors import MissingFields
+    from rules.engine import why_not
+
+    stage = next(s for s in BEDS.stages if s.name == "Счет выставлен")
+    values = {**DEAL, **{k: "x" for k in stage.required}}
+    assert why_not(BEDS, None, stage.key, values) is None
+    refusal = why_not(BEDS, None, stage.key, {**values, "budget": 0})
+    assert isinstance(refusal, MissingFields) and set(refusal.errors) == {"budget"}
