@@ -21,6 +21,11 @@ from errors import CrmError, TransitionNotAllowed
 from models.base import current_actor_id, utcnow
 from rules.engine import Effect, Plan, plan_move, readonly_fields, why_not
 
+import contextvars
+
+# The user a person picked for a `{chosen: role}` spec of a «на основании» action.
+_CHOSEN: contextvars.ContextVar[int | None] = contextvars.ContextVar("crm_chosen", default=None)
+
 # The column that holds the stage of each process entity.
 STAGE_ATTR = {"deal": "stage", "lead": "stage", "event": "state", "order": "status"}
 _MAX_CHAIN = 5  # move_stage inside a move: a definition loop must not recurse forever
@@ -327,6 +332,8 @@ def resolve_person(spec, record, actor_id) -> int | None:
         return db.session.scalar(select(CrmUser.id).where(CrmUser.username == arg))
     if kind == "field":
         return record_values(record).get(arg)
+    if kind == "chosen":
+        return _CHOSEN.get()
     return None
 
 
@@ -858,3 +865,44 @@ def task_closed(task, source: str = "form") -> None:
             transition(record, effect.params["to"], actor_id, source="task")
             continue
         APPLY.get(effect.action, _unsupported)(record, entity, process, effect, actor_id)
+
+
+def create_based_on(record, key: str, chosen_user_id: int | None = None,
+                    source: str = "form") -> int:
+    """A person's «создать на основании» `key` of the record's process (the work assignment
+    «Консультация потенциального клиента», «Утверждение К.П.», a meeting, an order...).
+    Returns how many effects were applied; raises the typed refusal."""
+    from rules.engine import plan_manual
+
+    process = process_of(record)
+    if process is None:
+        raise TransitionNotAllowed("У записи нет процесса")
+    token = _CHOSEN.set(chosen_user_id)
+    try:
+        effects = plan_manual(process, key, record_values(record), uuid.uuid4().hex,
+                              to_local(utcnow()).replace(tzinfo=None),
+                              stage_key=current_stage(record),
+                              context=template_context(record))
+        actor_id = current_actor_id()
+        for effect in effects:
+            if _needs_choice(effect.params) and chosen_user_id is None:
+                raise TransitionNotAllowed("Выберите сотрудника")
+            APPLY.get(effect.action, _unsupported)(record, entity_of(record), process,
+                                                   effect, actor_id)
+        return len(effects)
+    finally:
+        _CHOSEN.reset(token)
+
+
+def _needs_choice(params) -> bool:
+    return any(isinstance(v, dict) and "chosen" in v for v in params.values())
+
+
+def chosen_role(process, key: str) -> str | None:
+    """The role whose member the person must pick for this «на основании» action."""
+    manual = next((m for m in getattr(process, "manual", ()) if m.key == key), None)
+    for action in manual.actions if manual else ():
+        for value in action.params.values():
+            if isinstance(value, dict) and "chosen" in value:
+                return value["chosen"]
+    return None

@@ -143,3 +143,33 @@ def test_a_proposal_is_completed_only_with_an_attached_file(client, one_c, clien
     assert upload.status_code in (200, 302)
     resp = client.api("put", f"/api/v1/event/{event.id}", json={"state": "completed"})
     assert resp.status_code == 200, resp.json
+
+
+def test_work_assignment_created_on_the_basis_of_an_event(client, login, one_c,
+                                                           client_company):
+    from models.task import Task
+
+    company, contact = client_company
+    event = _event_with_contact(client, contact, topic=_topic("first_contact"),
+                                subject="Первый контакт с клиентом", company=company.id,
+                                responsible=_user("manager").id)
+    manager = login("manager")
+    page = manager.get(f"/eventview/show/{event.id}").get_data(as_text=True)
+    assert "Задание на работу «Консультация потенциального клиента»" in page
+    assert "Утверждение К.П." not in page  # only on a proposal event
+    resp = manager.post(f"/crm/move/event/{event.id}/based_on/consultation", data={})
+    assert resp.status_code == 302
+    assert db.session.query(Task).count() == 0  # the executor must be chosen
+    executor = _user("executor")
+    manager.post(f"/crm/move/event/{event.id}/based_on/consultation",
+                 data={"chosen": executor.id})
+    task = db.session.scalar(select(Task))
+    assert task.title == "Консультация потенциального клиента"
+    assert task.assignee_id == executor.id and task.creator_id == _user("manager").id
+    assert (task.record_entity, task.record_id) == ("event", event.id)
+    # a commercial proposal event on the basis of the same event
+    manager.post(f"/crm/move/event/{event.id}/based_on/proposal", data={})
+    proposal = db.session.scalar(select(Event).where(Event.id != event.id))
+    assert proposal.topic.code == "proposal" and proposal.direction == "outgoing"
+    assert (proposal.record_entity, proposal.record_id) == ("event", event.id)
+    assert [r.contact_id for r in proposal.contact_rows] == [contact.id]

@@ -36,6 +36,25 @@ def stage_buttons(entity: str, pk) -> list[dict]:
     return out
 
 
+def based_on_buttons(entity: str, pk) -> list[dict]:
+    """[{key, label, role, users}] of the «на основании» actions open to this record now."""
+    from rules.engine import manual_actions
+
+    record = get_record(entity, pk)
+    if record is None or not transitions.is_process_record(record) or not _may_write(entity):
+        return []
+    process = transitions.process_of(record)
+    if process is None:
+        return []
+    out = []
+    for key, label in manual_actions(process, transitions.record_values(record),
+                                     transitions.current_stage(record)):
+        role = transitions.chosen_role(process, key)
+        users = [(u.id, str(u)) for u in transitions._users_with_role(role)] if role else []
+        out.append({"key": key, "label": label, "role": role, "users": users})
+    return out
+
+
 class StageMoveView(BaseView):
     route_base = "/crm/move"
     default_view = "move"
@@ -65,6 +84,29 @@ class StageMoveView(BaseView):
         return redirect(request.referrer or url_for("HomeView.index"))
 
 
+    @expose("/<entity>/<int:pk>/based_on/<key>", methods=["POST"])
+    def based_on(self, entity: str, pk: int, key: str):
+        user = getattr(g, "user", None)
+        if user is None or not user.is_authenticated:
+            return redirect(url_for(current_app.appbuilder.sm.auth_view.endpoint + ".login"))
+        record = get_record(entity, pk)
+        if record is None or not transitions.is_process_record(record) \
+                or not can_see(record, user):
+            abort(404)
+        if not _may_write(entity):
+            abort(403)
+        chosen = request.form.get("chosen", type=int)
+        try:
+            count = transitions.create_based_on(record, key, chosen)
+            db.session.commit()
+            flash(f"Создано на основании записи: {count}", "success")
+        except CrmError as exc:
+            db.session.rollback()
+            flash(exc.message, "danger")
+        return redirect(request.referrer or url_for("HomeView.index"))
+
+
 def register_views(appbuilder):
     appbuilder.add_view_no_menu(StageMoveView)
     current_app.jinja_env.globals["crm_stage_buttons"] = stage_buttons
+    current_app.jinja_env.globals["crm_based_on_buttons"] = based_on_buttons
