@@ -494,7 +494,16 @@ def _remind(record, entity, process, effect, actor_id) -> None:
 
 
 def _assign(record, entity, process, effect, actor_id) -> None:
-    user_id = _least_busy(_users_with_role(effect.params["role"]))
+    """`strategy: actor`: the member of the role who acted (accepted the request) becomes
+    responsible; otherwise the member with the fewest open tasks."""
+    members = _users_with_role(effect.params["role"])
+    if effect.params.get("strategy") == "actor":
+        if actor_id in {u.id for u in members}:
+            record.responsible_id = actor_id
+            return
+        if getattr(record, "responsible_id", None):
+            return  # accepted on someone's behalf: the responsible already set stays
+    user_id = _least_busy(members)
     if user_id is None:
         raise CrmError(f"Некого назначить ответственным: в роли «{effect.params['role']}» "
                        "нет активных пользователей")
@@ -520,7 +529,12 @@ def _assign_value(new, field: str, value) -> None:
         rel = mapper.relationships[field]
         target_cls = rel.mapper.class_
         if rel.uselist:
+            if isinstance(value, list):
+                setattr(new, field, list(db.session.scalars(
+                    select(target_cls).where(target_cls.id.in_(value)))))
             return
+        if field == "pipeline" and isinstance(value, str):
+            return  # placed by its code with its first stage (_place_in_pipeline)
         if target_cls is ReferenceItem and isinstance(value, str):
             setattr(new, field, _reference_item(type(new), field, value))
         elif isinstance(value, int):
@@ -566,8 +580,11 @@ def _create_record(record, entity, process, effect, actor_id) -> None:
         if hasattr(new, attr):
             setattr(new, attr, value)
     _copy_contact_rows(new, rows)
+    first_stage = _place_in_pipeline(new, params.get("values") or {})
     db.session.add(new)
     db.session.flush()
+    if first_stage is not None:
+        transition(new, first_stage, actor_id, source="process", from_key=None)
     label = getattr(model, "__label__", "") or params["entity"]
     add_timeline(entity, record.id, "system", f"Создано автоматически: {label} «{new}»",
                  author_id=0, payload={"rule": effect.rule, "entity": params["entity"],
@@ -578,6 +595,23 @@ def _create_record(record, entity, process, effect, actor_id) -> None:
             action="remind", key=f"{effect.key}:reminder", rule=f"{effect.rule}/reminder",
             stage=effect.stage, params={k: v for k, v in reminder.items() if k != "due_at"},
             due_at=reminder.get("due_at")), actor_id)
+
+
+def _place_in_pipeline(new, values: dict) -> str | None:
+    """A lead or deal created by a definition goes to the first stage of the pipeline it
+    names by code; returns that stage's key (its entry actions then run)."""
+    code = values.get("pipeline")
+    if not isinstance(code, str) or not hasattr(new, "pipeline_id"):
+        return None
+    from models.pipeline import Pipeline, Stage
+
+    pipeline = db.session.scalar(select(Pipeline).where(Pipeline.code == code))
+    if pipeline is None:
+        raise CrmError(f"Нет воронки «{code}»: установите её определение")
+    first = db.session.scalar(select(Stage).where(Stage.pipeline_id == pipeline.id)
+                              .order_by(Stage.sort_order))
+    new.pipeline, new.stage = pipeline, first
+    return first.key
 
 
 def _copy_contact_rows(new, rows) -> None:

@@ -336,6 +336,11 @@ def _create_record_problem(params, labels, roles, stages, ctx):
     if not isinstance(values, dict):
         return "values", "ожидается объект «поле: значение»"
     for dest, val in values.items():
+        if dest == "pipeline" and target in ("deal", "lead"):
+            # the pipeline by its code: the record starts at its first stage
+            if not isinstance(val, str) or not val:
+                return "values.pipeline", "укажите код воронки"
+            continue
         if fields is not None and dest not in fields:
             return "values", f"у сущности «{target}» нет поля «{dest}»"
         if isinstance(val, str):

@@ -265,3 +265,26 @@ def test_the_record_page_offers_the_moves_the_service_allows(client, login, sale
                                   data={"stage": "proposal"}).status_code == 404
     assert login("lawyer").post(f"/crm/move/deal/{deal.id}",
                                 data={"stage": "proposal"}).status_code in (403, 404)
+
+
+def test_the_manager_who_accepts_the_request_becomes_responsible(client, login, sales):
+    company = Company(kind="person", name="Принятов П. П.")
+    db.session.add(company)
+    db.session.commit()
+    resp = client.api("post", "/api/v1/deal/", json={
+        "title": "Заявка с сайта", "pipeline": sales.id, "stage": _stage(sales, "new").id,
+        "company": company.id, "custom": {"priority": "A", "delivery_term": "2026-12-01"}})
+    assert resp.status_code == 201, resp.json
+    deal = db.session.get(Deal, resp.json["id"])
+    assert deal.responsible.username == "admin"  # whoever registered it
+    [take] = _tasks(deal)
+    acceptor = login(take.assignee.username)
+    resp = acceptor.api("put", f"/api/v1/task/{take.id}", json={
+        "status": "done", "outcome": "Принять заявку", "result": "Беру"})
+    assert resp.status_code == 200, resp.json
+    db.session.expire_all()
+    deal = db.session.get(Deal, deal.id)
+    assert deal.stage.key == "in_work"
+    assert deal.responsible_id == take.assignee_id
+    check = next(t for t in _tasks(deal) if t.title == "Проверить товарные позиции")
+    assert check.assignee_id == take.assignee_id

@@ -8,6 +8,8 @@ import datetime as dt
 
 import pytest
 
+from sqlalchemy import select
+
 from app.extensions import db
 from models.party import Company
 from tests.helpers import ref_item
@@ -21,6 +23,7 @@ READY_IN_WORK = {"priority": "A", "delivery_term": "2026-12-01"}
 
 @pytest.fixture()
 def sales(app):
+    install("001_engineers.yaml", "engineers")  # a won deal is converted into it
     return install("001_sales.yaml", "sales")
 
 
@@ -187,6 +190,15 @@ def test_walk_from_new_request_to_won_under_a_frozen_clock(login, sales, buyer):
         "new", "in_work", "proposal", "contract", "invoice", "realization", "accepted",
         "to_ship", "shipped", "won"]
     assert history(deal)[-1].entered_at == utc(2026, 11, 9, 10, 0)
+    # «Конвертация в воронку инженеры»: a deal of the «Инженеры» pipeline, with its task
+    from models.deal import Deal
+
+    converted = db.session.scalar(select(Deal).where(Deal.id != deal.id))
+    assert (converted.pipeline.code, converted.stage.key) == ("engineers", "new")
+    assert (converted.title, converted.company_id) == ("Поставка весов", buyer.id)
+    assert converted.responsible.username == "manager"
+    assert [(t.title, t.assignee.username) for t in tasks(converted)] == [
+        ("Запланировать работы по сделке «Поставка весов»", "engineer")]
 
 
 def _at_proposal(login, sales, buyer, budget):
