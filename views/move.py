@@ -62,30 +62,29 @@ class StageMoveView(BaseView):
 
     @expose("/<entity>/<int:pk>", methods=["POST"])
     def move(self, entity: str, pk: int):
-        # Rights are the entity's own (write) and the row rule: no separate permission.
-        user = getattr(g, "user", None)
-        if user is None or not user.is_authenticated:
-            return redirect(url_for(current_app.appbuilder.sm.auth_view.endpoint + ".login"))
-        record = get_record(entity, pk)
-        if record is None or not transitions.is_process_record(record) \
-                or not can_see(record, user):
-            abort(404)
-        if not _may_write(entity):
-            abort(403)
         stage = request.form.get("stage", "")
-        try:
-            transitions.transition(record, stage, source="form")
-            db.session.commit()
-            name = transitions.process_of(record).stage(stage).name
-            flash(f"Запись переведена на этап «{name}»", "success")
-        except (CrmError, KeyError) as exc:
-            db.session.rollback()
-            flash(getattr(exc, "message", "Нет такого этапа"), "danger")
-        return redirect(request.referrer or url_for("HomeView.index"))
 
+        def act(record):
+            transitions.transition(record, stage, source="form")
+            name = transitions.process_of(record).stage(stage).name
+            return f"Запись переведена на этап «{name}»"
+
+        return self._act_on(entity, pk, act)
 
     @expose("/<entity>/<int:pk>/based_on/<key>", methods=["POST"])
     def based_on(self, entity: str, pk: int, key: str):
+        chosen = request.form.get("chosen", type=int)
+
+        def act(record):
+            count = transitions.create_based_on(record, key, chosen)
+            return f"Создано на основании записи: {count}"
+
+        return self._act_on(entity, pk, act)
+
+    @staticmethod
+    def _act_on(entity: str, pk: int, act):
+        """Rights are the entity's own (write) and the row rule: no separate permission.
+        `act(record)` changes the session and returns the message; one commit or rollback."""
         user = getattr(g, "user", None)
         if user is None or not user.is_authenticated:
             return redirect(url_for(current_app.appbuilder.sm.auth_view.endpoint + ".login"))
@@ -95,14 +94,13 @@ class StageMoveView(BaseView):
             abort(404)
         if not _may_write(entity):
             abort(403)
-        chosen = request.form.get("chosen", type=int)
         try:
-            count = transitions.create_based_on(record, key, chosen)
+            message = act(record)
             db.session.commit()
-            flash(f"Создано на основании записи: {count}", "success")
-        except CrmError as exc:
+            flash(message, "success")
+        except (CrmError, KeyError) as exc:
             db.session.rollback()
-            flash(exc.message, "danger")
+            flash(getattr(exc, "message", "Нет такого этапа"), "danger")
         return redirect(request.referrer or url_for("HomeView.index"))
 
 
