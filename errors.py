@@ -68,3 +68,16 @@ class MissingFields(FieldErrors):
                                f"«{stage_name}»" for key, label in missing.items()})
         self.message = (f"Нельзя перейти на этап «{stage_name}»: не заполнены поля "
                         + ", ".join(f"«{label}»" for label in missing.values()))
+
+
+# --- jobs: delivery and scheduled work (raised inside workers, shown on the admin screens) --
+class JobError(CrmError):
+    """A scheduled action or an outbox message could not be carried out this time."""
+
+
+class DeliveryError(JobError):
+    """The provider (SMTP server, SMS gateway) refused or did not answer: worth retrying."""
+
+
+class PermanentJobError(JobError):
+    """Retrying cannot help (no recipient address, the record is gone): failed at once."""

@@ -167,3 +167,83 @@ def rules_simulate_command(process_key, stages, values_json, now_text):
 def install(app) -> None:
     if "crm" not in app.cli.commands:
         app.cli.add_command(crm)
+
+
+@crm.command("serve")
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8080, show_default=True, type=int)
+def serve_command(host: str, port: int):
+    """Веб-сервер; без REDIS_URL он же выполняет напоминания и рассылки (встроенный режим)."""
+    from flask import current_app
+
+    from jobs.embedded import start
+
+    app = current_app._get_current_object()
+    if start(app) is not None:
+        click.echo("Встроенный исполнитель заданий запущен (REDIS_URL не задан).")
+    else:
+        click.echo("REDIS_URL задан: задания выполняют `flask crm scheduler` и "
+                   "`flask crm worker`.")
+    app.run(host=host, port=port, use_reloader=False, threaded=True)
+
+
+@crm.command("scheduler")
+@click.option("--once", is_flag=True, help="Один проход и выход.")
+@click.option("--interval", type=float, default=None, help="Пауза между проходами, с.")
+def scheduler_command(once: bool, interval: float | None):
+    """Планировщик: передаёт наступившие напоминания и исходящие сообщения исполнителям.
+    Без REDIS_URL выполняет их сам. Два планировщика одновременно безопасны."""
+    from flask import current_app
+
+    from jobs.scheduler import run_forever, tick
+
+    if once:
+        result = tick()
+        click.echo(f"Передано: расписание {result.schedule}, сообщения {result.outbox}"
+                   + (" (работает другой планировщик)" if result.skipped else ""))
+        return
+    click.echo("Планировщик запущен; остановка: Ctrl+C.")
+    try:
+        run_forever(interval or float(current_app.config.get("SCHEDULER_INTERVAL", 1)))
+    except KeyboardInterrupt:
+        pass
+
+
+@crm.command("worker")
+@click.option("--burst", is_flag=True, help="Выполнить очередь и выйти.")
+@click.option("--queue", "queue_names", multiple=True,
+              help="Очередь (можно несколько); по умолчанию все очереди CRM.")
+@click.option("--name", default=None, help="Имя обработчика (видно в «Очереди»).")
+def worker_command(burst: bool, queue_names: tuple, name: str | None):
+    """Обработчик RQ с уже загруженным приложением (REDIS_URL обязателен)."""
+    from rq import Queue, SimpleWorker
+
+    from jobs.queues import QUEUE_NAMES, redis_connection
+
+    connection = redis_connection()
+    if connection is None:
+        click.echo("REDIS_URL не задан: без Redis задания выполняет `flask crm serve` "
+                   "или `flask crm scheduler`.", err=True)
+        raise SystemExit(2)
+    names = queue_names or QUEUE_NAMES
+    unknown = [q for q in names if q not in QUEUE_NAMES]
+    if unknown:
+        click.echo("Неизвестная очередь: " + ", ".join(unknown), err=True)
+        raise SystemExit(2)
+    # SimpleWorker: the jobs run in this process, where the app and its imports are loaded
+    # (a forking worker re-imports them per job: 0.7 jobs/s here, see STACK_NOTES).
+    worker = SimpleWorker([Queue(q, connection=connection) for q in names],
+                          connection=connection, name=name,
+                          # a heartbeat every ~45 s, so the «Очереди» screen tells idle
+                          # from dead (RQ's default refreshes an idle worker every 405 s)
+                          worker_ttl=60)
+    worker.work(burst=burst, with_scheduler=False, logging_level="WARNING")
+
+
+@crm.command("jobs")
+def jobs_command():
+    """Состояние заданий: сколько ждёт, в очереди, с ошибкой."""
+    from jobs.stats import queue_stats
+
+    for key, value in queue_stats().items():
+        click.echo(f"{key}: {value}")

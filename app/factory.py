@@ -22,13 +22,14 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.config["FAB_INDEX_VIEW"] = "views.home.HomeView"
     if test_config:
         app.config.update(test_config)
+    install_working_hours(app)
 
     db.init_app(app)
     migrate.init_app(app, db, directory=str(BASE_DIR / "migrations"),
                      render_as_batch=True, compare_type=True)
 
     import models.all  # noqa: F401  every model registered before FAB and Alembic look
-    from app import audit, cli, jinja, transitions
+    from app import audit, cli, deadlines, jinja, transitions
     from views import registry
 
     with app.app_context():
@@ -42,11 +43,20 @@ def create_app(test_config: dict | None = None) -> Flask:
     install_blank_choice_label()
     audit.install()
     transitions.install()
+    deadlines.install()
     jinja.install(app)
     cli.install(app)
     logging.getLogger("flask_appbuilder").setLevel(logging.WARNING)
     return app
 
+
+def install_working_hours(app: Flask) -> None:
+    """Deadlines are computed in rules code that has no app at hand, so the office hours
+    are handed over once here; a bad WORK_DAY_* value stops the start, not a transition."""
+    from rules.durations import configure_working_hours, parse_clock
+
+    configure_working_hours(parse_clock(app.config["WORK_DAY_START"]),
+                            parse_clock(app.config["WORK_DAY_END"]))
 
 
 def install_csrf(app: Flask) -> None:

@@ -20,14 +20,27 @@ class OutboxKind(str, enum.Enum):
 
 class OutboxStatus(str, enum.Enum):
     pending = "pending"
+    enqueued = "enqueued"
     sent = "sent"
     failed = "failed"
     cancelled = "cancelled"
+    # E-mail with no SMTP configured (the embedded default): kept, shown, sendable later.
+    held = "held"
+
+
+OUTBOX_KIND_LABELS = {"email": "E-mail", "sms": "SMS", "notification": "Уведомление",
+                      "document": "Документ"}
+OUTBOX_STATUS_LABELS = {
+    "pending": "Ожидает", "enqueued": "В очереди", "sent": "Отправлено", "failed": "Ошибка",
+    "cancelled": "Отменено", "held": "Не отправлено: SMTP не настроен",
+}
 
 
 class OutboxMessage(Model):
     __tablename__ = "outbox_message"
     __entity__ = "outbox_message"
+    __label__ = "Исходящее сообщение"
+    __choice_labels__ = {"kind": OUTBOX_KIND_LABELS, "status": OUTBOX_STATUS_LABELS}
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     kind: Mapped[str] = mapped_column(String(16), nullable=False, index=True)
@@ -42,7 +55,13 @@ class OutboxMessage(Model):
     rule_key: Mapped[str | None] = mapped_column(String(500))
     transition_id: Mapped[str | None] = mapped_column(String(64), index=True)
     effect_key: Mapped[str | None] = mapped_column(String(200), unique=True)
+    # Attachment ids (files of the record) sent with an e-mail.
+    attachments: Mapped[object] = mapped_column(JSON, nullable=False, default=list)
     attempts: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
     last_error: Mapped[str | None] = mapped_column(Text)
+    enqueued_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
+    next_attempt_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
+    # "smtp", "log" (SMS logging provider), "app" (in-app notification).
+    delivered_via: Mapped[str | None] = mapped_column(String(32))
     created_at: Mapped[dt.datetime] = mapped_column(DateTime, nullable=False, default=utcnow)
     sent_at: Mapped[dt.datetime | None] = mapped_column(DateTime)

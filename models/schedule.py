@@ -19,9 +19,23 @@ class ScheduleStatus(str, enum.Enum):
     cancelled = "cancelled"
 
 
+SCHEDULE_STATUS_LABELS = {
+    "pending": "Ожидает", "enqueued": "В очереди", "done": "Выполнено",
+    "failed": "Ошибка", "cancelled": "Отменено",
+}
+# What each `action` is called on the admin screens (views/schedule.py).
+ACTION_LABELS = {
+    "remind": "Напоминание", "schedule": "Отложенное действие", "repeat": "Повтор",
+    "task_deadline": "Срок задачи", "task_reminder": "Напоминание по задаче",
+    "stage_deadline": "Срок этапа",
+}
+
+
 class ScheduledAction(Model):
     __tablename__ = "scheduled_action"
     __entity__ = "scheduled_action"
+    __label__ = "Запланированное действие"
+    __choice_labels__ = {"status": SCHEDULE_STATUS_LABELS}
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     action: Mapped[str] = mapped_column(String(32), nullable=False)
@@ -33,6 +47,14 @@ class ScheduledAction(Model):
                                         default=ScheduleStatus.pending.value, index=True)
     attempts: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
     last_error: Mapped[str | None] = mapped_column(Text)
+    # When the scheduler handed it to a worker: a row enqueued long ago whose job vanished
+    # (Redis flushed, worker killed) is handed over again.
+    enqueued_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
+    # A failed attempt waits until then (backoff); None: as soon as it is due.
+    next_attempt_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
+    done_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
+    # How many times a repeat has run: part of each run's effect keys.
+    occurrence: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
     # The stage whose entry scheduled it: leaving the stage cancels it unless it outlives it.
     stage_key: Mapped[str | None] = mapped_column(String(64))
     outlives_stage: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False)

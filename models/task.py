@@ -106,6 +106,8 @@ class Task(AuditedMixin, CheckedMixin, RecordLinkMixin, TimestampMixin, Model):
     assignee_id: Mapped[int | None] = mapped_column(Integer, ForeignKey("ab_user.id"), index=True)
     creator_id: Mapped[int | None] = mapped_column(Integer, ForeignKey("ab_user.id"), index=True)
     deadline: Mapped[dt.datetime | None] = mapped_column(DateTime, index=True)
+    # «Напомнить»: when the assignee gets a reminder (a schedule row, cancelled on closing).
+    remind_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
     # active_history: closing is detected against the stored status even if it was expired.
     status: Mapped[str] = mapped_column(String(16), nullable=False, default=TaskStatus.open.value,
                                         index=True, active_history=True)
@@ -242,12 +244,14 @@ def _task_before_insert(_mapper, _conn, target: Task) -> None:
         # The постановщик is whoever creates the task, unless somebody else was named.
         target.creator_id = current_actor_id()
     target.deadline = naive_utc(target.deadline)
+    target.remind_at = naive_utc(target.remind_at)
     target.closed_at = utcnow() if target.status in CLOSED_TASK_STATUSES else None
 
 
 @sa_event.listens_for(Task, "before_update")
 def _task_before_update(_mapper, _conn, target: Task) -> None:
     target.deadline = naive_utc(target.deadline)
+    target.remind_at = naive_utc(target.remind_at)
     hist = sa_inspect(target).attrs.status.history
     if not hist.has_changes():
         return

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from flask_appbuilder.security.sqla.models import User
 from sqlalchemy import Boolean, ForeignKey, Integer, String
+from sqlalchemy import false as sa_false
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from models.base import Model, TimestampMixin
@@ -37,6 +38,10 @@ class CrmUser(User):
     department_id: Mapped[int | None] = mapped_column(
         Integer, ForeignKey("department.id", use_alter=True, name="fk_ab_user_department"),
         nullable=True, index=True)
+
+    # Notifications come in the app; with this on, a copy goes to the user's e-mail too.
+    notify_email: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False,
+                                               server_default=sa_false())
 
     department = relationship(Department, foreign_keys=[department_id])
 

@@ -67,6 +67,9 @@ class ActionDef:
     when: dict | None = None
 
 
+_ESCALATE_KINDS = {"role", "user", "department_head"}
+
+
 @dataclass(frozen=True)
 class StageDef:
     key: str
@@ -75,6 +78,9 @@ class StageDef:
     order: int
     color: str | None = None
     deadline: str | None = None
+    # Who is told when the deadline passes, besides the responsible and their department
+    # head (the seed's «оповещение в случае задержки»): person specs, e.g. {role: sales_head}.
+    escalate_to: tuple = ()
     required: tuple[str, ...] = ()
     # Fields required only under a condition: ((fields, condition), ...)
     required_if: tuple[tuple[tuple[str, ...], dict], ...] = ()
@@ -415,7 +421,7 @@ def _stages(raw: list, check: _Check, catalog: Catalog, labels: dict) -> list[St
         path = f"stages.{item['key']}"
         check.known_keys(item, {"key", "name", "kind", "color", "deadline", "required",
                                 "required_if", "required_positive", "readonly", "readonly_if",
-                                "moves", "on_enter", "on_leave"}, path)
+                                "moves", "on_enter", "on_leave", "escalate_to"}, path)
         if not _KEY.match(item["key"]):
             check.fail(f"{path}.key", "только строчные латинские буквы, цифры и _")
         kind = item.get("kind", "open")
@@ -428,6 +434,16 @@ def _stages(raw: list, check: _Check, catalog: Catalog, labels: dict) -> list[St
                 parse_duration(deadline)
             except DurationError as exc:
                 check.fail(f"{path}.deadline", str(exc))
+        escalate_to = item.get("escalate_to") or []
+        if not isinstance(escalate_to, list) or not all(
+                spec in ("responsible", "actor") or (isinstance(spec, dict) and len(spec) == 1
+                                                     and set(spec) <= _ESCALATE_KINDS)
+                for spec in escalate_to):
+            check.fail(f"{path}.escalate_to", "список получателей: responsible, {role: …}, "
+                       "{user: …} или {department_head: …}")
+        if escalate_to and deadline is None:
+            check.fail(f"{path}.escalate_to", "оповещение о задержке требует срока этапа "
+                       "(deadline)")
         for list_key in ("required", "required_positive", "readonly"):
             for name in item.get(list_key) or []:
                 if name not in labels:
@@ -452,7 +468,7 @@ def _stages(raw: list, check: _Check, catalog: Catalog, labels: dict) -> list[St
                     check.fail(f"{path}.moves", f"неизвестный этап «{target}»")
         out.append(StageDef(
             key=item["key"], name=check.require(item, "name", path), kind=kind, order=i + 1,
-            color=item.get("color"), deadline=deadline,
+            color=item.get("color"), deadline=deadline, escalate_to=tuple(escalate_to),
             required=tuple(item.get("required") or ()), required_if=tuple(required_if),
             required_positive=tuple(item.get("required_positive") or ()),
             readonly=tuple(item.get("readonly") or ()),

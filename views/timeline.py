@@ -29,7 +29,8 @@ COMMENT_TOO_LONG = f"Комментарий слишком длинный: не 
 NO_FILE = "Выберите файл для загрузки."
 # Resources that guard these sections themselves, not records one may comment or attach to
 # (a file's own history would tell its parent record to anyone who may read files).
-NOT_RECORDS = frozenset({"comment", "attachment", "audit"})
+NOT_RECORDS = frozenset({"comment", "attachment", "audit", "scheduled_action",
+                         "outbox_message", "notification"})
 
 
 # --- where a record lives and who may touch it -----------------------------------------

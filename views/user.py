@@ -31,6 +31,7 @@ USER_LABELS = {
     "department": "Отдел", "last_login": "Последний вход", "login_count": "Входов",
     "fail_login_count": "Неудачных входов", "created_on": "Создан", "changed_on": "Изменён",
     "created_by": "Создал", "changed_by": "Изменил", "get_full_name": "ФИО",
+    "notify_email": "Дублировать уведомления на e-mail",
 }
 USER_DESCRIPTIONS = {
     "first_name": "Имя (можно с отчеством)",
@@ -39,6 +40,8 @@ USER_DESCRIPTIONS = {
     "active": "Сотрудника лучше не удалять, а сделать неактивным: его записи сохранят автора",
     "roles": "Роли определяют, что пользователь видит и может делать",
     "department": "Руководитель отдела видит записи сотрудников отдела",
+    "notify_email": "Копия каждого уведомления из системы придёт и на e-mail; сотрудник "
+                    "может сам изменить это на странице «Уведомления»",
 }
 # Roles Flask-AppBuilder needs that the access table does not list.
 SYSTEM_ROLE_LABELS = {"public": "Гость (без входа)"}
@@ -216,10 +219,16 @@ def _roles_field():
         validators=[validators.DataRequired(message="Выберите хотя бы одну роль")])
 
 
+def _notify_email_field():
+    # A NOT NULL flag would be a required field in FAB's form: unticked could not be saved.
+    return BooleanField(USER_LABELS["notify_email"], default=False,
+                        description=USER_DESCRIPTIONS["notify_email"])
+
+
 USER_FIELDSETS = [
     ("Пользователь", {"fields": ["username", "active", "roles", "login_count"]}),
     ("Сотрудник", {"fields": ["last_name", "first_name", "position", "department", "phone",
-                              "email"], "expanded": True}),
+                              "email", "notify_email"], "expanded": True}),
 ]
 
 
@@ -236,9 +245,9 @@ class CrmUserView(UserDBModelView):
     list_columns = ["last_name", "first_name", "username", "position", "department", "email",
                     "active", "roles"]
     add_columns = ["last_name", "first_name", "username", "position", "department", "phone",
-                   "email", "active", "roles", "password", "conf_password"]
+                   "email", "notify_email", "active", "roles", "password", "conf_password"]
     edit_columns = ["last_name", "first_name", "username", "position", "department", "phone",
-                    "email", "active", "roles"]
+                    "email", "notify_email", "active", "roles"]
     search_columns = ["last_name", "first_name", "username", "email", "department", "active",
                       "roles"]
     show_fieldsets = USER_FIELDSETS + [
@@ -248,13 +257,14 @@ class CrmUserView(UserDBModelView):
     user_show_fieldsets = USER_FIELDSETS
     formatters_columns = _formatters(
         ["first_name", "last_name", "username", "position", "department", "phone", "email",
-         "active", "login_count", "fail_login_count"],
+         "active", "login_count", "fail_login_count", "notify_email"],
         roles=display_roles, last_login=format_datetime, created_on=format_datetime,
         changed_on=format_datetime)
     add_form_query_rel_fields = {"department": _ACTIVE_DEPARTMENTS}
     # The password fields are FAB's own; their labels come from app/translations.
-    add_form_extra_fields = {**UserDBModelView.add_form_extra_fields, "roles": _roles_field()}
-    edit_form_extra_fields = {"roles": _roles_field()}
+    add_form_extra_fields = {**UserDBModelView.add_form_extra_fields, "roles": _roles_field(),
+                             "notify_email": _notify_email_field()}
+    edit_form_extra_fields = {"roles": _roles_field(), "notify_email": _notify_email_field()}
 
 
 def register_views(appbuilder):

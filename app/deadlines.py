@@ -1,0 +1,74 @@
+"""A task's deadline and «Напомнить» time as schedule rows, kept in step with the task in the
+same transaction whichever path saved it (form, API, a definition's effect): a new or moved
+deadline (re)schedules its row, closing or deleting the task cancels its rows."""
+from __future__ import annotations
+
+from sqlalchemy import event, inspect as sa_inspect, select, update
+from sqlalchemy.orm import Session
+
+_installed = False
+_ROWS = (("deadline", "task_deadline"), ("remind_at", "task_reminder"))
+_LIVE = ("pending", "enqueued")
+
+
+def _key(task_id: int, action: str) -> str:
+    return f"task:{task_id}:{action}"
+
+
+def _changed(task, attr: str) -> bool:
+    return sa_inspect(task).attrs[attr].history.has_changes()
+
+
+def _sync(session: Session, _context) -> None:
+    from models.schedule import ScheduledAction
+    from models.task import Task
+
+    tasks = [o for o in list(session.new) + list(session.dirty) if isinstance(o, Task)]
+    deleted = [o.id for o in session.deleted if isinstance(o, Task) and o.id]
+    connection = session.connection()
+    table = ScheduledAction.__table__
+    if deleted:
+        connection.execute(update(table).where(
+            table.c.entity == "task", table.c.record_id.in_(deleted),
+            table.c.status.in_(_LIVE)).values(status="cancelled", last_error="Задача удалена"))
+    for task in tasks:
+        if task.id is None:
+            continue
+        is_new = task in session.new
+        status_changed = is_new or _changed(task, "status")
+        for attr, action in _ROWS:
+            if not (is_new or status_changed or _changed(task, attr)):
+                continue
+            _sync_row(connection, table, task, action, getattr(task, attr))
+
+
+def _sync_row(connection, table, task, action: str, when) -> None:
+    from models.base import utcnow
+    from models.schedule import ScheduledAction  # noqa: F401  the table's model is loaded
+
+    key = _key(task.id, action)
+    row = connection.execute(select(table.c.id, table.c.due_at, table.c.status)
+                             .where(table.c.effect_key == key)).first()
+    if not task.is_open or when is None:
+        if row is not None and row.status in _LIVE:
+            connection.execute(update(table).where(table.c.id == row.id).values(
+                status="cancelled", last_error="Задача закрыта или срок снят"))
+        return
+    if row is None:
+        connection.execute(table.insert().values(
+            action=action, params={}, entity="task", record_id=task.id, due_at=when,
+            status="pending", attempts=0, occurrence=0, outlives_stage=True,
+            effect_key=key, created_at=utcnow()))
+    elif row.due_at != when or row.status == "cancelled":
+        # A moved deadline fires again (a new notification key: jobs.actions); a deadline
+        # already in the past runs at the scheduler's next tick.
+        connection.execute(update(table).where(table.c.id == row.id).values(
+            due_at=when, status="pending", attempts=0, next_attempt_at=None, enqueued_at=None,
+            last_error=None))
+
+
+def install() -> None:
+    global _installed
+    if not _installed:
+        event.listen(Session, "after_flush", _sync)
+        _installed = True

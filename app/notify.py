@@ -1,0 +1,60 @@
+"""Telling employees: an in-app notification per person (the bell) and, for those who asked
+for it (`CrmUser.notify_email`), an e-mail copy through the outbox.
+
+Called by the jobs (reminders, deadlines, escalation, the outbox's notification rows), so it
+writes into the caller's transaction and is idempotent: the same `key` delivered twice makes
+one notification per person and one e-mail."""
+from __future__ import annotations
+
+import hashlib
+
+from sqlalchemy import select
+
+from app.extensions import db
+
+KEY_MAX = 200
+
+
+def bounded_key(key: str, limit: int = KEY_MAX) -> str:
+    """The same long key always gives the same short one, so idempotency holds."""
+    if len(key) <= limit:
+        return key
+    digest = hashlib.sha1(key.encode("utf-8")).hexdigest()
+    return f"{key[:limit - 41]}#{digest}"
+
+
+def notify_users(user_ids, text: str, *, key: str, kind: str = "process",
+                 entity: str | None = None, record_id: int | None = None, due_at=None,
+                 subject: str | None = None) -> int:
+    """Returns how many people got a new in-app notification."""
+    from models.notification import Notification
+    from models.outbox import OutboxMessage
+    from models.user import CrmUser
+
+    people = []
+    for user_id in user_ids or []:
+        if user_id and user_id not in people:
+            people.append(int(user_id))
+    if not people:
+        return 0
+    key = bounded_key(key, 200)
+    already = set(db.session.scalars(select(Notification.user_id).where(
+        Notification.source_key == key, Notification.user_id.in_(people))))
+    active = list(db.session.execute(select(CrmUser.id, CrmUser.email, CrmUser.notify_email)
+                                     .where(CrmUser.id.in_(people),
+                                            CrmUser.active.is_(True))))
+    added = 0
+    for user_id, _email, _wants in active:
+        if user_id in already:
+            continue
+        db.session.add(Notification(user_id=user_id, text=text, kind=kind, entity=entity,
+                                    record_id=record_id, source_key=key, due_at=due_at))
+        added += 1
+    addresses = sorted({email for _id, email, wants in active if wants and email})
+    email_key = bounded_key(f"{key}:email")
+    if addresses and db.session.scalar(select(OutboxMessage.id).where(
+            OutboxMessage.effect_key == email_key)) is None:
+        db.session.add(OutboxMessage(
+            kind="email", recipients=addresses, subject=(subject or text)[:300], body=text,
+            entity=entity, record_id=record_id, effect_key=email_key))
+    return added

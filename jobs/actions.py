@@ -1,0 +1,168 @@
+"""What a due schedule row does, by its `action`. Each runner writes into the row's
+transaction and marks the row; every effect carries a key derived from the row's, so
+running a row twice changes nothing the second time."""
+from __future__ import annotations
+
+import datetime as dt
+
+from sqlalchemy import select
+
+from app.extensions import db
+from app.formatting import format_datetime, to_local, to_utc
+from app.notify import notify_users
+from errors import PermanentJobError
+from models.base import acting_as
+
+
+def _done(row, now) -> None:
+    row.status, row.done_at, row.enqueued_at = "done", now, None
+    row.attempts = (row.attempts or 0) + 1
+    row.last_error = None
+
+
+def _cancel(row, now, why: str) -> None:
+    row.status, row.done_at, row.enqueued_at, row.last_error = "cancelled", now, None, why
+
+
+def _record(row):
+    from models.registry import model_for
+
+    model = model_for(row.entity) if row.entity else None
+    return db.session.get(model, row.record_id) if model is not None else None
+
+
+def _department_head(user_id) -> int | None:
+    from models.user import CrmUser, Department
+
+    user = db.session.get(CrmUser, user_id) if user_id else None
+    if user is None or not user.department_id:
+        return None
+    department = db.session.get(Department, user.department_id)
+    head = department.head_id if department else None
+    return head if head != user_id else None
+
+
+def _local(value) -> dt.datetime:
+    return to_local(value).replace(tzinfo=None)
+
+
+# --- process effects ---------------------------------------------------------------------
+def _remind(row, record, now) -> None:
+    from app.transitions import resolve_people
+
+    to = row.params.get("to") or ["responsible"]
+    people = resolve_people(to if isinstance(to, list) else [to], record, None)
+    text = row.params.get("text") or f"Напоминание: {record}"
+    notify_users(people, text, key=row.effect_key, kind="reminder", entity=row.entity,
+                 record_id=row.record_id, due_at=row.due_at)
+    _done(row, now)
+
+
+def _delayed(row, record, now) -> None:
+    """`schedule` and `repeat`: the inner action now, through the transition service."""
+    from app.transitions import (
+        APPLY, _unsupported, current_stage, process_of, record_values, template_context,
+        transition,
+    )
+    from rules.engine import Effect, plan_scheduled
+
+    process = process_of(record)
+    if process is None:
+        _cancel(row, now, "У записи больше нет процесса")
+        return
+    effect = Effect(action=row.action, key=row.effect_key, rule=row.rule_key or "",
+                    stage=row.stage_key or "", params=dict(row.params))
+    occurrence = (row.occurrence or 0) + 1
+    effects, next_due = plan_scheduled(
+        process, effect, record_values(record), _local(row.due_at), occurrence=occurrence,
+        stage_key=current_stage(record), context=template_context(record))
+    entity = row.entity
+    for inner in effects:
+        if inner.action == "move_stage":
+            transition(record, inner.params["to"], None, source="schedule")
+            continue
+        APPLY.get(inner.action, _unsupported)(record, entity, process, inner, None)
+    if row.action == "repeat" and next_due is not None and row.status != "cancelled":
+        # The same row carries the next run; its effects are keyed by the occurrence.
+        row.occurrence, row.due_at = occurrence, to_utc(next_due)
+        row.status, row.enqueued_at, row.attempts, row.last_error = "pending", None, 0, None
+        return
+    _done(row, now)
+
+
+# --- deadlines and task reminders --------------------------------------------------------
+def _task_reminder(row, task, now) -> None:
+    if not task.is_open:
+        _cancel(row, now, "Задача закрыта")
+        return
+    notify_users([task.assignee_id or task.creator_id],
+                 f"Напоминание по задаче «{task.title}»", key=row.effect_key,
+                 kind="reminder", entity="task", record_id=task.id, due_at=row.due_at)
+    _done(row, now)
+
+
+def _task_deadline(row, task, now) -> None:
+    """The deadline passed with the task open: the assignee is told, and their department
+    head (the escalation of seed 001's «оповещение в случае задержки»)."""
+    if not task.is_open or task.deadline is None:
+        _cancel(row, now, "Задача закрыта или срок снят")
+        return
+    if task.deadline > now:
+        row.due_at, row.status, row.enqueued_at = task.deadline, "pending", None
+        return
+    when = format_datetime(task.deadline)
+    key = f"{row.effect_key}:{task.deadline.isoformat()}"
+    assignee = task.assignee_id or task.creator_id
+    notify_users([assignee], f"Просрочена задача «{task.title}» (срок {when})",
+                 key=key, kind="overdue", entity="task", record_id=task.id,
+                 due_at=row.due_at)
+    head = _department_head(assignee)
+    if head:
+        who = task.assignee or task.creator
+        notify_users([head], f"Задержка: задача «{task.title}» сотрудника {who} просрочена "
+                             f"(срок {when})", key=f"{key}:head", kind="escalation",
+                     entity="task", record_id=task.id, due_at=row.due_at)
+    _done(row, now)
+
+
+def _stage_deadline(row, record, now) -> None:
+    from app.transitions import current_stage, process_of, resolve_people
+    from models.process import StageHistory
+
+    still_there = db.session.scalar(select(StageHistory.id).where(
+        StageHistory.entity == row.entity, StageHistory.record_id == row.record_id,
+        StageHistory.transition_id == row.transition_id, StageHistory.left_at.is_(None)))
+    if still_there is None or current_stage(record) != row.stage_key:
+        _cancel(row, now, "Запись уже ушла с этапа")
+        return
+    process = process_of(record)
+    stage = process.stage(row.stage_key) if process is not None else None
+    name = stage.name if stage is not None else row.stage_key
+    responsible = getattr(record, "responsible_id", None)
+    people = [responsible] if responsible else []
+    head = _department_head(responsible)
+    people += [head] if head else []
+    people += resolve_people(list(getattr(stage, "escalate_to", ()) or ()), record, None)
+    label = getattr(type(record), "__label__", "") or row.entity
+    text = (f"Задержка: {label} «{record}» на этапе «{name}» дольше срока "
+            f"(срок истёк {format_datetime(row.due_at)})")
+    notify_users(people, text, key=row.effect_key, kind="escalation", entity=row.entity,
+                 record_id=row.record_id, due_at=row.due_at)
+    _done(row, now)
+
+
+_ON_RECORD = {"remind": _remind, "schedule": _delayed, "repeat": _delayed,
+              "stage_deadline": _stage_deadline}
+_ON_TASK = {"task_reminder": _task_reminder, "task_deadline": _task_deadline}
+
+
+def run_row(row, now) -> None:
+    runner = _ON_RECORD.get(row.action) or _ON_TASK.get(row.action)
+    if runner is None:
+        raise PermanentJobError(f"Неизвестное запланированное действие «{row.action}»")
+    record = _record(row)
+    if record is None:
+        _cancel(row, now, "Запись удалена")
+        return
+    with acting_as(None):
+        runner(row, record, now)

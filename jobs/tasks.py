@@ -1,0 +1,141 @@
+"""Job functions: module level, they take ids and assume no request. One job carries many
+rows; each row is its own transaction, so one bad row never holds back the others.
+
+A row runs once: it is locked (PostgreSQL) and its status checked before it runs, and every
+effect it writes has a unique key, so a second delivery of the same job (a retry, a
+re-enqueue after Redis lost it, two schedulers) finds the work done and does nothing.
+A failure is recorded on the row (attempts, last error) and retried with backoff until
+JOB_MAX_ATTEMPTS, then the row is "failed" and shown on the admin screens."""
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import logging
+
+from flask import current_app, has_app_context
+from sqlalchemy import select
+
+from app.extensions import db
+from errors import PermanentJobError
+from models.base import utcnow
+
+log = logging.getLogger("crm.jobs")
+_worker_app = None
+
+
+@contextlib.contextmanager
+def app_context():
+    """Workers started by `flask crm worker` already have the app; a bare `rq worker` gets
+    one app per process, made on the first job. Each row commits, so the session holds
+    nothing stale between jobs."""
+    global _worker_app
+    if has_app_context():
+        yield
+        return
+    if _worker_app is None:
+        from app import create_app
+
+        _worker_app = create_app()
+    with _worker_app.app_context():
+        yield
+
+
+def backoff(attempts: int) -> dt.timedelta:
+    base = float(current_app.config.get("JOB_RETRY_BASE_SECONDS", 30))
+    cap = float(current_app.config.get("JOB_RETRY_MAX_SECONDS", 3600))
+    return dt.timedelta(seconds=min(cap, base * (2 ** max(0, attempts - 1))))
+
+
+def _lock(model, ids) -> list:
+    query = select(model).where(model.id.in_(list(ids))).order_by(model.id)
+    if db.engine.dialect.name == "postgresql":
+        # A second copy of the job skips the rows the first one is running.
+        query = query.with_for_update(skip_locked=True)
+    return list(db.session.scalars(query))
+
+
+def _runnable(row, now: dt.datetime, due_at) -> bool:
+    if row.status == "enqueued":
+        return True
+    # Embedded retries and a job that outlived its lease find the row back at pending.
+    return (row.status == "pending" and due_at <= now
+            and (row.next_attempt_at is None or row.next_attempt_at <= now))
+
+
+def _record_failure(row, exc: Exception) -> None:
+    row.attempts = (row.attempts or 0) + 1
+    row.last_error = (getattr(exc, "message", None) or f"{type(exc).__name__}: {exc}")[:2000]
+    limit = int(current_app.config.get("JOB_MAX_ATTEMPTS", 5))
+    if isinstance(exc, PermanentJobError) or row.attempts >= limit:
+        row.status = "failed"
+        row.next_attempt_at = None
+    else:
+        row.status = "pending"
+        row.next_attempt_at = utcnow() + backoff(row.attempts)
+    row.enqueued_at = None
+
+
+def _begin_sqlite() -> None:
+    """pysqlite opens no transaction before a SAVEPOINT, so releasing a row's savepoint
+    would commit that row alone and the batch would not be one transaction. Taking the
+    write lock up front also keeps two SQLite workers from running the same row at once
+    (PostgreSQL has the row locks of `_lock` for that)."""
+    if db.engine.dialect.name != "sqlite":
+        return
+    raw = db.session.connection().connection.dbapi_connection
+    if not raw.in_transaction:
+        raw.execute("BEGIN IMMEDIATE")
+
+
+def _each(model, ids, due_of, run) -> dict:
+    """The batch in one transaction, each row in a savepoint: one commit for many small
+    rows, a failing row rolls back alone, and a worker killed mid-batch leaves every row
+    of it as it was (the scheduler hands the batch over again after the lease)."""
+    counts = {"done": 0, "skipped": 0, "failed": 0}
+    now = utcnow()
+    try:
+        _begin_sqlite()
+        rows = _lock(model, ids)
+        counts["skipped"] = len(set(ids)) - len(rows)
+        for row in rows:
+            if not _runnable(row, now, due_of(row)):
+                counts["skipped"] += 1
+                continue
+            try:
+                with db.session.begin_nested():
+                    run(row, now)
+                counts["done"] += 1
+            except Exception as exc:  # noqa: BLE001 - recorded on the row, retried later
+                log.warning("%s %s failed: %s", model.__tablename__, row.id, exc)
+                _record_failure(row, exc)
+                counts["failed"] += 1
+        db.session.commit()
+    except Exception:
+        db.session.rollback()
+        raise
+    return counts
+
+
+def run_scheduled(ids: list[int]) -> dict:
+    """Runs due schedule rows: reminders, delayed and repeated actions, deadlines."""
+    from jobs.actions import run_row
+    from models.schedule import ScheduledAction
+
+    with app_context():
+        return _each(ScheduledAction, ids, lambda row: row.due_at, run_row)
+
+
+def deliver_outbox(ids: list[int]) -> dict:
+    """Delivers outbox messages: in-app notifications, e-mail, SMS."""
+    from jobs.delivery import deliver
+    from models.outbox import OutboxMessage
+
+    with app_context():
+        counts = {"done": 0, "skipped": 0, "failed": 0}
+        # One commit per message: a letter handed to the SMTP server is marked sent before
+        # the next one goes, so a crash never resends a whole batch.
+        for row_id in ids:
+            for key, value in _each(OutboxMessage, [row_id], lambda row: row.created_at,
+                                    deliver).items():
+                counts[key] += value
+        return counts
