@@ -26,14 +26,34 @@ class Config:
         "DATABASE_URL", f"sqlite:///{INSTANCE_DIR / 'crm.sqlite3'}"
     )
     SQLALCHEMY_TRACK_MODIFICATIONS = False
+    # Unset: the embedded default, `flask crm serve` runs the scheduler and the jobs in-process.
+    # Set: the web process never runs jobs; `flask crm scheduler` and `flask crm worker` do.
     REDIS_URL = os.environ.get("REDIS_URL", "")
+    SCHEDULER_INTERVAL = float(os.environ.get("SCHEDULER_INTERVAL", "1"))
+    SCHEDULER_MAX_CLAIM = int(os.environ.get("SCHEDULER_MAX_CLAIM", "5000"))
+    JOB_BATCH_SIZE = int(os.environ.get("JOB_BATCH_SIZE", "100"))
+    JOB_MAX_ATTEMPTS = int(os.environ.get("JOB_MAX_ATTEMPTS", "5"))
+    JOB_RETRY_BASE_SECONDS = float(os.environ.get("JOB_RETRY_BASE_SECONDS", "30"))
+    JOB_RETRY_MAX_SECONDS = float(os.environ.get("JOB_RETRY_MAX_SECONDS", "3600"))
+    # A row handed to a worker this long ago and not finished is handed over again.
+    JOB_LEASE_SECONDS = int(os.environ.get("JOB_LEASE_SECONDS", "120"))
+    JOB_TIMEOUT = int(os.environ.get("JOB_TIMEOUT", "600"))
     TIMEZONE = os.environ.get("TIMEZONE", "Europe/Moscow")
+    # Office hours (local time, HH:MM) for "N working hours" and "N working days" deadlines.
+    WORK_DAY_START = os.environ.get("WORK_DAY_START", "09:00")
+    WORK_DAY_END = os.environ.get("WORK_DAY_END", "18:00")
 
     SMTP_HOST = os.environ.get("SMTP_HOST", "")
     SMTP_PORT = int(os.environ.get("SMTP_PORT", "25"))
     SMTP_USER = os.environ.get("SMTP_USER", "")
     SMTP_PASSWORD = os.environ.get("SMTP_PASSWORD", "")
     SMTP_FROM = os.environ.get("SMTP_FROM", "crm@localhost")
+    # SMTP_SSL: TLS from the first byte (port 465); SMTP_STARTTLS: upgrade a plain connection.
+    SMTP_SSL = os.environ.get("SMTP_SSL", "").lower() in ("1", "true", "yes", "on")
+    SMTP_STARTTLS = os.environ.get("SMTP_STARTTLS", "").lower() in ("1", "true", "yes", "on")
+    SMTP_TIMEOUT = float(os.environ.get("SMTP_TIMEOUT", "10"))
+    # "log": SMS are only written to the "crm.sms" log; "package.module:ClassName": a gateway.
+    SMS_PROVIDER = os.environ.get("SMS_PROVIDER", "log")
 
     UPLOAD_DIR = os.environ.get("UPLOAD_DIR", str(INSTANCE_DIR / "attachments"))
     UPLOAD_MAX_BYTES = int(os.environ.get("UPLOAD_MAX_BYTES", str(20 * 1024 * 1024)))

@@ -184,7 +184,11 @@ def serve_command(host: str, port: int):
     else:
         click.echo("REDIS_URL задан: задания выполняют `flask crm scheduler` и "
                    "`flask crm worker`.")
-    app.run(host=host, port=port, use_reloader=False, threaded=True)
+    from werkzeug.serving import run_simple
+
+    # Flask's app.run() refuses to start under the `flask` command; the server it wraps
+    # does not, and one process keeps the embedded scheduler beside the requests.
+    run_simple(host, port, app, use_reloader=False, threaded=True)
 
 
 @crm.command("scheduler")

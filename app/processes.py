@@ -353,6 +353,7 @@ _UNIT_FORMS = {
     "minutes": ("минута", "минуты", "минут"), "hours": ("час", "часа", "часов"),
     "days": ("день", "дня", "дней"), "weeks": ("неделя", "недели", "недель"),
     "working_days": ("рабочий день", "рабочих дня", "рабочих дней"),
+    "working_hours": ("рабочий час", "рабочих часа", "рабочих часов"),
 }
 _OP_WORDS = {"eq": "равно", "ne": "не равно", "gt": "больше", "ge": "не меньше",
              "lt": "меньше", "le": "не больше", "in": "одно из", "contains": "содержит"}
@@ -377,6 +378,8 @@ def duration_words(text) -> str:
         d = parse_duration(text)
     except DurationError:
         return str(text)
+    if d.unit not in _UNIT_FORMS:
+        return "до конца дня" if d.unit == "end_of_day" else str(text)
     return f"{d.amount} {plural(d.amount, _UNIT_FORMS[d.unit])}"
 
 

@@ -269,11 +269,25 @@ def _write_history(record, entity, process, from_key, to_key, plan, actor_id, so
         stage_name=target.name, entered_at=now, entered_by_id=actor_id,
         transition_id=plan.transition_id, source=source,
         deadline_at=to_utc(plan.stage_deadline) if plan.stage_deadline else None))
+    if plan.stage_deadline:
+        _schedule_stage_deadline(record, entity, target, plan)
     old_name = process.stage(from_key).name if from_key else None
     text = (f"Этап: «{old_name}» → «{target.name}»" if old_name
             else f"Этап: «{target.name}»")
     add_timeline(entity, record.id, "stage", text, author_id=actor_id,
                  payload={"from": from_key, "to": to_key, "transition": plan.transition_id})
+
+
+def _schedule_stage_deadline(record, entity, stage, plan) -> None:
+    """The stage's deadline passing with the record still there notifies the responsible
+    and escalates (jobs.actions); leaving the stage cancels it like any row of the stage."""
+    from models.schedule import ScheduledAction
+
+    db.session.add(ScheduledAction(
+        action="stage_deadline", params={"deadline": stage.deadline}, entity=entity,
+        record_id=record.id, due_at=to_utc(plan.stage_deadline), stage_key=stage.key,
+        rule_key=f"{plan.process}.{stage.key}.deadline", transition_id=plan.transition_id,
+        effect_key=f"{plan.transition_id}:{stage.key}:deadline"))
 
 
 def _cancel_stage_schedules(entity, record_id, stage_key) -> None:
@@ -284,8 +298,10 @@ def _cancel_stage_schedules(entity, record_id, stage_key) -> None:
     rows = db.session.scalars(select(ScheduledAction).where(
         ScheduledAction.entity == entity, ScheduledAction.record_id == record_id,
         ScheduledAction.stage_key == stage_key, ScheduledAction.outlives_stage.is_(False),
-        ScheduledAction.status == ScheduleStatus.pending.value)).all()
+        ScheduledAction.status.in_((ScheduleStatus.pending.value,
+                                    ScheduleStatus.enqueued.value)))).all()
     for row in rows:
+        # An enqueued row's job finds it cancelled and does nothing.
         row.status = ScheduleStatus.cancelled.value
 
 
@@ -396,7 +412,8 @@ def _outcome_labels(outcomes: dict) -> list[str]:
     return labels
 
 
-def _outbox(kind, record, entity, effect, recipients, subject, body) -> None:
+def _outbox(kind, record, entity, effect, recipients, subject, body,
+            attachments=()) -> None:
     from models.outbox import OutboxMessage
 
     if _exists(OutboxMessage, effect.key):
@@ -404,7 +421,7 @@ def _outbox(kind, record, entity, effect, recipients, subject, body) -> None:
     db.session.add(OutboxMessage(
         kind=kind, recipients=recipients, subject=subject, body=body or "", entity=entity,
         record_id=record.id, rule_key=effect.rule, transition_id=effect.key.split(":")[0],
-        effect_key=effect.key))
+        effect_key=effect.key, attachments=list(attachments)))
 
 
 def _notify(record, entity, process, effect, actor_id) -> None:
@@ -433,15 +450,73 @@ def _client_addresses(record) -> list[str]:
     return out[:1] if out else []
 
 
+def _client_phones(record) -> list[str]:
+    """The client's phone for an SMS: the record's own field (a custom «Телефон» of seed 004),
+    then its contacts, then the company."""
+    phones = [record_values(record).get("phone")]
+    phones += [getattr(c, "phone", None) for c in getattr(record, "contacts", None) or []]
+    contact = getattr(record, "contact", None)
+    phones += [getattr(contact, "phone", None),
+               getattr(getattr(record, "company", None), "phone", None)]
+    return next(([str(p)] for p in phones if p and str(p).strip()), [])
+
+
+def _send_sms(record, entity, effect) -> None:
+    from models.timeline import add_timeline
+
+    to = _client_phones(record)
+    _outbox("sms", record, entity, effect, to, effect.params["subject"],
+            effect.params["body"])
+    add_timeline(entity, record.id, "system",
+                 f"СМС клиенту «{effect.params['subject']}» поставлено в очередь"
+                 + (f" ({to[0]})" if to else " (у клиента нет телефона)"), author_id=0)
+
+
 def _send_message(record, entity, process, effect, actor_id) -> None:
     from models.timeline import add_timeline
 
+    if effect.params.get("channel") == "sms":
+        _send_sms(record, entity, effect)
+        return
     to = _client_addresses(record)
+    wanted = effect.params.get("attachments")
+    files = _message_attachments(record, entity, wanted)
     _outbox(effect.params.get("channel") or "email", record, entity, effect, to,
-            effect.params["subject"], effect.params["body"])
+            effect.params["subject"], effect.params["body"], files)
+    note = f", вложений: {len(files)}" if files else \
+        (", файлы для вложения не найдены" if wanted else "")
     add_timeline(entity, record.id, "system",
                  f"Письмо клиенту «{effect.params['subject']}» поставлено в очередь"
-                 + (f" ({to[0]})" if to else " (у клиента нет адреса e-mail)"), author_id=0)
+                 + (f" ({to[0]}{note})" if to else f" (у клиента нет адреса e-mail{note})"),
+                 author_id=0)
+
+
+def _message_attachments(record, entity, spec) -> list[int]:
+    """Attachment ids for a letter. `spec` names file fields of the record (each holds an
+    Attachment id or a list of them; an empty one falls back to the record's first file, as
+    in `_attached_files`) or gives ids. Only files of this very record are kept: a value
+    pointing elsewhere must never mail another record's file to this client."""
+    from models.attachment import Attachment
+
+    if not spec:
+        return []
+    values = record_values(record)
+    wanted: list[int] = []
+    for item in [spec] if isinstance(spec, (str, int)) else spec:
+        value = values.get(item) if isinstance(item, str) and not item.isdigit() else item
+        for one in value if isinstance(value, (list, tuple)) else [value]:
+            if isinstance(one, bool):
+                continue
+            try:
+                wanted.append(int(one))
+            except (TypeError, ValueError):
+                continue
+    if not wanted:
+        return []
+    own = set(db.session.scalars(select(Attachment.id).where(
+        Attachment.entity == entity, Attachment.record_id == record.id,
+        Attachment.id.in_(wanted))))
+    return list(dict.fromkeys(i for i in wanted if i in own))
 
 
 def _set_field(record, entity, process, effect, actor_id) -> None:
@@ -463,14 +538,18 @@ def _schedule(record, entity, process, effect, actor_id) -> None:
         ScheduledAction.effect_key == effect.key))
     relative = bool(effect.params.get("relative_to"))
     if effect.due_at is None and relative:
-        if row is not None and row.status == ScheduleStatus.pending.value:
+        if row is not None and row.status in (ScheduleStatus.pending.value,
+                                              ScheduleStatus.enqueued.value):
             row.status = ScheduleStatus.cancelled.value  # the date was emptied
         return
     due = to_utc(effect.due_at or to_local(utcnow()).replace(tzinfo=None))
     if row is not None:
         if relative and row.status in (ScheduleStatus.pending.value,
+                                       ScheduleStatus.enqueued.value,
                                        ScheduleStatus.cancelled.value):
-            row.due_at, row.status = due, ScheduleStatus.pending.value
+            # Back to pending: a job already holding it finds it not due and skips it.
+            row.due_at, row.status, row.enqueued_at = due, ScheduleStatus.pending.value, None
+            row.next_attempt_at = None
         return
     db.session.add(ScheduledAction(
         action=effect.action, params=_jsonable(effect.params), entity=entity,

@@ -35,8 +35,9 @@ def install_wakeup() -> None:
         _installed = True
 
 
-def start(app) -> threading.Thread | None:
-    """Starts the in-process scheduler unless Redis is configured (then workers run jobs)."""
+def start(app, stop: threading.Event | None = None) -> threading.Thread | None:
+    """Starts the in-process scheduler unless Redis is configured (then workers run jobs).
+    Setting `stop` ends the loop (tests; a daemon thread otherwise ends with the process)."""
     from jobs.queues import redis_url
     from jobs.runner import InlineRunner
     from jobs.scheduler import run_forever
@@ -47,8 +48,8 @@ def start(app) -> threading.Thread | None:
 
     def loop():
         with app.app_context():
-            run_forever(float(app.config.get("SCHEDULER_INTERVAL", 1)), wake=_wake,
-                        runner=InlineRunner())
+            run_forever(float(app.config.get("SCHEDULER_INTERVAL", 1)), stop=stop,
+                        wake=_wake, runner=InlineRunner())
 
     thread = threading.Thread(target=loop, name="crm-embedded-scheduler", daemon=True)
     thread.start()

@@ -179,7 +179,7 @@ def run_forever(interval: float = 1.0, stop: threading.Event | None = None,
         if handed:
             continue  # more may be due: no sleep while there is a backlog
         if wake is not None:
-            wake.wait(interval)
+            wake.wait(interval)  # a commit with new work wakes it early
             wake.clear()
         else:
             stop.wait(interval)

@@ -77,18 +77,18 @@ FIELD_TYPE_LABELS = {
 }
 
 KEY_RE = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
-# "30m", "1h", "1d", "2w", "2 working days", "3 рабочих дня" ...
-DEADLINE_RE = re.compile(
-    r"^\s*(\d+)\s*(m|min|minutes?|h|hours?|d|days?|w|weeks?|wd|working\s+days?|"
-    r"мин|минут[аы]?|ч|час(?:а|ов)?|д|дн(?:я|ей)?|день|рабоч(?:ий|их|их)\s+(?:день|дня|дней))\s*$",
-    re.IGNORECASE)
-
-
 def deadline_error(text: str | None) -> str | None:
+    """The same grammar as the process definitions («30m», «1h», «2 рабочих дня», «2 рабочих
+    часа», «today»), so a stage edited here never holds what the engine cannot read."""
+    from rules.durations import DurationError, parse_duration
+
     if not (text or "").strip():
         return None
-    if not DEADLINE_RE.match(text):
-        return ("Срок: число и единица, например «30m», «1h», «1d» или «2 working days»")
+    try:
+        parse_duration(text)
+    except DurationError:
+        return ("Срок: число и единица, например «30m», «1h», «1d», «2 рабочих дня» или "
+                "«4 рабочих часа»")
     return None
 
 

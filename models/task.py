@@ -97,7 +97,7 @@ class Task(AuditedMixin, CheckedMixin, RecordLinkMixin, TimestampMixin, Model):
     __entity__ = "task"
     __label__ = "Задача"
     __choice_labels__ = {"status": TASK_STATUS_LABELS}
-    __checked_fields__ = ("title", "assignee", "deadline", "status", "outcome",
+    __checked_fields__ = ("title", "assignee", "deadline", "remind_at", "status", "outcome",
                           "outcome_choices", "record_entity", "record_id")
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -167,6 +167,9 @@ class Task(AuditedMixin, CheckedMixin, RecordLinkMixin, TimestampMixin, Model):
             errors["assignee"] = "Укажите исполнителя"
         if v.deadline is not None and not isinstance(v.deadline, dt.datetime):
             errors["deadline"] = "Срок: дата и время"
+        remind_at = getattr(v, "remind_at", None)
+        if remind_at is not None and not isinstance(remind_at, dt.datetime):
+            errors["remind_at"] = "Напомнить: дата и время"
         status = v.status or TaskStatus.open.value
         if status not in TASK_STATUS_LABELS:
             errors["status"] = "Статус: новая, в работе, выполнена или отменена"

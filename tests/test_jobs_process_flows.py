@@ -186,3 +186,32 @@ def test_the_five_minute_reminder_of_event_no2(client, app):
     _tick_at(msk(2026, 12, 1, 10, 6, 0))
     [text] = _notes("manager")
     assert text.startswith("Первый контакт с клиентом: обработайте нового клиента")
+
+
+def test_the_paid_sms_is_recorded_by_the_logging_provider(login, beds, caplog):
+    """Seed 004's SMS «Оплачено инд» with the client's name: no gateway is configured, so the
+    logging provider records it and the outbox row is visible as sent through «log»."""
+    from models.outbox import OutboxMessage
+
+    client_data = {"client_name": "Смирнова Ольга", "email": "olga@example.ru",
+                   "phone": "+7 900 123-45-67", "passport": "4510 123456",
+                   "delivery_address": "г. Тула, ул. Мира, 5"}
+    paid = {"payment_date": "2026-10-30", "prepayment": 30000, "debt": 30000,
+            "shipping_deadline": "2026-11-30", "delivery_type": "courier",
+            "delivery_city": "Тула"}
+    with frozen(login, msk(2026, 10, 30, 15, 0), "manager") as manager:
+        deal = new_deal(manager, beds, "bz_agreement", title="Кровать-домик")
+        assert move(manager, deal, beds, "invoiced", custom=client_data, budget=60000,
+                    budget_manual=True).status_code == 200
+        assert move(manager, deal, beds, "paid",
+                    custom={**client_data, **paid}).status_code == 200
+    [sms] = db.session.scalars(select(OutboxMessage).where(OutboxMessage.kind == "sms"))
+    assert sms.recipients == ["+7 900 123-45-67"] and sms.subject == "Оплачено инд"
+    assert sms.body.startswith("Смирнова Ольга, здравствуйте! Оплата по заказу "
+                               "«Кровать-домик» получена")
+    with caplog.at_level("INFO", logger="crm.sms"):
+        _tick_at(msk(2026, 10, 30, 15, 1))
+    db.session.expire_all()
+    sms = db.session.get(OutboxMessage, sms.id)
+    assert (sms.status, sms.delivered_via) == ("sent", "log")
+    assert "Смирнова Ольга" in caplog.text

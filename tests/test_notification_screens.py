@@ -225,7 +225,10 @@ def test_the_admin_sets_the_email_copy_on_the_user_form(app, client):
     target = _user("manager2")
     data = {"last_name": target.last_name, "first_name": target.first_name,
             "username": target.username, "email": target.email, "active": "y",
-            "roles": [str(r.id) for r in target.roles], "notify_email": "y"}
+            "roles": [str(r.id) for r in target.roles], "notify_email": "y",
+            # the form posts every field: the user keeps their department
+            "department": str(target.department_id)}
+    department_id = target.department_id
     resp = client.post(f"/users/edit/{target.id}", data=data)
     assert resp.status_code == 302, resp.get_data(as_text=True)
     db.session.expire_all()
@@ -235,6 +238,7 @@ def test_the_admin_sets_the_email_copy_on_the_user_form(app, client):
     client.post(f"/users/edit/{target.id}", data=data)
     db.session.expire_all()
     assert _user("manager2").notify_email is False
+    assert _user("manager2").department_id == department_id
     show = visible_text(client.get(f"/users/show/{target.id}").get_data(as_text=True))
     assert "Дублировать уведомления на e-mail" in show
 

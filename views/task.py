@@ -4,7 +4,7 @@ Also holds the small helpers the event screens share: user pickers, the record-l
 formatter and the "на основании" fields."""
 from __future__ import annotations
 
-from flask import abort, flash, g, redirect, request, url_for
+from flask import abort, current_app, flash, g, redirect, request, url_for
 from flask_appbuilder import expose
 from flask_appbuilder.fields import QuerySelectField, QuerySelectMultipleField
 from flask_appbuilder.fieldwidgets import (BS3TextAreaFieldWidget, BS3TextFieldWidget,
@@ -20,7 +20,7 @@ from wtforms import Field, SelectField, StringField, TextAreaField
 from app.access import VIEW_METHOD_RIGHTS
 from app.extensions import db
 from app.forms import model_check_validator
-from app.scope import can_see
+from app.scope import can_see, scope_query
 from errors import FieldErrors
 from models.base import utcnow
 from models.registry import entities, entity_label, get_record, model_for
@@ -237,6 +237,7 @@ def _title_field():
 TASK_LABELS = {
     "title": "Задача", "description": "Описание", "assignee": "Исполнитель",
     "creator": "Постановщик", "observers": "Наблюдатели", "deadline": "Срок",
+    "remind_at": "Напомнить",
     "status": "Статус", "status_label": "Статус", "result": "Результат выполнения",
     "outcome": "Итог", "outcome_choices": "Варианты итога", "closed_at": "Закрыта",
     "record_ref": "Относится к", "record_entity": "Относится к (тип записи)",
@@ -269,13 +270,13 @@ class TaskView(PlainExportMixin, CrmModelView):
     order_columns = ["title", "deadline", "status"]
     base_order = ("deadline", "asc")
     add_columns = ["title", "description", "assignee", "creator", "observers", "deadline",
-                   "status", "outcome_choices", "record_entity", "record_id"]
+                   "remind_at", "status", "outcome_choices", "record_entity", "record_id"]
     edit_columns = ["title", "description", "assignee", "creator", "observers", "deadline",
-                    "status", "result", "outcome_choices", "outcome", "record_entity",
-                    "record_id"]
+                    "remind_at", "status", "result", "outcome_choices", "outcome",
+                    "record_entity", "record_id"]
     show_fieldsets = [
         ("Задача", {"fields": ["title", "description", "status_label", "overdue_label",
-                               "deadline", "record_ref"]}),
+                               "deadline", "remind_at", "record_ref"]}),
         ("Люди", {"fields": ["assignee", "creator", "observers"]}),
         ("Результат", {"fields": ["result", "outcome", "outcome_choices", "closed_at"]}),
         ("Служебное", {"fields": ["created_at", "updated_at"], "expanded": False}),
@@ -416,6 +417,63 @@ class MyOpenTasksFilter(BaseFilter):
                             Task.status.in_(OPEN_TASK_STATUSES))
 
 
+def overdue_first(now):
+    """ORDER BY of open tasks: overdue first, then by deadline (none last)."""
+    return (case((Task.deadline < now, 0), else_=1),
+            case((Task.deadline.is_(None), 1), else_=0), Task.deadline, Task.id)
+
+
+RECORD_CLOSED_TASKS_SHOWN = 5
+HOME_TASKS_SHOWN = 10
+
+
+def _may_read_tasks() -> bool:
+    return bool(current_app.appbuilder.sm.has_access("can_read", "task"))
+
+
+def record_tasks(entity: str, pk) -> dict | None:
+    """The «Задачи» tab of a record page: the record's open tasks, overdue first, and its
+    last closed ones, as far as the reader sees them. None: no tab (no right to tasks)."""
+    try:
+        record_id = int(pk)
+    except (TypeError, ValueError):
+        return None
+    if not entity or not _may_read_tasks():
+        return None
+    mine = select(Task).where(Task.record_entity == entity, Task.record_id == record_id)
+    mine = scope_query(mine, Task, getattr(g, "user", None))
+    open_tasks = db.session.scalars(mine.where(Task.status.in_(OPEN_TASK_STATUSES))
+                                    .order_by(*overdue_first(utcnow()))).all()
+    closed = mine.where(Task.status.not_in(OPEN_TASK_STATUSES))
+    closed_total = db.session.scalar(select(func.count()).select_from(closed.subquery()))
+    return {
+        "open": open_tasks,
+        "overdue": sum(1 for t in open_tasks if t.is_overdue),
+        # The latest few: the history tab tells the rest.
+        "closed": db.session.scalars(closed.order_by(Task.closed_at.desc(), Task.id.desc())
+                                     .limit(RECORD_CLOSED_TASKS_SHOWN)).all(),
+        "closed_total": closed_total,
+        "can_add": bool(current_app.appbuilder.sm.has_access("can_write", "task")),
+        "add_url": url_for("TaskView.add", record_entity=entity, record_id=record_id),
+    }
+
+
+def my_open_tasks(limit: int = HOME_TASKS_SHOWN) -> dict | None:
+    """The home page's «Мои задачи»: the first of my open tasks, overdue first."""
+    user = getattr(g, "user", None)
+    if user is None or not getattr(user, "is_authenticated", False) or not _may_read_tasks():
+        return None
+    now = utcnow()
+    mine = (Task.assignee_id == user.id, Task.status.in_(OPEN_TASK_STATUSES))
+    return {
+        "tasks": db.session.scalars(select(Task).where(*mine).order_by(*overdue_first(now))
+                                    .limit(limit)).all(),
+        "total": db.session.scalar(select(func.count(Task.id)).where(*mine)),
+        "overdue": db.session.scalar(select(func.count(Task.id)).where(
+            *mine, Task.deadline.is_not(None), Task.deadline < now)),
+    }
+
+
 class MyTasksInterface(SQLAInterface):
     """Default order of "Мои задачи": overdue first, then by deadline (none last)."""
 
@@ -424,10 +482,7 @@ class MyTasksInterface(SQLAInterface):
         if order_column or self.obj is not Task:
             return super().apply_order_by(query, order_column, order_direction,
                                           *args, **kwargs)
-        now = utcnow()
-        overdue_first = case((Task.deadline < now, 0), else_=1)
-        no_deadline_last = case((Task.deadline.is_(None), 1), else_=0)
-        return query.order_by(overdue_first, no_deadline_last, Task.deadline, Task.id)
+        return query.order_by(*overdue_first(utcnow()))
 
 
 class MyTaskView(TaskView):
@@ -473,17 +528,18 @@ class TaskApi(KnownRelatedMixin, CrmModelRestApi):
     resource = "task"
     datamodel = SQLAInterface(Task)
     list_columns = ["id", "title", "status", "assignee.id", "creator.id", "deadline",
-                    "outcome", "record_entity", "record_id", "closed_at", "created_at"]
+                    "remind_at", "outcome", "record_entity", "record_id", "closed_at",
+                    "created_at"]
     show_columns = ["id", "title", "description", "status", "assignee.id", "creator.id",
-                    "observers.id", "deadline", "result", "outcome_choices", "outcome",
+                    "observers.id", "deadline", "remind_at", "result", "outcome_choices", "outcome",
                     "closed_at", "record_entity", "record_id", "rule_key", "transition_id",
                     "effect_key", "created_at", "updated_at"]
     add_columns = ["title", "description", "assignee", "creator", "observers", "deadline",
-                   "status", "result", "outcome_choices", "outcome", "record_entity",
-                   "record_id"]
+                   "remind_at", "status", "result", "outcome_choices", "outcome",
+                   "record_entity", "record_id"]
     # The allowed outcomes are fixed when the task is made (by a person or a rule).
     edit_columns = ["title", "description", "assignee", "creator", "observers", "deadline",
-                    "status", "result", "outcome", "record_entity", "record_id"]
+                    "remind_at", "status", "result", "outcome", "record_entity", "record_id"]
     order_columns = ["id", "title", "deadline", "status", "created_at"]
     related_labels = {"assignee": "Исполнитель", "creator": "Постановщик",
                       "observers": "Наблюдатели"}
@@ -513,3 +569,5 @@ def register_views(appbuilder):
              category_icon="fa-tasks")
     register(appbuilder, TaskView, "Задачи", "Задачи", icon="fa-tasks", api=TaskApi)
     appbuilder.add_api(ChecklistItemApi)
+    # _record_panel.html asks for the record's tasks through this global.
+    current_app.jinja_env.globals["crm_record_tasks"] = record_tasks
