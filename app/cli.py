@@ -246,8 +246,26 @@ def worker_command(burst: bool, queue_names: tuple, name: str | None):
 
 @crm.command("jobs")
 def jobs_command():
-    """Состояние заданий: сколько ждёт, в очереди, с ошибкой."""
+    """Состояние заданий: сколько ждёт, в очереди, с ошибкой; очереди и обработчики."""
     from jobs.stats import queue_stats
 
-    for key, value in queue_stats().items():
-        click.echo(f"{key}: {value}")
+    stats = queue_stats()
+    schedule = stats["schedule"]
+    click.echo("Режим: " + ("Redis и обработчики RQ" if stats["mode"] == "redis"
+                            else "встроенный исполнитель (без Redis)"))
+    if stats["redis_error"]:
+        click.echo(f"Redis недоступен: {stats['redis_error']}")
+    click.echo(f"Расписание: к выполнению сейчас {schedule['pending_due']}, "
+               f"ждут своего срока {schedule['pending_later']}, "
+               f"в очереди {schedule['enqueued']}, с ошибкой {schedule['failed']}")
+    if schedule["oldest_late_seconds"]:
+        click.echo(f"Самое давнее невыполненное опаздывает на "
+                   f"{schedule['oldest_late_seconds']} с")
+    for row in stats["outbox"]:
+        click.echo(f"Исходящие «{row['label']}»: {row['count']}")
+    for queue in stats["queues"]:
+        click.echo(f"Очередь {queue['name']}: ждут {queue['count']}, выполняются "
+                   f"{queue['started']}, с ошибкой {queue['failed']}")
+    for worker in stats["workers"]:
+        click.echo(f"Обработчик {worker['name']}: {worker['state']}"
+                   + (" (не отвечает)" if worker["stale"] else ""))
