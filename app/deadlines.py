@@ -72,3 +72,38 @@ def install() -> None:
     if not _installed:
         event.listen(Session, "after_flush", _sync)
         _installed = True
+
+
+def backfill() -> int:
+    """Rows for what existed before the schedule did (open tasks with a deadline or a
+    «Напомнить» time, records waiting in a stage with a deadline), so their overdue notices
+    and escalations fire after an upgrade. Safe to repeat: the keys are the same."""
+    from app.extensions import db
+    from models.process import StageHistory
+    from models.schedule import ScheduledAction
+    from models.task import OPEN_TASK_STATUSES, Task
+
+    known = set(db.session.scalars(select(ScheduledAction.effect_key)))
+    added = 0
+    for task in db.session.scalars(select(Task).where(
+            Task.status.in_(list(OPEN_TASK_STATUSES)),
+            (Task.deadline.is_not(None)) | (Task.remind_at.is_not(None)))):
+        for attr, action in _ROWS:
+            when = getattr(task, attr)
+            if when is not None and _key(task.id, action) not in known:
+                db.session.add(ScheduledAction(
+                    action=action, params={}, entity="task", record_id=task.id, due_at=when,
+                    outlives_stage=True, effect_key=_key(task.id, action)))
+                added += 1
+    for entry in db.session.scalars(select(StageHistory).where(
+            StageHistory.left_at.is_(None), StageHistory.deadline_at.is_not(None))):
+        key = f"{entry.transition_id}:{entry.stage_key}:deadline"
+        if key not in known:
+            db.session.add(ScheduledAction(
+                action="stage_deadline", params={}, entity=entry.entity,
+                record_id=entry.record_id, due_at=entry.deadline_at, stage_key=entry.stage_key,
+                rule_key=f"{entry.process_key}.{entry.stage_key}.deadline",
+                transition_id=entry.transition_id, effect_key=key))
+            added += 1
+    db.session.commit()
+    return added

@@ -38,7 +38,10 @@ def to_utc(local_value: dt.datetime) -> dt.datetime:
 def format_datetime(value) -> str:
     if value is None or value == "":
         return ""
-    return to_local(value).strftime("%d.%m.%Y %H:%M")
+    try:
+        return to_local(value).strftime("%d.%m.%Y %H:%M")
+    except (OverflowError, ValueError):  # 31.12.9999 23:59 has no local time east of UTC
+        return value.strftime("%d.%m.%Y %H:%M UTC")
 
 
 def format_date(value) -> str:

@@ -50,11 +50,14 @@ def notify_users(user_ids, text: str, *, key: str, kind: str = "process",
         db.session.add(Notification(user_id=user_id, text=text, kind=kind, entity=entity,
                                     record_id=record_id, source_key=key, due_at=due_at))
         added += 1
-    addresses = sorted({email for _id, email, wants in active if wants and email})
-    email_key = bounded_key(f"{key}:email")
-    if addresses and db.session.scalar(select(OutboxMessage.id).where(
-            OutboxMessage.effect_key == email_key)) is None:
-        db.session.add(OutboxMessage(
-            kind="email", recipients=addresses, subject=(subject or text)[:300], body=text,
-            entity=entity, record_id=record_id, effect_key=email_key))
+    # One letter per person: colleagues do not see each other's addresses.
+    for user_id, email, wants in active:
+        if not (wants and email):
+            continue
+        email_key = bounded_key(f"{key}:email:{user_id}")
+        if db.session.scalar(select(OutboxMessage.id).where(
+                OutboxMessage.effect_key == email_key)) is None:
+            db.session.add(OutboxMessage(
+                kind="email", recipients=[email], subject=(subject or text)[:300], body=text,
+                entity=entity, record_id=record_id, effect_key=email_key))
     return added

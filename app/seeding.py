@@ -148,6 +148,11 @@ def seed_all() -> list[str]:
     from app.processes import install_shipped
 
     lines.extend(install_shipped())
+    from app.deadlines import backfill
+
+    added = backfill()
+    if added:
+        lines.append(f"Сроки и напоминания поставлены в расписание: {added}")
     username, generated = ensure_admin()
     if generated:
         lines.append(f"Создан администратор {username}, пароль: {generated} "

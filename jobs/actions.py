@@ -10,7 +10,7 @@ from sqlalchemy import select
 from app.extensions import db
 from app.formatting import format_datetime, to_local, to_utc
 from app.notify import notify_users
-from errors import PermanentJobError
+from errors import MissingFields, PermanentJobError, TransitionNotAllowed
 from models.base import acting_as
 
 
@@ -79,15 +79,37 @@ def _delayed(row, record, now) -> None:
     entity = row.entity
     for inner in effects:
         if inner.action == "move_stage":
-            transition(record, inner.params["to"], None, source="schedule")
+            try:
+                transition(record, inner.params["to"], None, source="schedule")
+            except (TransitionNotAllowed, MissingFields) as exc:
+                # The record is not where the definition expected: retrying cannot help.
+                raise PermanentJobError(f"Отложенный переход не выполнен: {exc}") from None
             continue
         APPLY.get(inner.action, _unsupported)(record, entity, process, inner, None)
-    if row.action == "repeat" and next_due is not None and row.status != "cancelled":
+    next_at = _next_run(row, next_due, now)
+    if row.action == "repeat" and next_at is not None and row.status != "cancelled":
         # The same row carries the next run; its effects are keyed by the occurrence.
-        row.occurrence, row.due_at = occurrence, to_utc(next_due)
+        row.occurrence, row.due_at = occurrence, next_at
         row.status, row.enqueued_at, row.attempts, row.last_error = "pending", None, 0, None
         return
     _done(row, now)
+
+
+def _next_run(row, next_due, now) -> dt.datetime | None:
+    """A repeat's next due time after `now`: runs missed during downtime are skipped (one
+    catch-up run, not one per missed week); a time that does not move forward ends it."""
+    from rules.durations import add_duration
+
+    if next_due is None:
+        return None
+    next_at = to_utc(next_due)
+    every = row.params.get("every")
+    while next_at <= now and every:
+        later = to_utc(add_duration(_local(next_at), every))
+        if later <= next_at:
+            return None
+        next_at = later
+    return next_at if next_at > row.due_at else None
 
 
 # --- deadlines and task reminders --------------------------------------------------------
@@ -95,8 +117,10 @@ def _task_reminder(row, task, now) -> None:
     if not task.is_open:
         _cancel(row, now, "Задача закрыта")
         return
+    # Keyed by the time: a «Напомнить» moved after it fired reminds again.
     notify_users([task.assignee_id or task.creator_id],
-                 f"Напоминание по задаче «{task.title}»", key=row.effect_key,
+                 f"Напоминание по задаче «{task.title}»",
+                 key=f"{row.effect_key}:{row.due_at.isoformat()}",
                  kind="reminder", entity="task", record_id=task.id, due_at=row.due_at)
     _done(row, now)
 

@@ -13,6 +13,39 @@ def _sent(message, now, via: str) -> None:
     message.attempts = (message.attempts or 0) + 1
 
 
+EXTERNAL = ("email", "sms")
+
+
+def leaves_the_building(message) -> bool:
+    return message.kind in EXTERNAL
+
+
+def held(message) -> bool:
+    """An e-mail with no SMTP configured (the embedded default) is kept, not sent: shown on
+    «Исходящие сообщения» as such and sendable once an admin sets SMTP up."""
+    from app.mail import smtp_configured
+
+    if message.kind != "email" or smtp_configured(current_app.config):
+        return False
+    message.status, message.enqueued_at = "held", None
+    message.last_error = "SMTP не настроен: письмо сохранено, но не отправлено"
+    return True
+
+
+def send_external(message) -> str:
+    """Sends an e-mail or SMS (no transaction needed); returns how it went out."""
+    if message.kind == "email":
+        from app.mail import send_email
+
+        send_email(message)
+        return "smtp"
+    from app.sms import deliver_sms, get_sms_provider
+
+    provider = get_sms_provider(current_app.config)
+    deliver_sms(message, provider)
+    return provider.name
+
+
 def deliver(message, now) -> None:
     if message.kind == "notification":
         notify_users(message.recipients, message.body, key=f"outbox:{message.id}",
@@ -20,12 +53,9 @@ def deliver(message, now) -> None:
                      subject=message.subject)
         _sent(message, now, "app")
     elif message.kind == "email":
-        from app.mail import send_email, smtp_configured
+        from app.mail import send_email
 
-        if not smtp_configured(current_app.config):
-            # The embedded default: kept and shown on «Исходящие сообщения», sendable later.
-            message.status, message.enqueued_at = "held", None
-            message.last_error = "SMTP не настроен: письмо сохранено, но не отправлено"
+        if held(message):
             return
         send_email(message)
         _sent(message, now, "smtp")

@@ -69,22 +69,28 @@ def _single_writer():
 
 
 def _claim(model, due_condition, now: dt.datetime, lost: bool, limit: int) -> list:
+    """Marks up to `limit` rows "enqueued" and returns (id[, kind]) of those it marked.
+    The UPDATE repeats the condition: a row a worker finished, an admin cancelled or a
+    date change rescheduled between the SELECT and the UPDATE is left alone (SQLite takes
+    its write lock only at the UPDATE; PostgreSQL has locked the rows already)."""
     lease = now - dt.timedelta(seconds=_config("JOB_LEASE_SECONDS", 120))
-    stale = model.status == "enqueued"
+    stale = model.status.in_(("enqueued", "sending"))
     if not lost:
         stale = and_(stale, or_(model.enqueued_at.is_(None), model.enqueued_at < lease))
     ready = and_(model.status == "pending", due_condition,
                  or_(model.next_attempt_at.is_(None), model.next_attempt_at <= now))
-    columns = [model.id] + ([model.kind] if hasattr(model, "kind") else [])
-    query = select(*columns).where(or_(ready, stale)).order_by(model.id).limit(limit)
+    condition = or_(ready, stale)
+    query = select(model.id).where(condition).order_by(model.id).limit(limit)
     if db.engine.dialect.name == "postgresql":
         query = query.with_for_update(skip_locked=True, of=model)
-    rows = db.session.execute(query).all()
-    if rows:
-        db.session.execute(update(model).where(model.id.in_([r[0] for r in rows]))
-                           .values(status="enqueued", enqueued_at=now)
-                           .execution_options(synchronize_session=False))
-    return rows
+    ids = list(db.session.scalars(query))
+    if not ids:
+        return []
+    table = model.__table__
+    returning = [table.c.id] + ([table.c.kind] if "kind" in table.c else [])
+    return sorted(db.session.execute(
+        update(table).where(table.c.id.in_(ids), condition)
+        .values(status="enqueued", enqueued_at=now).returning(*returning)))
 
 
 def _chunks(ids: list[int], size: int):

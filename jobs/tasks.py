@@ -15,6 +15,8 @@ import logging
 from flask import current_app, has_app_context
 from sqlalchemy import select
 
+from rq.timeouts import JobTimeoutException
+
 from app.extensions import db
 from errors import PermanentJobError
 from models.base import utcnow
@@ -49,16 +51,20 @@ def backoff(attempts: int) -> dt.timedelta:
 def _lock(model, ids) -> list:
     query = select(model).where(model.id.in_(list(ids))).order_by(model.id)
     if db.engine.dialect.name == "postgresql":
-        # A second copy of the job skips the rows the first one is running.
-        query = query.with_for_update(skip_locked=True)
+        # A second copy of the job waits for the first and then finds the rows done. Not
+        # SKIP LOCKED: a row briefly locked by a web transaction would be skipped and wait
+        # for the lease.
+        query = query.with_for_update()
     return list(db.session.scalars(query))
 
 
 def _runnable(row, now: dt.datetime, due_at) -> bool:
+    if due_at > now:
+        return False  # its date moved later after it was handed over
     if row.status == "enqueued":
         return True
     # Embedded retries and a job that outlived its lease find the row back at pending.
-    return (row.status == "pending" and due_at <= now
+    return (row.status == "pending"
             and (row.next_attempt_at is None or row.next_attempt_at <= now))
 
 
@@ -105,6 +111,8 @@ def _each(model, ids, due_of, run) -> dict:
                 with db.session.begin_nested():
                     run(row, now)
                 counts["done"] += 1
+            except JobTimeoutException:
+                raise  # RQ stops the job: the batch rolls back and is handed over again
             except Exception as exc:  # noqa: BLE001 - recorded on the row, retried later
                 log.warning("%s %s failed: %s", model.__tablename__, row.id, exc)
                 _record_failure(row, exc)
@@ -127,15 +135,64 @@ def run_scheduled(ids: list[int]) -> dict:
 
 def deliver_outbox(ids: list[int]) -> dict:
     """Delivers outbox messages: in-app notifications, e-mail, SMS."""
-    from jobs.delivery import deliver
+    from jobs.delivery import deliver, leaves_the_building
     from models.outbox import OutboxMessage
 
     with app_context():
         counts = {"done": 0, "skipped": 0, "failed": 0}
-        # One commit per message: a letter handed to the SMTP server is marked sent before
-        # the next one goes, so a crash never resends a whole batch.
         for row_id in ids:
+            row = db.session.get(OutboxMessage, row_id)
+            if row is not None and leaves_the_building(row):
+                outcome = _send_outside_transaction(row_id)
+                counts[outcome] += 1
+                continue
             for key, value in _each(OutboxMessage, [row_id], lambda row: row.created_at,
                                     deliver).items():
                 counts[key] += value
         return counts
+
+
+def _send_outside_transaction(row_id: int) -> str:
+    """E-mail and SMS: claimed as "sending" and committed, sent with no transaction open (a
+    slow SMTP server must not hold SQLite's write lock or a row lock), then marked sent.
+    A crash between sending and marking leaves it "sending"; after the lease it is sent
+    again with the same Message-ID, which mail clients use to drop the copy."""
+    from jobs.delivery import held, send_external
+    from models.outbox import OutboxMessage
+
+    now = utcnow()
+    try:
+        _begin_sqlite()
+        rows = _lock(OutboxMessage, [row_id])
+        if not rows or not _runnable(rows[0], now, rows[0].created_at):
+            db.session.rollback()
+            return "skipped"
+        if held(rows[0]):
+            db.session.commit()
+            return "done"
+        rows[0].status, rows[0].enqueued_at = "sending", now
+        db.session.commit()
+        message = db.session.get(OutboxMessage, row_id)
+        try:
+            via = send_external(message)
+            error = None
+        except JobTimeoutException:
+            raise
+        except Exception as exc:  # noqa: BLE001 - recorded on the row, retried later
+            error = exc
+        db.session.rollback()  # what sending read is done; record the result anew
+        _begin_sqlite()
+        [row] = _lock(OutboxMessage, [row_id])
+        if error is not None:
+            log.warning("outbox %s failed: %s", row_id, error)
+            _record_failure(row, error)
+            db.session.commit()
+            return "failed"
+        row.status, row.sent_at, row.delivered_via = "sent", utcnow(), via[:32]
+        row.last_error, row.enqueued_at = None, None
+        row.attempts = (row.attempts or 0) + 1
+        db.session.commit()
+        return "done"
+    except Exception:
+        db.session.rollback()
+        raise

@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import enum
 
-from sqlalchemy import JSON, DateTime, Integer, String, Text
+from sqlalchemy import JSON, DateTime, Integer, String, Text, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from models.base import Model, utcnow
@@ -21,6 +21,8 @@ class OutboxKind(str, enum.Enum):
 class OutboxStatus(str, enum.Enum):
     pending = "pending"
     enqueued = "enqueued"
+    # Handed to the SMTP server or SMS gateway right now: a second copy of the job skips it.
+    sending = "sending"
     sent = "sent"
     failed = "failed"
     cancelled = "cancelled"
@@ -31,7 +33,8 @@ class OutboxStatus(str, enum.Enum):
 OUTBOX_KIND_LABELS = {"email": "E-mail", "sms": "SMS", "notification": "Уведомление",
                       "document": "Документ"}
 OUTBOX_STATUS_LABELS = {
-    "pending": "Ожидает", "enqueued": "В очереди", "sent": "Отправлено", "failed": "Ошибка",
+    "pending": "Ожидает", "enqueued": "В очереди", "sending": "Отправляется",
+    "sent": "Отправлено", "failed": "Ошибка",
     "cancelled": "Отменено", "held": "Не отправлено: SMTP не настроен",
 }
 
@@ -56,7 +59,8 @@ class OutboxMessage(Model):
     transition_id: Mapped[str | None] = mapped_column(String(64), index=True)
     effect_key: Mapped[str | None] = mapped_column(String(200), unique=True)
     # Attachment ids (files of the record) sent with an e-mail.
-    attachments: Mapped[object] = mapped_column(JSON, nullable=False, default=list)
+    attachments: Mapped[object] = mapped_column(JSON, nullable=False, default=list,
+                                                server_default=text("'[]'"))
     attempts: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
     last_error: Mapped[str | None] = mapped_column(Text)
     enqueued_at: Mapped[dt.datetime | None] = mapped_column(DateTime)

@@ -54,7 +54,8 @@ class ScheduledAction(Model):
     next_attempt_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
     done_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
     # How many times a repeat has run: part of each run's effect keys.
-    occurrence: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
+    occurrence: Mapped[int] = mapped_column(Integer, nullable=False, default=0,
+                                            server_default="0")
     # The stage whose entry scheduled it: leaving the stage cancels it unless it outlives it.
     stage_key: Mapped[str | None] = mapped_column(String(64))
     outlives_stage: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False)

@@ -90,6 +90,10 @@ def outcome_values(raw) -> list[str] | None:
     return out
 
 
+# A date outside these years is a typo (and 9999 has no local time to show or schedule).
+YEARS = (2000, 2100)
+
+
 class Task(AuditedMixin, CheckedMixin, RecordLinkMixin, TimestampMixin, Model):
     """`record_entity`/`record_id`: the record the task belongs to (deal, lead, order...)."""
 
@@ -165,11 +169,14 @@ class Task(AuditedMixin, CheckedMixin, RecordLinkMixin, TimestampMixin, Model):
             errors["title"] = "Укажите, что нужно сделать"
         if getattr(v, "assignee", None) is None and getattr(v, "assignee_id", None) is None:
             errors["assignee"] = "Укажите исполнителя"
-        if v.deadline is not None and not isinstance(v.deadline, dt.datetime):
-            errors["deadline"] = "Срок: дата и время"
-        remind_at = getattr(v, "remind_at", None)
-        if remind_at is not None and not isinstance(remind_at, dt.datetime):
-            errors["remind_at"] = "Напомнить: дата и время"
+        for field, label in (("deadline", "Срок"), ("remind_at", "Напомнить")):
+            value = getattr(v, field, None)
+            if value is None:
+                continue
+            if not isinstance(value, dt.datetime):
+                errors[field] = f"{label}: дата и время"
+            elif not YEARS[0] <= value.year <= YEARS[1]:
+                errors[field] = f"{label}: год от {YEARS[0]} до {YEARS[1]}"
         status = v.status or TaskStatus.open.value
         if status not in TASK_STATUS_LABELS:
             errors["status"] = "Статус: новая, в работе, выполнена или отменена"

@@ -80,6 +80,18 @@ def _duration_problem(value) -> str | None:
     return None
 
 
+def _interval_problem(value) -> str | None:
+    """A repeat's `every`: a positive span (0, negative or «до конца дня» would make the
+    repeat run again at once, forever)."""
+    problem = _duration_problem(value)
+    if problem:
+        return problem
+    duration = parse_duration(value)
+    if duration.amount <= 0 or duration.unit == "end_of_day":
+        return "интервал повтора должен быть больше нуля, например «1w» или «3 рабочих дня»"
+    return None
+
+
 @dataclass(frozen=True)
 class Param:
     kind: str          # text / template / duration / person / stage / field / roles / bool /
@@ -166,6 +178,8 @@ def _param_problem(kind, value, labels, roles, stages, ctx=None):
         return None if isinstance(value, str) and value.strip() else "ожидается непустая строка"
     if kind == "duration":
         return _duration_problem(value)
+    if kind == "interval":
+        return _interval_problem(value)
     if kind == "person":
         return _person_problem(value, labels, roles)
     if kind == "people":
@@ -398,7 +412,7 @@ ACTIONS: dict[str, ActionSpec] = {spec.name: spec for spec in (
         "after": Param("duration"), "before": Param("duration"), "relative_to": Param("field"),
         "at": Param("time"), "keep": Param("bool"), "action": Param("action", required=True)}),
     ActionSpec("repeat", "Повторять, пока запись на этапе", {
-        "every": Param("duration", required=True), "action": Param("action", required=True)}),
+        "every": Param("interval", required=True), "action": Param("action", required=True)}),
     # A record of `entity`: `copy` fields of this record (list, or {new field: this field}),
     # literal or template `values`, linked «на основании» this record unless basis: false;
     # `responsible` a person; `reminder` a 1C «Напоминание» on the new record.

@@ -215,3 +215,31 @@ def test_the_paid_sms_is_recorded_by_the_logging_provider(login, beds, caplog):
     sms = db.session.get(OutboxMessage, sms.id)
     assert (sms.status, sms.delivered_via) == ("sent", "log")
     assert "Смирнова Ольга" in caplog.text
+
+
+def test_after_weeks_of_downtime_the_weekly_question_comes_once(login, eco):
+    samples = {"company_type": "Ресторан", "website": "https://eco.example.ru",
+               "delivery_address": "г. Москва", "sample_sizes": "20×30",
+               "sample_fastening": "Клей", "sample_quantity": 5}
+    with frozen(login, msk(2026, 10, 30, 15, 0), "manager") as manager:
+        deal = new_deal(manager, eco, "contact", title="Эко-пакеты", custom=samples)
+        assert move(manager, deal, eco, "samples_prep").status_code == 200
+        assert move(manager, deal, eco, "samples_sent").status_code == 200
+    # the scheduler was down from 06.11 to 10.12: one catch-up question, not five
+    for second in range(3):
+        _tick_at(msk(2026, 12, 10, 12, 0, second))
+    assert _titles(deal).count("Получил ли клиент образцы?") == 1
+    [weekly] = [s for s in schedules(deal) if s.action == "repeat"]
+    assert (weekly.status, weekly.due_at) == ("pending", utc(2026, 12, 11, 15, 0))
+
+
+def test_a_repeat_that_would_not_move_forward_is_refused(app, tmp_path):
+    from errors import DefinitionError
+
+    source = (BASE_DIR / "rules" / "definitions" / "002_deals.yaml").read_text("utf-8")
+    assert "        every: 1w\n" in source
+    path = tmp_path / "002_deals.yaml"
+    path.write_text(source.replace("        every: 1w\n", "        every: 0m\n", 1), "utf-8")
+    with pytest.raises(DefinitionError) as refused:
+        processes.install_file(path)
+    assert "интервал повтора должен быть больше нуля" in str(refused.value)

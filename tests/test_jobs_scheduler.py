@@ -230,3 +230,93 @@ def test_two_schedulers_at_once_hand_over_each_row_once(app, task_of):
     assert not errors
     assert sum(results) == 20
     assert db.session.scalar(select(func.count(Notification.id))) == 20
+
+
+def test_a_task_reminder_moved_after_it_fired_reminds_again(app, task_of):
+    task = task_of(assignee_id=user("manager").id, remind_at=utc(2026, 12, 1, 10, 0))
+    with time_machine.travel(msk(2026, 12, 1, 10, 0, 1), tick=False):
+        _tick()
+    task = db.session.get(Task, task.id)
+    task.remind_at = utc(2026, 12, 2, 10, 0)
+    db.session.commit()
+    with time_machine.travel(msk(2026, 12, 2, 10, 0, 1), tick=False):
+        _tick()
+    assert len(_notes(user_id=user("manager").id)) == 2
+
+
+def test_a_date_far_in_the_future_is_refused_in_russian(app, client):
+    resp = client.api("post", "/api/v1/task/", json={
+        "title": "Позвонить", "assignee": user("manager").id,
+        "remind_at": "9999-12-31T23:59:59"})
+    assert resp.status_code == 422, resp.json
+    assert "Напомнить: год от 2000 до 2100" in str(resp.json)
+    assert db.session.scalar(select(func.count(ScheduledAction.id))) == 0
+
+
+def test_the_claim_leaves_a_row_finished_meanwhile_alone(app, task_of, monkeypatch):
+    """SQLite takes its write lock only at the claim's UPDATE: a row a worker marked done
+    between the SELECT and the UPDATE must not be handed over again."""
+    if db.engine.dialect.name != "sqlite":
+        pytest.skip("PostgreSQL locks the selected rows (FOR UPDATE SKIP LOCKED)")
+    from sqlalchemy import text
+
+    task = task_of(assignee_id=user("manager").id)
+    row = _row(action="remind", entity="task", record_id=task.id,
+               due_at=utc(2020, 1, 1, 9, 0), params={"to": [{"user": "manager"}],
+                                                     "text": "Раз"})
+    row_id = row.id
+    original = db.session.scalars
+
+    raced = []
+
+    def racing_scalars(statement, *args, **kwargs):
+        result = list(original(statement, *args, **kwargs))
+        if not raced:  # the claim's SELECT of schedule rows: a worker finishes it now
+            raced.append(result)
+            with db.engine.begin() as other:
+                other.execute(text("UPDATE scheduled_action SET status = 'done' "
+                                   "WHERE id = :i"), {"i": row_id})
+        return result
+    monkeypatch.setattr(db.session, "scalars", racing_scalars)
+    result = scheduler.tick(runner=InlineRunner())
+    monkeypatch.undo()
+    assert raced == [[row_id]] and result.schedule == 0
+    db.session.expire_all()
+    assert db.session.get(ScheduledAction, row_id).status == "done"
+    assert _notes() == []
+
+
+def test_e_mail_copies_go_one_per_person(app):
+    from app.notify import notify_users
+
+    people = [user("manager"), user("manager2")]
+    for person in people:
+        person.notify_email = True
+    db.session.commit()
+    try:
+        notify_users([p.id for p in people], "Совещание в 15:00", key="meeting")
+        notify_users([p.id for p in people], "Совещание в 15:00", key="meeting")
+        db.session.commit()
+        letters = list(db.session.scalars(select(OutboxMessage).order_by(OutboxMessage.id)))
+        assert [m.recipients for m in letters] == [[p.email] for p in people]
+    finally:
+        for person in people:
+            person.notify_email = False
+        db.session.commit()
+
+
+def test_seeding_backfills_deadlines_of_tasks_made_before_the_schedule(app):
+    from sqlalchemy import text
+
+    from app.deadlines import backfill
+
+    db.session.execute(text(
+        "INSERT INTO task (title, status, assignee_id, deadline, created_at, updated_at) "
+        "VALUES ('Старая задача', 'open', :u, :d, :d, :d)"),
+        {"u": user("manager").id, "d": utc(2026, 1, 1, 9, 0)})
+    db.session.commit()
+    assert backfill() == 1
+    assert backfill() == 0
+    row = db.session.scalar(select(ScheduledAction))
+    assert (row.action, row.due_at, row.status) == ("task_deadline", utc(2026, 1, 1, 9, 0),
+                                                    "pending")

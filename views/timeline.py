@@ -69,12 +69,12 @@ def resource_for_entity(entity: str, view=None) -> str | None:
     """The access-table resource guarding the entity's records: its screen's resource, or
     the entity key itself when the access table knows it (a record reached only through
     the API, or an entity whose screen is not written yet)."""
+    if entity in NOT_RECORDS:
+        return None
     if view is not None and view.class_permission_name:
         return view.class_permission_name
     from app.access import access_table
 
-    if entity in NOT_RECORDS:
-        return None
     return entity if entity in access_table().resources else None
 
 
