@@ -37,7 +37,8 @@ class Config:
     JOB_RETRY_MAX_SECONDS = float(os.environ.get("JOB_RETRY_MAX_SECONDS", "3600"))
     # A row handed to a worker this long ago and not finished is handed over again.
     JOB_LEASE_SECONDS = int(os.environ.get("JOB_LEASE_SECONDS", "120"))
-    JOB_TIMEOUT = int(os.environ.get("JOB_TIMEOUT", "600"))
+    # Shorter than the lease: a job RQ gave up on is handed over again, not one still running.
+    JOB_TIMEOUT = int(os.environ.get("JOB_TIMEOUT", "90"))
     TIMEZONE = os.environ.get("TIMEZONE", "Europe/Moscow")
     # Office hours (local time, HH:MM) for "N working hours" and "N working days" deadlines.
     WORK_DAY_START = os.environ.get("WORK_DAY_START", "09:00")

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import hashlib
 
-from sqlalchemy import select
+from sqlalchemy import and_, select
 
 from app.extensions import db
 
@@ -38,20 +38,22 @@ def notify_users(user_ids, text: str, *, key: str, kind: str = "process",
     if not people:
         return 0
     key = bounded_key(key, 200)
-    already = set(db.session.scalars(select(Notification.user_id).where(
-        Notification.source_key == key, Notification.user_id.in_(people))))
-    active = list(db.session.execute(select(CrmUser.id, CrmUser.email, CrmUser.notify_email)
-                                     .where(CrmUser.id.in_(people),
-                                            CrmUser.active.is_(True))))
+    # One query for who is active, who asked for e-mail and who has it already: a reminder
+    # batch runs this for every row.
+    active = list(db.session.execute(
+        select(CrmUser.id, CrmUser.email, CrmUser.notify_email, Notification.id)
+        .outerjoin(Notification, and_(Notification.user_id == CrmUser.id,
+                                      Notification.source_key == key))
+        .where(CrmUser.id.in_(people), CrmUser.active.is_(True)).order_by(CrmUser.id)))
     added = 0
-    for user_id, _email, _wants in active:
-        if user_id in already:
+    for user_id, _email, _wants, existing in active:
+        if existing is not None:
             continue
         db.session.add(Notification(user_id=user_id, text=text, kind=kind, entity=entity,
                                     record_id=record_id, source_key=key, due_at=due_at))
         added += 1
     # One letter per person: colleagues do not see each other's addresses.
-    for user_id, email, wants in active:
+    for user_id, email, wants, _existing in active:
         if not (wants and email):
             continue
         email_key = bounded_key(f"{key}:email:{user_id}")

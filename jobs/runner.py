@@ -29,7 +29,7 @@ class InlineRunner:
 class RQRunner:
     name = "rq"
 
-    def __init__(self, connection, job_timeout: int = 600):
+    def __init__(self, connection, job_timeout: int = 90):
         self.connection = connection
         self.job_timeout = job_timeout
         self._queues = {}
@@ -58,4 +58,4 @@ def get_runner(app=None):
     connection = redis_connection(app)
     if connection is None:
         return InlineRunner()
-    return RQRunner(connection, int(app.config.get("JOB_TIMEOUT", 600)))
+    return RQRunner(connection, int(app.config.get("JOB_TIMEOUT", 90)))
