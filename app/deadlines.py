@@ -15,6 +15,12 @@ def _key(task_id: int, action: str) -> str:
     return f"task:{task_id}:{action}"
 
 
+def _minute(value):
+    """Forms carry minutes: a save that re-sends the same deadline without its seconds is
+    no new deadline and must not notify again."""
+    return value.replace(second=0, microsecond=0) if value is not None else None
+
+
 def _changed(task, attr: str) -> bool:
     return sa_inspect(task).attrs[attr].history.has_changes()
 
@@ -59,7 +65,7 @@ def _sync_row(connection, table, task, action: str, when) -> None:
             action=action, params={}, entity="task", record_id=task.id, due_at=when,
             status="pending", attempts=0, occurrence=0, outlives_stage=True,
             effect_key=key, created_at=utcnow()))
-    elif row.due_at != when or row.status == "cancelled":
+    elif _minute(row.due_at) != _minute(when) or row.status == "cancelled":
         # A moved deadline fires again (a new notification key: jobs.actions); a deadline
         # already in the past runs at the scheduler's next tick.
         connection.execute(update(table).where(table.c.id == row.id).values(

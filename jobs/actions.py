@@ -113,13 +113,26 @@ def _next_run(row, next_due, now) -> dt.datetime | None:
 
 
 # --- deadlines and task reminders --------------------------------------------------------
+def _about(task) -> str:
+    """What a task notice names besides the title: its deadline and the record it is for."""
+    from models.registry import model_for
+
+    parts = [f"срок {format_datetime(task.deadline)}"] if task.deadline else []
+    model = model_for(task.record_entity) if task.record_entity else None
+    record = db.session.get(model, task.record_id) if model is not None and task.record_id \
+        else None
+    if record is not None:
+        parts.append(f"{getattr(model, '__label__', '') or task.record_entity} «{record}»")
+    return f" ({', '.join(parts)})" if parts else ""
+
+
 def _task_reminder(row, task, now) -> None:
     if not task.is_open:
         _cancel(row, now, "Задача закрыта")
         return
     # Keyed by the time: a «Напомнить» moved after it fired reminds again.
     notify_users([task.assignee_id or task.creator_id],
-                 f"Напоминание по задаче «{task.title}»",
+                 f"Напоминание по задаче «{task.title}»{_about(task)}",
                  key=f"{row.effect_key}:{row.due_at.isoformat()}",
                  kind="reminder", entity="task", record_id=task.id, due_at=row.due_at)
     _done(row, now)
@@ -134,17 +147,19 @@ def _task_deadline(row, task, now) -> None:
     if task.deadline > now:
         row.due_at, row.status, row.enqueued_at = task.deadline, "pending", None
         return
-    when = format_datetime(task.deadline)
-    key = f"{row.effect_key}:{task.deadline.isoformat()}"
+    # One notice per deadline: saving the task again (the form drops the seconds) is no
+    # new deadline, moving it to another minute is.
+    key = f"{row.effect_key}:{task.deadline:%Y-%m-%dT%H:%M}"
     assignee = task.assignee_id or task.creator_id
-    notify_users([assignee], f"Просрочена задача «{task.title}» (срок {when})",
+    about = _about(task)
+    notify_users([assignee], f"Просрочена задача «{task.title}»{about}",
                  key=key, kind="overdue", entity="task", record_id=task.id,
                  due_at=row.due_at)
     head = _department_head(assignee)
     if head:
         who = task.assignee or task.creator
-        notify_users([head], f"Задержка: задача «{task.title}» сотрудника {who} просрочена "
-                             f"(срок {when})", key=f"{key}:head", kind="escalation",
+        notify_users([head], f"Задержка: просрочена задача «{task.title}»{about}, "
+                             f"исполнитель: {who}", key=f"{key}:head", kind="escalation",
                      entity="task", record_id=task.id, due_at=row.due_at)
     _done(row, now)
 

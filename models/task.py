@@ -177,6 +177,10 @@ class Task(AuditedMixin, CheckedMixin, RecordLinkMixin, TimestampMixin, Model):
                 errors[field] = f"{label}: дата и время"
             elif not YEARS[0] <= value.year <= YEARS[1]:
                 errors[field] = f"{label}: год от {YEARS[0]} до {YEARS[1]}"
+        remind_at, deadline = getattr(v, "remind_at", None), v.deadline
+        if isinstance(remind_at, dt.datetime) and isinstance(deadline, dt.datetime) \
+                and "remind_at" not in errors and naive_utc(remind_at) > naive_utc(deadline):
+            errors["remind_at"] = "Напомнить: не позже срока задачи"
         status = v.status or TaskStatus.open.value
         if status not in TASK_STATUS_LABELS:
             errors["status"] = "Статус: новая, в работе, выполнена или отменена"

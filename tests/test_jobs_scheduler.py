@@ -143,25 +143,41 @@ def test_task_deadline_notifies_the_assignee_and_escalates_to_the_head(app, task
     # tests.factories: the manager works in «Отдел продаж», headed by the head of sales
     assert db.session.get(Department, manager.department_id).head_id == head.id
     with time_machine.travel(msk(2026, 12, 1, 9, 0), tick=False):
-        task = task_of(assignee_id=manager.id, deadline=utc(2026, 12, 1, 12, 0))
+        task = task_of(assignee_id=manager.id, deadline=utc(2026, 12, 1, 12, 0, 37))
         row = db.session.scalar(select(ScheduledAction).where(
             ScheduledAction.effect_key == f"task:{task.id}:task_deadline"))
-        assert row.due_at == utc(2026, 12, 1, 12, 0) and row.status == "pending"
+        assert row.due_at == utc(2026, 12, 1, 12, 0, 37) and row.status == "pending"
     # the deadline moved: the row follows it
-    task.deadline = utc(2026, 12, 1, 15, 0)
+    task.deadline = utc(2026, 12, 1, 15, 0, 37)
     db.session.commit()
     db.session.refresh(row)
-    assert row.due_at == utc(2026, 12, 1, 15, 0)
+    assert row.due_at == utc(2026, 12, 1, 15, 0, 37)
     with time_machine.travel(msk(2026, 12, 1, 14, 0), tick=False):
         _tick()
         assert _notes() == []
-    with time_machine.travel(msk(2026, 12, 1, 15, 0, 1), tick=False):
+    with time_machine.travel(msk(2026, 12, 1, 15, 0, 38), tick=False):
         _tick()
     notes = _notes()
     assert [(n.user_id, n.kind) for n in notes] == [(manager.id, "overdue"),
                                                    (head.id, "escalation")]
-    assert "Просрочена задача «Позвонить клиенту»" in notes[0].text
-    assert "сотрудника" in notes[1].text
+    assert notes[0].text == "Просрочена задача «Позвонить клиенту» (срок 01.12.2026 15:00)"
+    assert notes[1].text == ("Задержка: просрочена задача «Позвонить клиенту» (срок "
+                             "01.12.2026 15:00), исполнитель: Тестов Иван")
+    # the same deadline saved again by a form (minutes only) is no new deadline
+    task = db.session.get(Task, task.id)
+    task.deadline = utc(2026, 12, 1, 15, 0)
+    task.title = "Позвонить клиенту"
+    db.session.commit()
+    with time_machine.travel(msk(2026, 12, 1, 16, 0), tick=False):
+        _tick()
+    assert len(_notes()) == 2
+    # moved to another minute: it is a new deadline, told again when it passes
+    task = db.session.get(Task, task.id)
+    task.deadline = utc(2026, 12, 1, 17, 0)
+    db.session.commit()
+    with time_machine.travel(msk(2026, 12, 1, 17, 0, 1), tick=False):
+        _tick()
+    assert len(_notes()) == 4
 
 
 def test_closing_a_task_cancels_its_reminder_and_deadline(app, task_of):
@@ -182,7 +198,7 @@ def test_task_reminder_reaches_the_assignee(app, task_of):
     with time_machine.travel(msk(2026, 12, 1, 10, 0, 1), tick=False):
         _tick()
     assert [n.text for n in _notes(user_id=user("manager").id)] == [
-        "Напоминание по задаче «Позвонить клиенту»"]
+        "Напоминание по задаче «Позвонить клиенту»"]  # no deadline, no record to name
 
 
 def test_notification_outbox_rows_are_delivered_in_app_and_copied_by_email(app):
@@ -320,3 +336,12 @@ def test_seeding_backfills_deadlines_of_tasks_made_before_the_schedule(app):
     row = db.session.scalar(select(ScheduledAction))
     assert (row.action, row.due_at, row.status) == ("task_deadline", utc(2026, 1, 1, 9, 0),
                                                     "pending")
+
+
+def test_a_reminder_after_the_deadline_is_refused(app, client):
+    resp = client.api("post", "/api/v1/task/", json={
+        "title": "Позвонить", "assignee": user("manager").id,
+        "deadline": "2026-12-02T10:00:00", "remind_at": "2026-12-05T10:00:00"})
+    assert resp.status_code == 422, resp.json
+    assert "Напомнить: не позже срока задачи" in str(resp.json)
+    assert db.session.scalar(select(func.count(Task.id))) == 0

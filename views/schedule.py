@@ -240,9 +240,14 @@ class LocalToFilter(_LocalTimeFilter):
     upper = True
 
 
+# The records schedule rows hang on: the process records and tasks.
+SCHEDULED_ENTITIES = ("deal", "lead", "event", "order", "task")
+
+
 def _entity_choices():
     known = entities()
-    pairs = [(key, getattr(model, "__label__", "") or key) for key, model in known.items()]
+    pairs = [(key, getattr(known[key], "__label__", "") or key)
+             for key in SCHEDULED_ENTITIES if key in known]
     return sorted(pairs, key=lambda pair: pair[1])
 
 
