@@ -336,3 +336,15 @@ def test_queues_page_when_redis_is_down(app, client, monkeypatch):
     text = visible_text(resp.get_data(as_text=True))
     assert "Redis недоступен:" in text
     assert cell(resp.get_data(as_text=True), "crm-enqueued") == "1"  # the database still
+
+
+def test_cancelling_asks_for_confirmation_first(app, client):
+    from models.base import utcnow
+
+    row = ScheduledAction(action="remind", entity="task", record_id=1, due_at=utcnow(),
+                          effect_key="confirm:1", params={})
+    db.session.add(row)
+    db.session.commit()
+    html = client.get(f"/scheduleview/show/{row.id}").get_data(as_text=True)
+    assert 'action="/crm/schedule/%d/cancel" style="display:inline" onsubmit="return ' \
+           'confirm(' % row.id in html

@@ -130,7 +130,8 @@ def outbox_actions(pk) -> list[dict]:
                     "style": "primary"})
     if message.status in CANCELLABLE:
         out.append({"name": "cancel", "label": "Отменить", "icon": "fa-ban",
-                    "style": "default"})
+                    "style": "default",
+                    "confirm": "Отменить сообщение? Оно не будет отправлено."})
     return out
 
 

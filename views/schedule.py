@@ -188,6 +188,7 @@ def schedule_buttons(pk: int, status: str) -> list[dict]:
                     "url": url_for("ScheduleActionView.retry", pk=pk)})
     if status in CANCELLABLE:
         out.append({"label": "Отменить", "style": "btn-default",
+                    "confirm": "Отменить это действие? Оно не будет выполнено.",
                     "url": url_for("ScheduleActionView.cancel", pk=pk)})
     return out
 
