@@ -10,7 +10,6 @@ from sqlalchemy.orm import ColumnProperty, Session
 
 from models.base import AuditedMixin, current_actor_id, utcnow
 
-_installed = False
 
 
 def _plain(value):
@@ -71,7 +70,5 @@ def _after_flush(session: Session, _context) -> None:
 
 
 def install() -> None:
-    global _installed
-    if not _installed:
-        event.listen(Session, "after_flush", _after_flush)
-        _installed = True
+    """Called once by app.listeners.install()."""
+    event.listen(Session, "after_flush", _after_flush)

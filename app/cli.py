@@ -37,7 +37,7 @@ crm.add_command(rules)
 @rules.command("check")
 def rules_check_command():
     """Проверить все поставляемые и установленные определения процессов."""
-    from app.processes import check_file, check_all, shipped_files
+    from process.catalog import check_file, check_all, shipped_files
 
     problems = check_all()
     for path in shipped_files():
@@ -59,7 +59,7 @@ def rules_install_command(files, username):
     from flask import current_app
 
     from app.extensions import db
-    from app.processes import active_version, install_file, parse_text
+    from process.catalog import active_version, install_file, parse_text
     from errors import DefinitionError
 
     user_id = None
@@ -103,7 +103,7 @@ def rules_install_command(files, username):
 def rules_list_command():
     """Установленные процессы: активная версия, кто и когда установил."""
     from app.formatting import format_datetime
-    from app.processes import active_versions
+    from process.catalog import active_versions
     from models.pipeline import PIPELINE_ENTITY_LABELS
 
     versions = active_versions()
@@ -128,7 +128,7 @@ def rules_simulate_command(process_key, stages, values_json, now_text):
     import datetime as dt
     import json
 
-    from app.processes import find_process, simulate
+    from process.catalog import find_process, simulate
 
     process = find_process(process_key)
     if process is None:

@@ -6,9 +6,10 @@ from __future__ import annotations
 from sqlalchemy import event, inspect as sa_inspect, select, update
 from sqlalchemy.orm import Session
 
-_installed = False
+from models.schedule import ScheduleStatus
+
 _ROWS = (("deadline", "task_deadline"), ("remind_at", "task_reminder"))
-_LIVE = ("pending", "enqueued")
+_LIVE = (ScheduleStatus.pending.value, ScheduleStatus.enqueued.value)
 
 
 def _key(task_id: int, action: str) -> str:
@@ -36,7 +37,8 @@ def _sync(session: Session, _context) -> None:
     if deleted:
         connection.execute(update(table).where(
             table.c.entity == "task", table.c.record_id.in_(deleted),
-            table.c.status.in_(_LIVE)).values(status="cancelled", last_error="Задача удалена"))
+            table.c.status.in_(_LIVE)).values(status=ScheduleStatus.cancelled.value,
+                                             last_error="Задача удалена"))
     for task in tasks:
         if task.id is None:
             continue
@@ -58,26 +60,25 @@ def _sync_row(connection, table, task, action: str, when) -> None:
     if not task.is_open or when is None:
         if row is not None and row.status in _LIVE:
             connection.execute(update(table).where(table.c.id == row.id).values(
-                status="cancelled", last_error="Задача закрыта или срок снят"))
+                status=ScheduleStatus.cancelled.value, last_error="Задача закрыта или срок снят"))
         return
     if row is None:
         connection.execute(table.insert().values(
             action=action, params={}, entity="task", record_id=task.id, due_at=when,
-            status="pending", attempts=0, occurrence=0, outlives_stage=True,
+            status=ScheduleStatus.pending.value, attempts=0, occurrence=0, outlives_stage=True,
             effect_key=key, created_at=utcnow()))
-    elif _minute(row.due_at) != _minute(when) or row.status == "cancelled":
+    elif _minute(row.due_at) != _minute(when) or row.status == ScheduleStatus.cancelled.value:
         # A moved deadline fires again (a new notification key: jobs.actions); a deadline
         # already in the past runs at the scheduler's next tick.
         connection.execute(update(table).where(table.c.id == row.id).values(
-            due_at=when, status="pending", attempts=0, next_attempt_at=None, enqueued_at=None,
+            due_at=when, status=ScheduleStatus.pending.value, attempts=0, next_attempt_at=None,
+            enqueued_at=None,
             last_error=None))
 
 
 def install() -> None:
-    global _installed
-    if not _installed:
-        event.listen(Session, "after_flush", _sync)
-        _installed = True
+    """Called once by app.listeners.install()."""
+    event.listen(Session, "after_flush", _sync)
 
 
 def backfill() -> int:

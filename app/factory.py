@@ -29,7 +29,8 @@ def create_app(test_config: dict | None = None) -> Flask:
                      render_as_batch=True, compare_type=True)
 
     import models.all  # noqa: F401  every model registered before FAB and Alembic look
-    from app import audit, cli, deadlines, jinja, transitions
+    from app import cli, jinja, listeners
+    from process.effects.registry import check_registry
     from views import registry
 
     with app.app_context():
@@ -41,9 +42,8 @@ def create_app(test_config: dict | None = None) -> Flask:
     errors.install(app)
     install_csrf(app)
     install_blank_choice_label()
-    audit.install()
-    transitions.install()
-    deadlines.install()
+    listeners.install()
+    check_registry()
     jinja.install(app)
     cli.install(app)
     logging.getLogger("flask_appbuilder").setLevel(logging.WARNING)

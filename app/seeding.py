@@ -145,7 +145,7 @@ def seed_all() -> list[str]:
 
     lines.extend(reference_seed.seed_reference_lists())
     # After the reference lists: definitions name them. A bad file is reported, not fatal.
-    from app.processes import install_shipped
+    from process.catalog import install_shipped
 
     lines.extend(install_shipped())
     from app.deadlines import backfill

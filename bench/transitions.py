@@ -28,7 +28,8 @@ def main() -> None:
 
     from sqlalchemy import select, text
 
-    from app import create_app, processes, transitions
+    from app import create_app
+    from process import catalog as processes, service as transitions
     from app.extensions import db
     from app.seeding import seed_all
     from models.base import acting_as

@@ -12,16 +12,22 @@ from app.formatting import format_datetime, to_local, to_utc
 from app.notify import notify_users
 from errors import MissingFields, PermanentJobError, TransitionNotAllowed
 from models.base import acting_as
+from models.schedule import ScheduleStatus
+from process.people import resolve_people
+from process.service import apply_effects
+from process.snapshot import current_stage, process_of, record_values, template_context
+from rules.engine import Effect, plan_scheduled
 
 
 def _done(row, now) -> None:
-    row.status, row.done_at, row.enqueued_at = "done", now, None
+    row.status, row.done_at, row.enqueued_at = ScheduleStatus.done.value, now, None
     row.attempts = (row.attempts or 0) + 1
     row.last_error = None
 
 
 def _cancel(row, now, why: str) -> None:
-    row.status, row.done_at, row.enqueued_at, row.last_error = "cancelled", now, None, why
+    row.status, row.done_at, row.enqueued_at, row.last_error = (
+        ScheduleStatus.cancelled.value, now, None, why)
 
 
 def _record(row):
@@ -48,11 +54,14 @@ def _local(value) -> dt.datetime:
 
 # --- process effects ---------------------------------------------------------------------
 def _remind(row, record, now) -> None:
-    from app.transitions import resolve_people
-
     to = row.params.get("to") or ["responsible"]
     people = resolve_people(to if isinstance(to, list) else [to], record, None)
     text = row.params.get("text") or f"Напоминание: {record}"
+    if not people and getattr(record, "created_by_id", None):
+        # Nobody the definition names yet (event No. 2 before the secretary sets its
+        # responsible): the reminder must still reach someone, and say why it came to them.
+        people = [record.created_by_id]
+        text += " (кому напомнить, не указано: напоминание отправлено автору записи)"
     notify_users(people, text, key=row.effect_key, kind="reminder", entity=row.entity,
                  record_id=row.record_id, due_at=row.due_at)
     _done(row, now)
@@ -60,11 +69,6 @@ def _remind(row, record, now) -> None:
 
 def _delayed(row, record, now) -> None:
     """`schedule` and `repeat`: the inner action now, through the transition service."""
-    from app.transitions import (
-        APPLY, _unsupported, current_stage, process_of, record_values, template_context,
-        transition,
-    )
-    from rules.engine import Effect, plan_scheduled
 
     process = process_of(record)
     if process is None:
@@ -76,21 +80,18 @@ def _delayed(row, record, now) -> None:
     effects, next_due = plan_scheduled(
         process, effect, record_values(record), _local(row.due_at), occurrence=occurrence,
         stage_key=current_stage(record), context=template_context(record))
-    entity = row.entity
-    for inner in effects:
-        if inner.action == "move_stage":
-            try:
-                transition(record, inner.params["to"], None, source="schedule")
-            except (TransitionNotAllowed, MissingFields) as exc:
-                # The record is not where the definition expected: retrying cannot help.
-                raise PermanentJobError(f"Отложенный переход не выполнен: {exc}") from None
-            continue
-        APPLY.get(inner.action, _unsupported)(record, entity, process, inner, None)
+    try:
+        apply_effects(record, effects, None, "schedule")
+    except (TransitionNotAllowed, MissingFields) as exc:
+        # The record is not where the definition expected: retrying cannot help.
+        raise PermanentJobError(f"Отложенный переход не выполнен: {exc}") from None
     next_at = _next_run(row, next_due, now)
-    if row.action == "repeat" and next_at is not None and row.status != "cancelled":
+    if row.action == "repeat" and next_at is not None \
+            and row.status != ScheduleStatus.cancelled.value:
         # The same row carries the next run; its effects are keyed by the occurrence.
         row.occurrence, row.due_at = occurrence, next_at
-        row.status, row.enqueued_at, row.attempts, row.last_error = "pending", None, 0, None
+        row.status, row.enqueued_at, row.attempts, row.last_error = (
+            ScheduleStatus.pending.value, None, 0, None)
         return
     _done(row, now)
 
@@ -145,7 +146,8 @@ def _task_deadline(row, task, now) -> None:
         _cancel(row, now, "Задача закрыта или срок снят")
         return
     if task.deadline > now:
-        row.due_at, row.status, row.enqueued_at = task.deadline, "pending", None
+        row.due_at, row.status, row.enqueued_at = (
+            task.deadline, ScheduleStatus.pending.value, None)
         return
     # One notice per deadline: saving the task again (the form drops the seconds) is no
     # new deadline, moving it to another minute is.
@@ -165,7 +167,6 @@ def _task_deadline(row, task, now) -> None:
 
 
 def _stage_deadline(row, record, now) -> None:
-    from app.transitions import current_stage, process_of, resolve_people
     from models.process import StageHistory
 
     still_there = db.session.scalar(select(StageHistory.id).where(

@@ -11,7 +11,6 @@ from sqlalchemy.orm import Session
 
 log = logging.getLogger("crm.scheduler")
 _wake = threading.Event()
-_installed = False
 
 
 def _note_new_work(session: Session, _context) -> None:
@@ -28,11 +27,9 @@ def _wake_after_commit(session: Session) -> None:
 
 
 def install_wakeup() -> None:
-    global _installed
-    if not _installed:
-        event.listen(Session, "after_flush", _note_new_work)
-        event.listen(Session, "after_commit", _wake_after_commit)
-        _installed = True
+    """Called once by app.listeners.install()."""
+    event.listen(Session, "after_flush", _note_new_work)
+    event.listen(Session, "after_commit", _wake_after_commit)
 
 
 def start(app, stop: threading.Event | None = None) -> threading.Thread | None:
@@ -44,7 +41,6 @@ def start(app, stop: threading.Event | None = None) -> threading.Thread | None:
 
     if redis_url(app):
         return None
-    install_wakeup()
 
     def loop():
         with app.app_context():

@@ -21,6 +21,8 @@ from sqlalchemy import and_, or_, select, update
 
 from app.extensions import db
 from jobs import queues
+from models.outbox import OutboxStatus
+from models.schedule import ScheduleStatus
 from jobs.runner import get_runner
 from models.base import utcnow
 
@@ -74,7 +76,7 @@ def _claim(model, due_condition, now: dt.datetime, lost: bool, limit: int) -> li
     date change rescheduled between the SELECT and the UPDATE is left alone (SQLite takes
     its write lock only at the UPDATE; PostgreSQL has locked the rows already)."""
     lease = now - dt.timedelta(seconds=_config("JOB_LEASE_SECONDS", 120))
-    stale = model.status.in_(("enqueued", "sending"))
+    stale = model.status.in_((ScheduleStatus.enqueued.value, OutboxStatus.sending.value))
     if not lost:
         stale = and_(stale, or_(model.enqueued_at.is_(None), model.enqueued_at < lease))
     ready = and_(model.status == "pending", due_condition,
@@ -90,7 +92,7 @@ def _claim(model, due_condition, now: dt.datetime, lost: bool, limit: int) -> li
     returning = [table.c.id] + ([table.c.kind] if "kind" in table.c else [])
     return sorted(db.session.execute(
         update(table).where(table.c.id.in_(ids), condition)
-        .values(status="enqueued", enqueued_at=now).returning(*returning)))
+        .values(status=ScheduleStatus.enqueued.value, enqueued_at=now).returning(*returning)))
 
 
 def _chunks(ids: list[int], size: int):
@@ -161,7 +163,7 @@ def _release_unhanded(due, outbox, handed) -> None:
         if back:
             db.session.execute(update(model).where(model.id.in_(back),
                                                    model.status == "enqueued")
-                               .values(status="pending", enqueued_at=None)
+                               .values(status=ScheduleStatus.pending.value, enqueued_at=None)
                                .execution_options(synchronize_session=False))
     db.session.commit()
     log.warning("Redis refused the jobs; %s rows back to pending",

@@ -262,4 +262,7 @@ def _before_flush(session: Session, _context, _instances) -> None:
             deal.budget = total
 
 
-event.listen(Session, "before_flush", _before_flush)
+
+def install_totals() -> None:
+    """Called once by app.listeners.install()."""
+    event.listen(Session, "before_flush", _before_flush)

@@ -303,7 +303,6 @@ def order_number(order_id: int) -> str:
 
 # --- keeping derived values right on every path (forms, API, jobs, demo) ---------------------
 
-@event.listens_for(Session, "before_flush")
 def _order_before_flush(session, _context, _instances) -> None:
     """Line items copy their product and compute their amount; the order's total is the sum
     of its lines. Done at flush so that forms, the API and jobs all get the same result."""
@@ -345,6 +344,11 @@ def _order_before_flush(session, _context, _instances) -> None:
             order.date = utcnow()
         if not order.status:
             order.status = OrderStatus.request.value
+
+
+def install_totals() -> None:
+    """Called once by app.listeners.install()."""
+    event.listen(Session, "before_flush", _order_before_flush)
 
 
 @event.listens_for(Order, "after_insert")

@@ -388,7 +388,10 @@ ACTIONS: dict[str, ActionSpec] = {spec.name: spec for spec in (
         "creator": Param("person", default="actor"), "observers": Param("people"),
         "deadline": Param("duration"), "outcomes": Param("outcomes"),
         "checklist": Param("list"), "kind": Param("text"), "fields": Param("fields"),
-        "relative_to": Param("field"), "at": Param("time")}),
+        "relative_to": Param("field"), "at": Param("time"),
+        # once: one task per record, whichever trigger comes first (a flag set at any
+        # stage); keep_open: the task outlives the stage that created it.
+        "once": Param("bool"), "keep_open": Param("bool")}),
     ActionSpec("notify", "Уведомить сотрудников", {
         "to": Param("people", required=True), "text": Param("template", required=True),
         "channel": Param("text")}),

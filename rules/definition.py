@@ -91,6 +91,9 @@ class StageDef:
     on_enter: tuple[ActionDef, ...] = ()
     on_leave: tuple[ActionDef, ...] = ()
     readonly_if: tuple[tuple[tuple[str, ...], dict], ...] = ()
+    # A stage beside the line (Отложенные): moving there does not pass the stages before
+    # it, so it asks only for its own required fields.
+    aside: bool = False
 
 
 @dataclass(frozen=True)
@@ -421,7 +424,7 @@ def _stages(raw: list, check: _Check, catalog: Catalog, labels: dict) -> list[St
         path = f"stages.{item['key']}"
         check.known_keys(item, {"key", "name", "kind", "color", "deadline", "required",
                                 "required_if", "required_positive", "readonly", "readonly_if",
-                                "moves", "on_enter", "on_leave", "escalate_to"}, path)
+                                "moves", "on_enter", "on_leave", "escalate_to", "aside"}, path)
         if not _KEY.match(item["key"]):
             check.fail(f"{path}.key", "только строчные латинские буквы, цифры и _")
         kind = item.get("kind", "open")
@@ -466,7 +469,10 @@ def _stages(raw: list, check: _Check, catalog: Catalog, labels: dict) -> list[St
             for target in moves:
                 if target not in keys:
                     check.fail(f"{path}.moves", f"неизвестный этап «{target}»")
+        if not isinstance(item.get("aside", False), bool):
+            check.fail(f"{path}.aside", "нужно true или false")
         out.append(StageDef(
+            aside=item.get("aside", False),
             key=item["key"], name=check.require(item, "name", path), kind=kind, order=i + 1,
             color=item.get("color"), deadline=deadline, escalate_to=tuple(escalate_to),
             required=tuple(item.get("required") or ()), required_if=tuple(required_if),

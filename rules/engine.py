@@ -37,7 +37,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import string
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from errors import FieldErrors, MissingFields, TransitionNotAllowed
 from rules.conditions import evaluate
@@ -60,6 +60,9 @@ class Effect:
     stage: str
     params: dict = field(default_factory=dict)
     due_at: dt.datetime | None = None
+    # The params' templates before rendering: `rerender` renders them again when an effect
+    # before this one changed the record (a letter after `assign` names the new manager).
+    templates: dict = field(default_factory=dict, compare=False)
 
     def __post_init__(self):
         # Keys of effects deep in outcome loops outgrow a database column; the same long key
@@ -124,14 +127,20 @@ def why_not(process: ProcessDef, from_key: str | None, to_key: str,
         if source.moves is not None and to_key not in source.moves:
             return TransitionNotAllowed(
                 f"Переход «{source.name}» → «{target.name}» не разрешён")
-    required = list(process.required) + [f for f in target.required
-                                         if f not in process.required]
-    for fields, condition in process.required_if + target.required_if:
+    required = list(process.required)
+    positive: list[str] = []
+    for stage in passed_stages(process, from_key, target):
+        required += [f for f in stage.required if f not in required]
+        positive += [f for f in stage.required_positive if f not in positive]
+        for fields, condition in stage.required_if:
+            if evaluate(condition, values):
+                required += [f for f in fields if f not in required]
+    for fields, condition in process.required_if:
         if evaluate(condition, values):
             required += [f for f in fields if f not in required]
     missing = {key: process.labels.get(key, key) for key in required
                if _is_empty(values.get(key))}
-    for key in target.required_positive:
+    for key in positive:
         if key not in missing and not _positive(values.get(key)):
             missing[key] = process.labels.get(key, key)
     if target.kind == "lost" and process.lost_reason_list:
@@ -144,6 +153,24 @@ def why_not(process: ProcessDef, from_key: str | None, to_key: str,
     if missing:
         return MissingFields(target.name, missing)
     return None
+
+
+def passed_stages(process: ProcessDef, from_key: str | None,
+                  target: StageDef) -> list[StageDef]:
+    """The stages whose required fields a move must satisfy: the target, and every open
+    stage it jumps over going forward (Bitrix24's «обязательное, начиная со стадии»). A move
+    to a lost stage or a stage aside (Отложенные) asks only for its own fields; moving back
+    skips nothing."""
+    if from_key is None or target.kind == "lost" or target.aside:
+        return [target]
+    order = [stage.key for stage in process.stages]
+    try:
+        start, end = order.index(from_key), order.index(target.key)
+    except ValueError:
+        return [target]
+    skipped = [stage for stage in process.stages[start + 1:end]
+               if stage.kind == "open" and not stage.aside]
+    return [*skipped, target]
 
 
 def plan_move(process: ProcessDef, from_key: str | None, to_key: str, values: dict,
@@ -187,9 +214,14 @@ def _resolve(action: ActionDef, rule: str, key: str, stage_key: str | None, valu
     if action.when is not None and not evaluate(action.when, values, old):
         return None
     params = dict(action.params)
-    for name in ("title", "description", "text", "subject", "body"):
-        if isinstance(params.get(name), str):
-            params[name] = render(params[name], context)
+    templates = {name: params[name] for name in TEMPLATE_PARAMS
+                 if isinstance(params.get(name), str)}
+    for name, text in templates.items():
+        params[name] = render(text, context)
+    if params.get("once") and values.get("id") is not None:
+        # One effect per record and action, whichever trigger (stage entry or a field set
+        # later) reaches it first: «Задание инженерам» is created once.
+        key = f"once:{rule.split('.')[0]}:{values['id']}:{action.key}"
     if action.name == "set_field" and isinstance(params.get("value"), dict) \
             and "after" in params["value"]:
         # "Дата согласования КП устанавливается в 2 раб дня": a date counted from now.
@@ -206,7 +238,20 @@ def _resolve(action: ActionDef, rule: str, key: str, stage_key: str | None, valu
     elif action.name == "create_record":
         params = _record_params(params, values, now_local, context)
     return Effect(action=action.name, key=key, rule=rule, stage=stage_key or "",
-                  params=params, due_at=due)
+                  params=params, due_at=due, templates=templates)
+
+
+TEMPLATE_PARAMS = ("title", "description", "text", "subject", "body")
+
+
+def rerender(process: ProcessDef, effect: Effect, values: dict, context: dict) -> Effect:
+    """`effect` with its templates rendered from the record as it is now."""
+    if not effect.templates:
+        return effect
+    render_context = _context(process, effect.stage or None, values, context)
+    params = {**effect.params, **{name: render(text, render_context)
+                                  for name, text in effect.templates.items()}}
+    return replace(effect, params=params)
 
 
 def _record_params(params: dict, values: dict, now_local, context) -> dict:
@@ -458,7 +503,7 @@ def replan_dated(process: ProcessDef, stage_key: str, values: dict, old: dict,
     out = []
     for action in stage.on_enter:
         field = action.params.get("relative_to")
-        if action.name not in ("schedule", "remind") or not field:
+        if action.name not in ("schedule", "remind", "create_task") or not field:
             continue
         if old.get(field) == values.get(field):
             continue

@@ -9,7 +9,7 @@ from contextlib import contextmanager
 import time_machine
 from sqlalchemy import select
 
-from app import processes
+from process import catalog as processes
 from app.extensions import db
 from config import BASE_DIR
 from models.deal import Deal

@@ -1,6 +1,6 @@
 """A catalog like the application's, for engine tests that run without Flask.
 
-Field keys and labels are what `app.processes.entity_fields` gives: the model's attribute
+Field keys and labels are what `process.catalog.entity_fields` gives: the model's attribute
 names (a relation without `_id`) with the labels of its views; `contact_rows` of an event is
 its contact table («Представление контакта» of the 1C document), `items` the line items."""
 from rules.definition import Catalog

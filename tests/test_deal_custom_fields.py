@@ -3,7 +3,7 @@ typed input per field, typed values in `custom`, refusals at the field, Russian 
 import pytest
 from sqlalchemy import select
 
-from app import processes
+from process import catalog as processes
 from app.extensions import db
 from config import BASE_DIR
 from models.deal import Deal

@@ -6,7 +6,7 @@ import pytest
 import time_machine
 from sqlalchemy import select
 
-from app import processes
+from process import catalog as processes
 from app.extensions import db
 from config import BASE_DIR
 from jobs import scheduler

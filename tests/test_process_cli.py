@@ -4,7 +4,7 @@ from __future__ import annotations
 from sqlalchemy import func, select
 
 from app.extensions import db
-from app.processes import install_shipped
+from process.catalog import install_shipped
 from models.process import ProcessVersion
 from models.task import Task
 from tests.test_process_install import sales_text

@@ -141,11 +141,13 @@ def test_invoiced_needs_a_budget(login, beds):
 
 
 def test_production_line_to_shipping_and_won(login, beds):
-    deal = _deal(login, beds, "unsorted", custom={**CLIENT, **PAID, "sms_needed": True,
-                                                  "assembly_needed": True,
-                                                  "planned_delivery_date": "2026-11-20"})
+    # Jumping to «Раскрой» passes «Счет выставлен» and «Оплачено»: their fields are filled.
+    deal = _deal(login, beds, "unsorted", budget=60000, budget_manual=True,
+                 custom={**CLIENT, **PAID, "sms_needed": True, "assembly_needed": True,
+                         "planned_delivery_date": "2026-11-20"})
     with frozen(login, FRIDAY, "manager") as manager:
-        assert move(manager, deal, beds, "cutting").status_code == 200
+        resp = move(manager, deal, beds, "cutting")
+        assert resp.status_code == 200, resp.json
         assert move(manager, deal, beds, "production").status_code == 200
         for key in ("sawing", "milling", "drilling", "assembly", "rework", "grinding"):
             assert move(manager, deal, beds, key).status_code == 200

@@ -19,6 +19,8 @@ PROPOSAL = {"company_type": "Ресторан", "website": "https://eco.example.
             "delivery_address": "г. Москва, ул. Ленина, 1"}
 SAMPLES = {"sample_sizes": "20×30", "sample_fastening": "Клей", "sample_quantity": 5}
 PREPAYMENT = {"packaging_type": "Пакет", "cost": 12500, "prepayment_percent": 50}
+# A move that jumps over stages must satisfy their required fields too.
+PASSED = {**PROPOSAL, **SAMPLES, **PREPAYMENT}
 
 
 @pytest.fixture()
@@ -122,7 +124,7 @@ def test_samples_preparation_and_the_weekly_question(login, eco, buyer):
 
 
 def test_feedback_into_production_through_the_approval_chain(login, eco, buyer):
-    deal = _deal(login, eco, buyer, **PROPOSAL)
+    deal = _deal(login, eco, buyer, **PROPOSAL, **SAMPLES)
     with frozen(login, FRIDAY, "manager") as manager:
         assert move(manager, deal, eco, "feedback").status_code == 200
         feedback = task(deal, "Обратная связь")
@@ -197,7 +199,7 @@ def test_feedback_into_production_through_the_approval_chain(login, eco, buyer):
 
 
 def test_payment_reminder_three_days_before_the_due_date(login, eco, buyer):
-    deal = _deal(login, eco, buyer, payment_due_date="2026-11-20")
+    deal = _deal(login, eco, buyer, payment_due_date="2026-11-20", **PASSED)
     with frozen(login, TUESDAY, "manager") as manager:
         assert move(manager, deal, eco, "payment").status_code == 200
     [reminder] = schedules(deal)
@@ -212,7 +214,7 @@ def test_payment_reminder_three_days_before_the_due_date(login, eco, buyer):
 
 
 def test_payment_reminder_follows_the_date_filled_after_entering(login, eco, buyer):
-    deal = _deal(login, eco, buyer)
+    deal = _deal(login, eco, buyer, **PASSED)
     with frozen(login, TUESDAY, "manager") as manager:
         assert move(manager, deal, eco, "payment").status_code == 200
         assert [s.status for s in schedules(deal)] == []  # no date yet: nothing is due
@@ -223,7 +225,7 @@ def test_payment_reminder_follows_the_date_filled_after_entering(login, eco, buy
 
 
 def test_feedback_not_interesting_loses_the_deal_with_the_comment(login, eco, buyer):
-    deal = _deal(login, eco, buyer)
+    deal = _deal(login, eco, buyer, **PROPOSAL, **SAMPLES)
     with frozen(login, FRIDAY, "manager") as manager:
         assert move(manager, deal, eco, "feedback").status_code == 200
         resp = close(manager, task(deal, "Обратная связь"), "Неинтересно",

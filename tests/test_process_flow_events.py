@@ -5,7 +5,7 @@ import datetime as dt
 import pytest
 from sqlalchemy import select
 
-from app import processes
+from process import catalog as processes
 from app.extensions import db
 from config import BASE_DIR
 from models.base import utcnow

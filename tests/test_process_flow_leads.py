@@ -3,7 +3,7 @@ into a counterparty, a contact and a deal, or sends it to «Некачестве
 import pytest
 from sqlalchemy import select
 
-from app import processes
+from process import catalog as processes
 from app.extensions import db
 from config import BASE_DIR
 from models.deal import Deal

@@ -3,7 +3,8 @@ refusals, its effects, their idempotency and their rollback."""
 import pytest
 from sqlalchemy import select
 
-from app import processes, transitions
+from process import catalog as processes, service as transitions
+from process.effects.registry import HANDLERS
 from app.extensions import db
 from config import BASE_DIR
 from errors import MissingFields, TransitionNotAllowed
@@ -138,7 +139,7 @@ def test_a_failing_action_rolls_the_whole_move_back(client, sales, monkeypatch):
     def broken(*_args):
         raise TransitionNotAllowed("Почтовый шаблон повреждён")
 
-    monkeypatch.setitem(transitions.APPLY, "send_message", broken)
+    monkeypatch.setitem(HANDLERS, "send_message", broken)
     resp = _move(client, deal, sales, "in_work",
                  custom={"priority": "A", "delivery_term": "2026-12-01"})
     assert resp.status_code == 409

@@ -5,7 +5,7 @@ import pytest
 from sqlalchemy import func, select
 
 from app.extensions import db
-from app.processes import (DEFINITIONS_DIR, active_process, app_catalog, check_file,
+from process.catalog import (DEFINITIONS_DIR, active_process, app_catalog, check_file,
                            install_definition, install_shipped, process_for_entity,
                            process_for_pipeline)
 from errors import DefinitionError

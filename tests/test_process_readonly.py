@@ -3,7 +3,7 @@ through the form and the API with a Russian message naming the field, nothing sa
 import pytest
 from sqlalchemy import select
 
-from app import processes
+from process import catalog as processes
 from app.extensions import db
 from config import BASE_DIR
 from models.deal import Deal

@@ -6,7 +6,7 @@ import io
 from sqlalchemy import func, select
 
 from app.extensions import db
-from app.processes import install_shipped
+from process.catalog import install_shipped
 from models.pipeline import CustomFieldDef, Pipeline, Stage
 from models.process import ProcessVersion
 from tests.test_process_install import sales_text

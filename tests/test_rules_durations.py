@@ -231,7 +231,7 @@ def test_the_factory_reads_work_day_keys(app):
 def test_a_definition_with_working_hours_validates():
     import copy
 
-    from app.processes import duration_words
+    from process.catalog import duration_words
     from rules.definition import parse
     from tests.rules_catalog import CATALOG
     from tests.test_rules_definition import GOOD

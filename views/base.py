@@ -21,7 +21,8 @@ from app.extensions import db
 from app.formatting import display, format_date, format_datetime, format_money
 from app.forms import LocalDateField, LocalDateTimeField, VersionField, checked_form
 from app.scope import scope_query
-from app.transitions import is_process_record, route_stage_change, transition
+from process.service import route_stage_change, transition
+from process.snapshot import is_process_record
 from errors import CrmError, FieldErrors, StaleRecord
 
 # Labels shared by many entities; a view adds or overrides its own.

@@ -6,7 +6,9 @@ from __future__ import annotations
 from flask import abort, current_app, flash, g, redirect, request, url_for
 from flask_appbuilder import BaseView, expose
 
-from app import transitions
+from process import service
+from process.people import users_with_role
+from process.snapshot import current_stage, is_process_record, process_of, record_values
 from app.extensions import db
 from app.scope import can_see
 from errors import CrmError
@@ -21,15 +23,15 @@ def _may_write(entity: str) -> bool:
 def stage_buttons(entity: str, pk) -> list[dict]:
     """[{key, name, current, allowed, reason}] for the record page; [] without a process."""
     record = get_record(entity, pk)
-    if record is None or not transitions.is_process_record(record) or not _may_write(entity):
+    if record is None or not is_process_record(record) or not _may_write(entity):
         return []
-    process = transitions.process_of(record)
+    process = process_of(record)
     if process is None:
         return []
-    current = transitions.current_stage(record)
+    current = current_stage(record)
     out = []
     for stage in process.stages:
-        refusal = None if stage.key == current else transitions.may_move(record, stage.key)
+        refusal = None if stage.key == current else service.may_move(record, stage.key)
         out.append({"key": stage.key, "name": stage.name, "current": stage.key == current,
                     "allowed": refusal is None, "reason": refusal.message if refusal else "",
                     "color": stage.color or "#9ca3af"})
@@ -41,16 +43,16 @@ def based_on_buttons(entity: str, pk) -> list[dict]:
     from rules.engine import manual_actions
 
     record = get_record(entity, pk)
-    if record is None or not transitions.is_process_record(record) or not _may_write(entity):
+    if record is None or not is_process_record(record) or not _may_write(entity):
         return []
-    process = transitions.process_of(record)
+    process = process_of(record)
     if process is None:
         return []
     out = []
-    for key, label in manual_actions(process, transitions.record_values(record),
-                                     transitions.current_stage(record)):
-        role = transitions.chosen_role(process, key)
-        users = [(u.id, str(u)) for u in transitions._users_with_role(role)] if role else []
+    for key, label in manual_actions(process, record_values(record),
+                                     current_stage(record)):
+        role = service.chosen_role(process, key)
+        users = [(u.id, str(u)) for u in users_with_role(role)] if role else []
         out.append({"key": key, "label": label, "role": role, "users": users})
     return out
 
@@ -65,8 +67,8 @@ class StageMoveView(BaseView):
         stage = request.form.get("stage", "")
 
         def act(record):
-            transitions.transition(record, stage, source="form")
-            name = transitions.process_of(record).stage(stage).name
+            service.transition(record, stage, source="form")
+            name = process_of(record).stage(stage).name
             return f"Запись переведена на этап «{name}»"
 
         return self._act_on(entity, pk, act)
@@ -76,7 +78,7 @@ class StageMoveView(BaseView):
         chosen = request.form.get("chosen", type=int)
 
         def act(record):
-            count = transitions.create_based_on(record, key, chosen)
+            count = service.create_based_on(record, key, chosen)
             return f"Создано на основании записи: {count}"
 
         return self._act_on(entity, pk, act)
@@ -89,7 +91,7 @@ class StageMoveView(BaseView):
         if user is None or not user.is_authenticated:
             return redirect(url_for(current_app.appbuilder.sm.auth_view.endpoint + ".login"))
         record = get_record(entity, pk)
-        if record is None or not transitions.is_process_record(record) \
+        if record is None or not is_process_record(record) \
                 or not can_see(record, user):
             abort(404)
         if not _may_write(entity):

@@ -287,7 +287,7 @@ def _record_of(model):
 
 def readonly_keys(record) -> tuple:
     """Fields the record's process makes read-only on its stored stage (edit forms)."""
-    from app.transitions import readonly_now
+    from process.guard import readonly_now
 
     if record is None:
         return ()

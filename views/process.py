@@ -23,7 +23,7 @@ def _can_write() -> bool:
 
 def _diagram(process) -> list[dict]:
     """The stages in order, each with what the page says about it, in Russian words."""
-    from app.processes import STAGE_KIND_WORDS, action_words, duration_words, required_words
+    from process.catalog import STAGE_KIND_WORDS, action_words, duration_words, required_words
 
     out = []
     for stage in process.stages:
@@ -63,7 +63,7 @@ class ProcessView(BaseView):
 
     # --- pages ------------------------------------------------------------------------
     def _render_list(self, error: str | None = None, status: int = 200):
-        from app.processes import active_versions
+        from process.catalog import active_versions
         from models.pipeline import PIPELINE_ENTITY_LABELS
         from views.timeline import csrf_token
 
@@ -74,7 +74,7 @@ class ProcessView(BaseView):
 
     def _render_show(self, process_key: str, version_no: int | None = None,
                      error: str | None = None, status: int = 200):
-        from app.processes import definition_of, versions_of
+        from process.catalog import definition_of, versions_of
         from models.pipeline import PIPELINE_ENTITY_LABELS
         from views.timeline import csrf_token
 
@@ -116,7 +116,7 @@ class ProcessView(BaseView):
     @expose("/upload/", methods=["POST"])
     @has_access
     def upload(self):
-        from app.processes import active_version, install_definition
+        from process.catalog import active_version, install_definition
         from views.timeline import check_csrf
 
         check_csrf()
@@ -142,7 +142,7 @@ class ProcessView(BaseView):
         except UnicodeDecodeError:
             return refuse(f"{filename}: файл: ожидается текст YAML в кодировке UTF-8")
         try:
-            from app.processes import parse_text
+            from process.catalog import parse_text
 
             process = parse_text(text, filename)
             if expected and process.key != expected:

@@ -1,0 +1,26 @@
+"""Every SQLAlchemy session listener of the product, installed once, here.
+
+Each keeps something true on every path that saves (form, API, job, CLI, demo): the audit
+log, the stage guard, task deadlines as schedule rows, line-item totals, and the embedded
+scheduler's wake-up after a commit that brought new work."""
+from __future__ import annotations
+
+from app import audit, deadlines
+from jobs import embedded
+from models import deal, order
+from process import guard
+
+_installed = False
+
+
+def install() -> None:
+    global _installed
+    if _installed:
+        return
+    audit.install()
+    guard.install()
+    deadlines.install()
+    deal.install_totals()
+    order.install_totals()
+    embedded.install_wakeup()
+    _installed = True

@@ -1,0 +1,27 @@
+"""What every effect handler is given: the record, its process, who acts and from where,
+and the service's own `move` (so a handler that moves a record goes through the service
+without importing it)."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable
+
+from sqlalchemy import select
+
+from app.extensions import db
+
+
+@dataclass(frozen=True)
+class EffectContext:
+    record: object
+    entity: str
+    process: object  # rules.definition.ProcessDef
+    actor_id: int | None
+    source: str
+    move: Callable  # move(record, to_key, from_key=...) through the transition service
+
+
+def already_applied(model, effect_key: str) -> bool:
+    """Effects are keyed: the same move, outcome or job applied twice writes nothing twice."""
+    return db.session.scalar(select(model.id).where(model.effect_key == effect_key)) \
+        is not None

@@ -1,0 +1,73 @@
+"""Who a definition's person spec means for a record: the responsible, the actor, a role's
+least busy member, the responsible's department head, a named user, a field's user, or the
+employee a person picked for a «на основании» action."""
+from __future__ import annotations
+
+import contextvars
+
+from flask_appbuilder.security.sqla.models import Role
+from sqlalchemy import func, select
+
+from app.extensions import db
+from models.task import OPEN_TASK_STATUSES, Task
+from models.user import CrmUser, Department
+from process.snapshot import record_values
+
+# The user a person picked for a `{chosen: role}` spec of a «на основании» action.
+CHOSEN: contextvars.ContextVar[int | None] = contextvars.ContextVar("crm_chosen", default=None)
+
+
+def users_with_role(role: str) -> list:
+    return list(db.session.scalars(select(CrmUser).join(CrmUser.roles).where(
+        Role.name == role, CrmUser.active.is_(True)).order_by(CrmUser.id)))
+
+
+def least_busy(users) -> int | None:
+    """The member with the fewest open tasks (ties: the lowest id): work spreads evenly.
+
+    The members' rows are locked first (PostgreSQL; SQLite has one writer anyway): two
+    requests arriving together are counted one after the other, so they do not both go to
+    the same person."""
+    if not users:
+        return None
+    ids = [u.id for u in users]
+    db.session.execute(select(CrmUser.id).where(CrmUser.id.in_(ids))
+                       .order_by(CrmUser.id).with_for_update())
+    counts = dict(db.session.execute(
+        select(Task.assignee_id, func.count(Task.id))
+        .where(Task.assignee_id.in_(ids), Task.status.in_(OPEN_TASK_STATUSES))
+        .group_by(Task.assignee_id)).all())
+    return min(users, key=lambda u: (counts.get(u.id, 0), u.id)).id
+
+
+def resolve_person(spec, record, actor_id) -> int | None:
+    if spec in (None, "responsible"):
+        return getattr(record, "responsible_id", None) or actor_id
+    if spec == "actor":
+        return actor_id
+    (kind, arg), = spec.items()
+    if kind == "role":
+        return least_busy(users_with_role(arg))
+    if kind == "department_head":
+        responsible = db.session.get(CrmUser, getattr(record, "responsible_id", None) or 0)
+        department = db.session.get(Department, responsible.department_id) \
+            if responsible and responsible.department_id else None
+        return department.head_id if department else None
+    if kind == "user":
+        return db.session.scalar(select(CrmUser.id).where(CrmUser.username == arg))
+    if kind == "field":
+        return record_values(record).get(arg)
+    if kind == "chosen":
+        return CHOSEN.get()
+    return None
+
+
+def resolve_people(specs, record, actor_id) -> list[int]:
+    out = []
+    for spec in specs or []:
+        if isinstance(spec, dict) and "role" in spec:
+            ids = [u.id for u in users_with_role(spec["role"])]
+        else:
+            ids = [resolve_person(spec, record, actor_id)]
+        out += [i for i in ids if i and i not in out]
+    return out
