@@ -22,6 +22,19 @@ def _plain(value):
     return value
 
 
+def _empty(value) -> bool:
+    return value is None or value == "" or value == [] or value == {}
+
+
+def _same(old, new) -> bool:
+    """Equal as a person reads them: None and "" are both empty, and a JSON object's empty
+    values are no values (a re-saved form writes them where nothing was stored)."""
+    if isinstance(old, dict) or isinstance(new, dict):
+        old, new = ({k: v for k, v in (d or {}).items() if not _empty(v)}
+                    if isinstance(d, dict) or d is None else d for d in (old, new))
+    return old == new or (_empty(old) and _empty(new))
+
+
 def _changes(obj, action: str) -> dict:
     state = inspect(obj)
     out = {}
@@ -42,7 +55,7 @@ def _changes(obj, action: str) -> dict:
         elif hist.has_changes():
             old = hist.deleted[0] if hist.deleted else None
             new = hist.added[0] if hist.added else None
-            if old != new:
+            if not _same(old, new):
                 out[attr.key] = [_plain(old), _plain(new)]
     return out
 

@@ -36,9 +36,22 @@ KIND_LABELS = {
 }
 KINDS = frozenset(KIND_LABELS)
 COMMENT_MAX_LENGTH = 5000
+# The process engine's bookkeeping: the admin reads it in the audit record's technical
+# details, nobody reads it in a history.
+TECHNICAL_KEYS = frozenset({"rule_key", "transition_id", "effect_key"})
+TECHNICAL_PAYLOAD_KEYS = TECHNICAL_KEYS | {"rule", "transition", "effect"}
 # Columns whose changes say nothing to a person reading the history.
-TIMELINE_EXCLUDE = frozenset({"id", "created_at", "updated_at", "version", "created_by_id"})
+TIMELINE_EXCLUDE = frozenset({"id", "created_at", "updated_at", "version",
+                              "created_by_id"}) | TECHNICAL_KEYS
+CUSTOM = "custom"
 EMPTY = "—"
+
+
+def public_payload(payload):
+    """A timeline entry's payload without the engine's keys (what the API shows)."""
+    if not isinstance(payload, dict):
+        return payload
+    return {k: v for k, v in payload.items() if k not in TECHNICAL_PAYLOAD_KEYS}
 
 
 class TimelineEntry(Model):
@@ -121,15 +134,13 @@ class TimelineItem:
 
 def field_labels(model) -> dict[str, str]:
     """Russian labels of a model's columns: a column's own `info["label"]` first, then the
-    labels of the screen that shows the model, then the shared labels."""
-    labels: dict[str, str] = {}
-    try:
-        from views.base import COMMON_LABELS
+    domain's labels (models.labels), then a screen's own ones for what the domain lacks."""
+    from models.labels import labels_for
 
-        labels.update({k: str(v) for k, v in COMMON_LABELS.items()})
-    except Exception:  # pragma: no cover - views need Flask; the engine may run without it
-        pass
-    labels.update(_view_labels(model))
+    labels = {k: str(v) for k, v in
+              labels_for(getattr(model, "__entity__", None) if model else None).items()}
+    for key, value in _view_labels(model).items():
+        labels.setdefault(key, value)
     if model is not None:
         for column in sa_inspect(model).columns:
             label = (getattr(column, "info", None) or {}).get("label")
@@ -249,13 +260,46 @@ def _linked_name(column, value, session) -> str | None:
     return str(obj) if obj is not None else f"№{value} (удалено)"
 
 
+def _session_or_default(session):
+    if session is None:
+        from app.extensions import db
+
+        session = db.session
+    return session
+
+
+def _custom_specs(model, record_id, changes: dict | None, session) -> dict:
+    """The custom fields of the record's pipeline (the new one when the change moved it)."""
+    from models.custom_words import field_specs
+
+    pipeline = (changes or {}).get("pipeline_id")
+    pipeline_id = pipeline[-1] if isinstance(pipeline, (list, tuple)) and pipeline else None
+    if pipeline_id is None and record_id is not None and model is not None \
+            and hasattr(model, "pipeline_id"):
+        with session.no_autoflush:
+            record = session.get(model, int(record_id))
+        pipeline_id = getattr(record, "pipeline_id", None)
+    return field_specs(pipeline_id, session)
+
+
+def _custom_change(model, record_id, changes, old, new, session) -> str | None:
+    from models.custom_words import custom_changes
+
+    parts = custom_changes(_custom_specs(model, record_id, changes, session), old, new,
+                           session)
+    return "Изменены дополнительные поля: " + "; ".join(parts) if parts else None
+
+
 def describe_changes(entity: str, changes: dict | None, session=None,
                      labels: dict[str, str] | None = None,
-                     include_all: bool = False) -> list[tuple[str, str]]:
-    """[(field key, "Изменено поле «Бюджет»: 100 000,00 ₽ → 150 000,00 ₽"), ...]"""
+                     include_all: bool = False,
+                     record_id: int | None = None) -> list[tuple[str, str]]:
+    """[(field key, "Изменено поле «Бюджет»: 100 000,00 ₽ → 150 000,00 ₽"), ...]: only what
+    reads as a change (a None → "" is none); custom fields one by one, by their labels."""
     from models.registry import model_for
 
     model = model_for(entity)
+    session = _session_or_default(session)
     if labels is None:
         labels = field_labels(model)
     skip = set() if include_all else set(TIMELINE_EXCLUDE) | set(
@@ -268,28 +312,48 @@ def describe_changes(entity: str, changes: dict | None, session=None,
             old, new = pair
         except (TypeError, ValueError):
             old, new = None, pair
-        out.append((key, f"Изменено поле «{_label(key, labels, model)}»: "
-                         f"{format_value(model, key, old, session)} → "
-                         f"{format_value(model, key, new, session)}"))
+        if key == CUSTOM:
+            text = _custom_change(model, record_id, changes, old, new, session)
+            if text:
+                out.append((key, text))
+            continue
+        before = format_value(model, key, old, session)
+        after = format_value(model, key, new, session)
+        if before != after:
+            out.append((key, f"Изменено поле «{_label(key, labels, model)}»: "
+                             f"{before} → {after}"))
     return out
 
 
-def changes_in_words(entity: str, action: str, changes: dict | None, session=None) -> str:
+def changes_in_words(entity: str, action: str, changes: dict | None, session=None,
+                     record_id: int | None = None) -> str:
     """The audit screen's column: what an insert, update or delete changed, in words."""
+    from models.custom_words import custom_values
     from models.registry import model_for
 
     model = model_for(entity)
+    session = _session_or_default(session)
     labels = field_labels(model)
     if action == "update":
-        return "; ".join(text for _key, text in
-                         describe_changes(entity, changes, session, labels, include_all=False))
+        return "; ".join(text for _key, text in describe_changes(
+            entity, changes, session, labels, include_all=False, record_id=record_id))
     parts = []
     for key, pair in (changes or {}).items():
         if key in TIMELINE_EXCLUDE:
             continue
         value = pair[1] if action == "insert" else pair[0]
+        if key == CUSTOM:
+            specs = _custom_specs(model, None if action == "delete" else record_id, changes,
+                                  session)
+            parts += custom_values(specs, value, session)
+            continue
         parts.append(f"{_label(key, labels, model)}: {format_value(model, key, value, session)}")
     return "; ".join(parts)
+
+
+def technical_details(changes: dict | None) -> dict:
+    """The engine's keys an audit row holds, for the admin's eyes only."""
+    return {k: pair for k, pair in (changes or {}).items() if k in TECHNICAL_KEYS}
 
 
 def _task_items(entity: str, record_id: int, session, kinds) -> list:
@@ -304,12 +368,15 @@ def _task_items(entity: str, record_id: int, session, kinds) -> list:
     tasks = session.scalars(select(Task).where(Task.record_entity == entity,
                                                Task.record_id == record_id)).all()
     for task in tasks:
-        how = " автоматически" if task.rule_key else ""
-        assignee = f", исполнитель: {task.assignee}" if task.assignee_id else ""
-        out.append(((task.created_at, 3, task.id), TimelineItem(
-            at=task.created_at, kind=TimelineKind.task_created.value,
-            text=f"Задача «{task.title}» создана{how}{assignee}",
-            author_id=task.creator_id or task.created_by_id)))
+        # A process rule's task: the transition service wrote its creation (with the stage)
+        # on the record's timeline in the same transaction; telling it again doubles it.
+        if not task.effect_key:
+            how = " автоматически" if task.rule_key else ""
+            assignee = f", исполнитель: {task.assignee}" if task.assignee_id else ""
+            out.append(((task.created_at, 3, task.id), TimelineItem(
+                at=task.created_at, kind=TimelineKind.task_created.value,
+                text=f"Задача «{task.title}» создана{how}{assignee}",
+                author_id=task.creator_id or task.created_by_id)))
         if task.closed_at:
             result = f": {task.outcome or task.result}" if (task.outcome or task.result) else ""
             out.append(((task.closed_at, 3, task.id), TimelineItem(
@@ -340,8 +407,8 @@ def timeline_for(entity: str, record_id: int, session=None,
         .order_by(TimelineEntry.at, TimelineEntry.id)).all()
     for e in entries:
         items.append(((e.at, 1, e.id), TimelineItem(
-            at=e.at, kind=e.kind, text=e.text, author_id=e.author_id, payload=e.payload,
-            entry_id=e.id)))
+            at=e.at, kind=e.kind, text=e.text, author_id=e.author_id,
+            payload=public_payload(e.payload), entry_id=e.id)))
     want_audit = kinds is None or kinds & {TimelineKind.field.value, TimelineKind.system.value}
     if want_audit:
         model = model_for(entity)
@@ -359,7 +426,7 @@ def timeline_for(entity: str, record_id: int, session=None,
                     author_id=row.user_id, audit_id=row.id)))
                 continue
             for n, (key, text) in enumerate(describe_changes(entity, row.changes, session,
-                                                             labels)):
+                                                             labels, record_id=record_id)):
                 items.append(((row.at, 2, row.id * 1000 + n), TimelineItem(
                     at=row.at, kind=TimelineKind.field.value, text=text,
                     author_id=row.user_id, audit_id=row.id, field=key)))

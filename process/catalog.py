@@ -44,15 +44,9 @@ def _entity_models() -> dict:
 
 
 def _entity_labels() -> dict[str, dict[str, str]]:
-    from views.base import COMMON_LABELS
-    from views.deal import DEAL_LABELS
-    from views.event import EVENT_LABELS
-    from views.lead import LEAD_LABELS
-    from views.order import ORDER_LABELS
+    from models.labels import labels_for
 
-    return {entity: {**COMMON_LABELS, **labels} for entity, labels in (
-        ("lead", LEAD_LABELS), ("deal", DEAL_LABELS), ("event", EVENT_LABELS),
-        ("order", ORDER_LABELS))}
+    return {entity: labels_for(entity) for entity in ("lead", "deal", "event", "order")}
 
 
 def entity_fields(entity: str) -> dict[str, str]:

@@ -3,11 +3,14 @@ from __future__ import annotations
 
 import datetime as dt
 
+import pytest
+
 from sqlalchemy import select
 
 from app.extensions import db
 from models.audit import AuditLog
 from models.party import Company
+from models.task import Task
 from models.user import CrmUser
 
 LEGAL = {"kind": "legal", "name": "ООО «Ромашка»", "inn": "7707083893"}
@@ -137,3 +140,66 @@ def test_task_links_open_the_task_screen_not_an_inbox(app, client):
 
     assert view_for_entity("task").__class__.__name__ == "TaskView"
     assert view_for_entity("order").__class__.__name__ == "OrderView"
+
+
+def test_resave_with_empty_strings_writes_no_row(client):
+    resp = client.api("post", "/api/v1/company/", json=LEGAL)
+    company_id = resp.json["id"]
+    before = len(_rows())
+    resp = client.api("put", f"/api/v1/company/{company_id}",
+                      json={"note": "", "phone": "", "website": ""})
+    assert resp.status_code == 200, resp.json
+    assert len(_rows()) == before
+    html = client.get("/auditlogview/list/").get_data(as_text=True)
+    assert "— → —" not in html
+
+
+@pytest.fixture()
+def sales(app):
+    """The shipped «Продажа» process, installed (pipeline, custom fields, rules)."""
+    from app import processes
+    from config import BASE_DIR
+    from models.pipeline import Pipeline
+
+    processes.install_file(BASE_DIR / "rules" / "definitions" / "001_sales.yaml")
+    db.session.commit()
+    return db.session.scalar(select(Pipeline).where(Pipeline.code == "sales"))
+
+
+def _auto_task_row(client, sales):
+    from tests.test_deal_custom_fields import _deal
+
+    deal = _deal(client, sales)
+    (row,) = [r for r in _rows(entity="task", action="insert")]
+    task = db.session.get(Task, row.record_id)
+    assert task.record_id == deal.id and task.rule_key
+    return row, task
+
+
+def test_engine_keys_are_off_the_audit_list_and_screen(login, sales):
+    admin = login("admin")
+    row, task = _auto_task_row(admin, sales)
+    for who in ("admin", "director"):
+        client = login(who)
+        html = client.get("/auditlogview/list/").get_data(as_text=True)
+        assert task.rule_key not in html and task.effect_key not in html, who
+        assert "rule_key" not in html and "transition_id" not in html, who
+        show = client.get(f"/auditlogview/show/{row.id}").get_data(as_text=True)
+        fields = show.split("Технические сведения")[0]
+        assert task.title in fields
+        assert task.rule_key not in fields and task.transition_id not in fields, who
+
+
+def test_admin_alone_reads_the_technical_details(login, sales):
+    row, task = _auto_task_row(login("admin"), sales)
+    show = login("admin").get(f"/auditlogview/show/{row.id}")
+    assert show.status_code == 200
+    html = show.get_data(as_text=True)
+    assert "Технические сведения" in html
+    details = html.split("Технические сведения", 1)[1]
+    assert task.rule_key in details and task.effect_key in details
+    assert "transition_id" in details
+    show = login("director").get(f"/auditlogview/show/{row.id}")
+    assert show.status_code == 200
+    html = show.get_data(as_text=True)
+    assert "Технические сведения" not in html and task.rule_key not in html

@@ -2,13 +2,15 @@
 Read-only: no role may add, edit or delete a journal row, the admin included."""
 from __future__ import annotations
 
-from flask import url_for
+import json
+
+from flask import current_app, g, url_for
 from flask_appbuilder.models.sqla.interface import SQLAInterface
 from markupsafe import Markup, escape
 
 from models.audit import AuditLog
 from models.registry import entity_label
-from models.timeline import changes_in_words
+from models.timeline import changes_in_words, technical_details
 from views.base import CrmModelView, register
 
 AUDIT_LABELS = {
@@ -20,7 +22,7 @@ AUDIT_LABELS = {
 
 
 def _changes_words(self) -> str:
-    return changes_in_words(self.entity, self.action, self.changes)
+    return changes_in_words(self.entity, self.action, self.changes, record_id=self.record_id)
 
 
 def _entity_label(self) -> str:
@@ -48,12 +50,34 @@ for _name, _func in (("changes_words", _changes_words), ("entity_label", _entity
         setattr(AuditLog, _name, property(_func))
 
 
+def _is_admin() -> bool:
+    user = getattr(g, "user", None)
+    admin = current_app.config.get("AUTH_ROLE_ADMIN", "Admin")
+    return any(role.name == admin for role in getattr(user, "roles", None) or [])
+
+
+def audit_technical(pk) -> dict | None:
+    """The «Технические сведения» block of an audit record: the process engine's keys and
+    the row as stored. Only the admin gets it (None for anyone else)."""
+    if not _is_admin():
+        return None
+    from app.extensions import db
+
+    row = db.session.get(AuditLog, pk)
+    if row is None:
+        return None
+    return {"keys": technical_details(row.changes),
+            "raw": json.dumps(row.changes, ensure_ascii=False, indent=1, sort_keys=True,
+                              default=str)}
+
+
 class AuditLogView(CrmModelView):
     datamodel = SQLAInterface(AuditLog)
     resource = "audit"
     titles = ("Журнал изменений", "Запись журнала изменений", "", "")
     # Only reading: add, edit, delete and actions map to rights this screen never offers.
     base_permissions = ["can_read"]
+    show_template = "crm/audit_show.html"
     label_columns = AUDIT_LABELS
     list_columns = ["at", "user", "action_label", "entity_label", "record_id", "record_link",
                     "changes_words"]
@@ -68,3 +92,4 @@ class AuditLogView(CrmModelView):
 def register_views(appbuilder):
     register(appbuilder, AuditLogView, "Журнал изменений", "Администрирование",
              icon="fa-history", category_icon="fa-cogs")
+    current_app.jinja_env.globals["crm_audit_technical"] = audit_technical

@@ -24,19 +24,8 @@ from app.scope import scope_query
 from process.service import route_stage_change, transition
 from process.snapshot import is_process_record
 from errors import CrmError, FieldErrors, StaleRecord
-
-# Labels shared by many entities; a view adds or overrides its own.
-COMMON_LABELS = {
-    "id": "№", "name": "Наименование", "title": "Название", "code": "Код",
-    "label": "Значение", "active": "Активен", "sort_order": "Порядок",
-    "created_at": "Создано", "updated_at": "Изменено", "created_by": "Создал",
-    "responsible": "Ответственный", "observers": "Наблюдатели", "comment": "Комментарий",
-    "description": "Описание", "company": "Контрагент", "contact": "Контакт",
-    "contacts": "Контакты", "department": "Отдел", "phone": "Телефон", "email": "E-mail",
-    "status": "Статус", "amount": "Сумма", "price": "Цена", "quantity": "Количество",
-    "product": "Номенклатура", "date": "Дата", "number": "Номер", "version": "Версия",
-    "record_entity": "Основание (тип)", "record_id": "Основание (№)",
-}
+# Labels shared by many entities (models.labels); a view adds or overrides its own.
+from models.labels import COMMON_LABELS
 
 
 def is_money(column) -> bool:

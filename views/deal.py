@@ -11,6 +11,8 @@ from app.extensions import db
 from app.scope import can_see
 from errors import CrmError, FieldErrors
 from models.deal import Deal, DealItem, PaymentScheduleEntry
+from models import labels as domain_labels
+from models.labels import DEAL_ITEM_LABELS, PAYMENT_LABELS
 from models.product import Product
 from views.base import CrmModelRestApi, CrmModelView, RowScopeFilter, register
 from views.pipeline import (TASKS_COLUMN, TASKS_SEARCH_FIELD, HasOpenTaskFilter,
@@ -19,25 +21,9 @@ from views.pipeline import (TASKS_COLUMN, TASKS_SEARCH_FIELD, HasOpenTaskFilter,
                             optional_text, pipeline_select, reference_select, stage_select,
                             tasks_mark)
 
-DEAL_LABELS = {
-    "title": "Название", "pipeline": "Воронка", "stage": "Этап",
-    "stage_entered_at": "На этапе с", "budget": "Бюджет",
-    "budget_manual": "Бюджет вводится вручную", "source": "Источник",
-    "lost_reason": "Причина проигрыша", "lost_comment": "Комментарий к причине проигрыша",
-    "closed_at": "Закрыта", "lead": "Из лида", "custom": "Дополнительные поля",
-    "custom_display": "Дополнительные поля", "custom_list": "Дополнительные поля",
-    "items": "Позиции", "payments": "График платежей",
-    TASKS_COLUMN: "Задачи",
-}
-ITEM_LABELS = {
-    "deal": "Сделка", "product": "Номенклатура", "name": "Наименование", "unit": "Ед. изм.",
-    "quantity": "Количество", "price": "Цена", "amount": "Сумма", "department": "Отдел",
-    "responsible": "Исполнитель", "is_grey": "Серый", "grey_label": "Учёт",
-}
-PAYMENT_LABELS = {
-    "deal": "Сделка", "percent": "Процент", "amount": "Сумма",
-    "planned_date": "Плановая дата", "paid_date": "Дата оплаты", "note": "Примечание",
-}
+# The domain's labels plus the list's own computed column.
+DEAL_LABELS = {**domain_labels.DEAL_LABELS, TASKS_COLUMN: "Задачи"}
+ITEM_LABELS = DEAL_ITEM_LABELS
 DEAL_FORM_COLUMNS = ["title", "pipeline", "stage", "company", "contacts", "budget_manual",
                      "budget", "responsible", "observers", "source", "lost_reason",
                      "lost_comment", "custom"]

@@ -15,6 +15,7 @@ from errors import FieldErrors
 from models.event import (AUTO_COLUMNS, EVENT_DIRECTION_LABELS, EVENT_KIND_LABELS,
                           EVENT_STATE_LABELS, Event, EventContactRow, EventDirection, EventKind,
                           EventState)
+from models.labels import EVENT_CONTACT_LABELS, EVENT_LABELS
 from models.party import Company, Contact
 from models.reference import choice_query
 from models.registry import get_record
@@ -29,16 +30,6 @@ AUTO_MESSAGES = {
     "ended_at": "Окончание заполняется автоматически (при завершении) и не редактируется",
 }
 
-EVENT_LABELS = {
-    "number": "Номер", "number_label": "Номер", "kind": "Вид", "kind_label": "Вид",
-    "direction": "Направление", "direction_label": "Направление", "topic": "Тема",
-    "subject": "Краткое описание", "state": "Состояние", "state_label": "Состояние",
-    "started_at": "Начало", "ended_at": "Окончание", "company": "Контрагент",
-    "content": "Содержание", "responsible": "Ответственный", "created_by": "Создал",
-    "record_ref": "Создано на основании", "record_entity": "Основание (тип записи)",
-    "record_id": "Основание (№ записи)", "contact_rows": "Контактные лица",
-    "rejection_reason": "Причина отказа", "rejection_comment": "Комментарий к причине отказа",
-}
 
 
 def _current_pk():
@@ -158,8 +149,7 @@ class EventContactRowView(CrmModelView):
     link_target = False
     titles = ("Контактные лица событий", "Контактное лицо события",
               "Новое контактное лицо события", "Изменение контактного лица события")
-    label_columns = {"event": "Событие", "contact": "Контактное лицо",
-                     "how_to_reach": "Как связаться (телефон, e-mail)", "note": "Примечание"}
+    label_columns = EVENT_CONTACT_LABELS
     list_columns = ["event", "contact", "how_to_reach", "note"]
     add_columns = edit_columns = ["event", "contact", "how_to_reach", "note"]
     show_columns = ["event", "contact", "how_to_reach", "note"]

@@ -4,6 +4,7 @@ from __future__ import annotations
 from flask_appbuilder.models.sqla.interface import SQLAInterface
 
 from models.lead import Lead
+from models import labels as domain_labels
 from views.base import CrmModelRestApi, CrmModelView, register
 from views.pipeline import (TASKS_COLUMN, TASKS_SEARCH_FIELD, HasOpenTaskFilter,
                             NoOpenTaskFilter, PipelineRecordInterface,
@@ -11,16 +12,8 @@ from views.pipeline import (TASKS_COLUMN, TASKS_SEARCH_FIELD, HasOpenTaskFilter,
                             optional_text, pipeline_select, reference_select, stage_select,
                             tasks_mark)
 
-LEAD_LABELS = {
-    "title": "Название", "pipeline": "Воронка", "stage": "Этап",
-    "stage_entered_at": "На этапе с", "source": "Источник", "company_name": "Компания",
-    "contact_name": "Контактное лицо", "company": "Контрагент", "contact": "Контакт",
-    "client_activity": "Вид деятельности", "activity_other": "Вид деятельности (другое)",
-    "quality_reason": "Причина некачественного лида",
-    "quality_comment": "Комментарий к причине", "custom": "Дополнительные поля",
-    "custom_display": "Дополнительные поля", "converted_at": "Сконвертирован",
-    TASKS_COLUMN: "Задачи",
-}
+# The domain's labels plus the list's own computed column.
+LEAD_LABELS = {**domain_labels.LEAD_LABELS, TASKS_COLUMN: "Задачи"}
 LEAD_FORM_COLUMNS = ["title", "pipeline", "stage", "source", "responsible", "observers",
                      "company_name", "contact_name", "phone", "email", "client_activity",
                      "activity_other", "quality_reason", "quality_comment", "company",

@@ -17,27 +17,14 @@ from app.extensions import db
 from app.forms import LocalDateField, LocalDateTimeField
 from app.scope import can_see
 from errors import CrmError, FieldErrors
+from models.labels import ORDER_ITEM_LABELS, ORDER_LABELS
 from models.order import (DRAFT_STATUSES, ORDER_STATUS_LABELS, Order, OrderItem, OrderStatus)
 from models.party import Company, Contact
 from models.user import CrmUser, Department
 from views.base import CrmModelRestApi, CrmModelView, RowScopeFilter, register
 from views.reference import reference_field, reference_rel_filters
 
-ORDER_LABELS = {
-    "number": "Номер", "date": "Дата", "company": "Контрагент", "contact": "Контактное лицо",
-    "contract": "Договор", "ship_date": "Дата отгрузки", "status": "Статус",
-    "status_label": "Статус", "total": "Сумма заказа", "responsible": "Ответственный менеджер",
-    "executor": "Исполнитель", "source": "Источник", "requires_approval": "Требует согласования",
-    "comment": "Комментарий", "items": "Позиции", "created_by": "Создал",
-    "record_entity": "Основание (тип)", "record_id": "Основание (№)",
-}
-ITEM_LABELS = {
-    "order": "Заказ", "product": "Номенклатура", "name": "Наименование", "unit": "Ед. изм.",
-    "quantity": "Количество", "price": "Цена", "amount": "Сумма",
-    "department": "Подразделение", "responsible": "Ответственный исполнитель",
-    "is_grey": "Учёт: серый", "grey_label": "Учёт (серый/белый)",
-    "planned_cost": "Плановая себестоимость", "planned_hours": "Плановое время, ч",
-}
+ITEM_LABELS = ORDER_ITEM_LABELS
 ORDER_FORM_FIELDSETS = [
     ("Заказ", {"fields": ["date", "status", "company", "contact", "contract", "ship_date"]}),
     ("Исполнение", {"fields": ["responsible", "executor", "requires_approval"]}),

@@ -13,6 +13,7 @@ from sqlalchemy import select, update
 from wtforms import SelectField
 
 from app.extensions import db
+from models.labels import OUTBOX_LABELS
 from models.outbox import (OUTBOX_KIND_LABELS, OUTBOX_STATUS_LABELS, OutboxMessage,
                            OutboxStatus)
 from models.registry import entities
@@ -31,15 +32,6 @@ CANCELLABLE = (OutboxStatus.pending.value, OutboxStatus.held.value,
 DELIVERED_VIA_LABELS = {"smtp": "SMTP", "log": "Журнал (SMS не отправляются)",
                         "app": "В приложении"}
 
-OUTBOX_LABELS = {
-    "id": "№", "kind": "Вид", "status": "Статус", "recipients": "Получатели",
-    "recipients_text": "Получатели", "subject": "Тема", "body": "Текст",
-    "record_ref": "Запись", "entity": "Тип записи", "record_id": "№ записи",
-    "created_at": "Создано", "sent_at": "Отправлено", "attempts": "Попыток",
-    "last_error": "Последняя ошибка", "attachments_text": "Вложения",
-    "rule_key": "Правило процесса", "delivered_via": "Канал доставки",
-    "enqueued_at": "Передано в очередь", "next_attempt_at": "Следующая попытка",
-}
 
 
 def _label(labels: dict):

@@ -4,18 +4,10 @@ from __future__ import annotations
 from flask_appbuilder.models.sqla.interface import SQLAInterface
 from wtforms import SelectField
 
+from models.labels import COMPANY_LABELS, CONTACT_LABELS
 from models.party import COMPANY_KIND_LABELS, Company, Contact
 from views.base import CrmModelRestApi, CrmModelView, register
 
-COMPANY_LABELS = {
-    "kind": "Вид", "kind_label": "Вид", "name": "Краткое наименование",
-    "full_name": "Полное наименование", "inn": "ИНН", "kpp": "КПП", "ogrn": "ОГРН",
-    "ogrnip": "ОГРНИП", "legal_address": "Юридический адрес",
-    "postal_address": "Почтовый адрес", "bank_name": "Банк", "bik": "БИК",
-    "settlement_account": "Расчётный счёт", "correspondent_account": "Корреспондентский счёт",
-    "passport_series": "Серия паспорта", "passport_number": "Номер паспорта",
-    "address": "Адрес", "website": "Сайт", "note": "Примечание",
-}
 COMPANY_FIELDSETS = [
     ("Контрагент", {"fields": ["kind", "name", "full_name", "responsible", "phone", "email",
                                "website"]}),
@@ -55,10 +47,7 @@ class ContactView(CrmModelView):
     datamodel = SQLAInterface(Contact)
     resource = "contact"
     titles = ("Контакты", "Контакт", "Новый контакт", "Изменение контакта")
-    label_columns = {"last_name": "Фамилия", "first_name": "Имя", "middle_name": "Отчество",
-                     "full_name": "ФИО", "position": "Должность",
-                     "phone_extra": "Доп. телефон", "email_extra": "Доп. e-mail",
-                     "decision_maker": "ЛПР", "note": "Примечание"}
+    label_columns = CONTACT_LABELS
     list_columns = ["full_name", "company", "position", "phone", "email", "decision_maker"]
     search_columns = ["last_name", "first_name", "company", "phone", "email",
                       "decision_maker"]

@@ -21,26 +21,14 @@ from wtforms.utils import unset_value
 
 from app.extensions import db
 from errors import CrmError
+from models.labels import CUSTOM_FIELD_LABELS, PIPELINE_LABELS, STAGE_LABELS
 from models.pipeline import (FIELD_TYPE_LABELS, PIPELINE_ENTITY_LABELS, STAGE_KIND_LABELS,
                              CustomFieldDef, Pipeline, Stage)
 from models.reference import choice_query
 from models.task import open_task_exists
 from views.base import CrmModelRestApi, CrmModelView, register
 
-PIPELINE_LABELS = {
-    "code": "Код", "name": "Название", "entity": "Раздел", "entity_label": "Раздел",
-    "active": "Активна", "sort_order": "Порядок", "stages": "Этапы", "fields": "Поля",
-}
-STAGE_LABELS = {
-    "pipeline": "Воронка", "key": "Ключ", "name": "Название", "kind": "Тип",
-    "kind_label": "Тип", "color": "Цвет", "deadline": "Срок на этапе", "sort_order": "Порядок",
-}
-FIELD_LABELS = {
-    "pipeline": "Воронка", "key": "Ключ", "label": "Подпись", "type": "Тип",
-    "type_label": "Тип", "reference_list": "Справочник (код)",
-    "allow_other": "Разрешить своё значение", "required": "Обязательное",
-    "sort_order": "Порядок",
-}
+FIELD_LABELS = CUSTOM_FIELD_LABELS
 
 
 def _select(label, choices):

@@ -7,16 +7,10 @@ from wtforms.validators import ValidationError
 
 from app.extensions import db
 from errors import FieldErrors
+from models.labels import PRODUCT_LABELS
 from models.product import VAT_RATES, Product, sku_taken
 from views.base import CrmModelRestApi, CrmModelView, register
 
-PRODUCT_LABELS = {
-    "name": "Наименование", "sku": "Артикул", "unit": "Ед. изм.", "price": "Цена",
-    "vat_rate": "Ставка НДС", "vat_label": "Ставка НДС", "department": "Подразделение",
-    "responsible": "Ответственный исполнитель", "is_grey": "Учёт: серый",
-    "grey_label": "Учёт (серый/белый)", "planned_cost": "Плановая себестоимость",
-    "planned_hours": "Плановое время, ч", "active": "Активна", "description": "Описание",
-}
 PRODUCT_FIELDSETS = [
     ("Номенклатура", {"fields": ["name", "sku", "unit", "price", "vat_rate", "active"]}),
     ("Исполнение", {"fields": ["department", "responsible", "is_grey"]}),

@@ -14,6 +14,7 @@ from wtforms.validators import ValidationError
 from app.extensions import db
 from errors import CrmError, FieldErrors
 from models.base import Model
+from models.labels import REFERENCE_ITEM_LABELS, REFERENCE_LIST_LABELS
 from models.reference import ReferenceItem, ReferenceList, choice_query
 from views.base import CrmModelRestApi, CrmModelView, register
 
@@ -180,10 +181,7 @@ def _guard_item_delete(item: ReferenceItem) -> None:
 
 # --- screens ---------------------------------------------------------------------------------
 
-ITEM_LABELS = {
-    "list": "Справочник", "code": "Код", "label": "Значение", "sort_order": "Порядок",
-    "active": "Активен", "is_other": "«Другое» (с пояснением)",
-}
+ITEM_LABELS = REFERENCE_ITEM_LABELS
 
 
 class ReferenceItemView(CrmModelView):
@@ -219,8 +217,7 @@ class ReferenceListView(CrmModelView):
     datamodel = SQLAInterface(ReferenceList)
     resource = "reference"
     titles = ("Справочники", "Справочник", "Новый справочник", "Изменение справочника")
-    label_columns = {"name": "Наименование", "code": "Код",
-                     "allow_other": "Есть «Другое» с пояснением", "items": "Значения"}
+    label_columns = REFERENCE_LIST_LABELS
     list_columns = ["name", "code", "allow_other"]
     show_columns = ["name", "code", "allow_other"]
     add_columns = ["name", "code", "allow_other"]

@@ -25,6 +25,7 @@ from app.formatting import format_datetime, to_utc
 from app.forms import DATE_INPUT_FORMATS, DATETIME_INPUT_FORMATS, LocalDateTimeField
 from jobs.stats import queue_stats
 from models.base import utcnow
+from models.labels import SCHEDULE_LABELS
 from models.outbox import OUTBOX_KIND_LABELS, OUTBOX_STATUS_LABELS, OutboxMessage
 from models.registry import entities
 from models.schedule import (ACTION_LABELS, SCHEDULE_STATUS_LABELS, ScheduledAction,
@@ -40,16 +41,6 @@ OUTBOX_RETRYABLE = ("failed", "cancelled")
 FAILED_PAGE_LIMIT = 200
 ERROR_BRIEF_LENGTH = 150
 
-SCHEDULE_LABELS = {
-    "id": "№", "action": "Действие", "status": "Статус", "entity": "Тип записи",
-    "record_id": "№ записи", "schedule_record_ref": "Запись", "due_at": "Срок выполнения",
-    "attempts": "Попыток", "last_error": "Последняя ошибка", "error_brief": "Последняя ошибка",
-    "enqueued_at": "Передано в очередь", "next_attempt_at": "Следующая попытка",
-    "done_at": "Выполнено", "occurrence": "Номер повтора", "params": "Параметры",
-    "stage_key": "Этап", "outlives_stage": "Действует после ухода с этапа",
-    "rule_key": "Правило", "transition_id": "Переход", "effect_key": "Ключ действия",
-    "created_at": "Создано",
-}
 WORKER_STATE_LABELS = {
     "starting": "Запускается", "started": "Запущен", "idle": "Ожидает заданий",
     "busy": "Выполняет задание", "suspended": "Приостановлен", "dead": "Остановлен",

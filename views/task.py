@@ -23,6 +23,7 @@ from app.forms import model_check_validator
 from app.scope import can_see, scope_query
 from errors import FieldErrors
 from models.base import utcnow
+from models.labels import TASK_LABELS
 from models.registry import entities, entity_label, get_record, model_for
 from models.task import (OPEN_TASK_STATUSES, TASK_STATUS_LABELS, ChecklistItem,
                          Task, TaskStatus, outcome_values)
@@ -234,17 +235,6 @@ def _title_field():
     return StringField("Задача", widget=BS3TextFieldWidget())
 
 
-TASK_LABELS = {
-    "title": "Задача", "description": "Описание", "assignee": "Исполнитель",
-    "creator": "Постановщик", "observers": "Наблюдатели", "deadline": "Срок",
-    "remind_at": "Напомнить",
-    "status": "Статус", "status_label": "Статус", "result": "Результат выполнения",
-    "outcome": "Итог", "outcome_choices": "Варианты итога", "closed_at": "Закрыта",
-    "record_ref": "Относится к", "record_entity": "Относится к (тип записи)",
-    "record_id": "Относится к (№ записи)", "overdue_label": "Просрочка",
-    "checklist_progress": "Чек-лист", "is_overdue": "Просрочена",
-    "created_by": "Создал",
-}
 TASK_SEARCH = ["title", "status", "assignee", "creator", "deadline", "record_entity",
                "record_id"]
 

@@ -16,23 +16,11 @@ from app.access import role_labels
 from app.extensions import db
 from app.formatting import format_datetime
 from errors import CrmError, FieldErrors
+from models.labels import DEPARTMENT_LABELS, USER_LABELS
 from models.user import CrmUser, Department
 from app.formatting import display
 from views.base import CrmModelRestApi, CrmModelView, register
 
-DEPARTMENT_LABELS = {
-    "code": "Код", "name": "Наименование", "head": "Руководитель", "active": "Активен",
-    "users": "Сотрудники",
-}
-USER_LABELS = {
-    "first_name": "Имя", "last_name": "Фамилия", "username": "Логин", "password": "Пароль",
-    "conf_password": "Пароль ещё раз", "active": "Активен", "email": "E-mail",
-    "roles": "Роли", "groups": "Группы", "position": "Должность", "phone": "Телефон",
-    "department": "Отдел", "last_login": "Последний вход", "login_count": "Входов",
-    "fail_login_count": "Неудачных входов", "created_on": "Создан", "changed_on": "Изменён",
-    "created_by": "Создал", "changed_by": "Изменил", "get_full_name": "ФИО",
-    "notify_email": "Дублировать уведомления на e-mail",
-}
 USER_DESCRIPTIONS = {
     "first_name": "Имя (можно с отчеством)",
     "username": "Логин для входа в систему",
