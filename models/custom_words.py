@@ -1,6 +1,5 @@
 """Custom field values of a lead or deal (its `custom` JSON) told in words: the labels and
-types come from the record's process definition (`process.labels`, `process.fields`), then
-from the pipeline's own fields for a pipeline made by hand."""
+types come from the pipeline's fields (an installed definition writes them there)."""
 from __future__ import annotations
 
 import datetime as dt
@@ -29,26 +28,14 @@ def field_specs(pipeline_id, session) -> dict[str, FieldSpec]:
         return {}
     from models.pipeline import CustomFieldDef
 
+    # The pipeline's fields are the installed definition's (process.catalog syncs them).
     specs: dict[str, FieldSpec] = {}
-    process = _process_for(pipeline_id)
-    if process is not None:
-        for f in process.fields:
-            specs[f.key] = FieldSpec(str(process.labels.get(f.key, f.label)), f.type, f.list)
     rows = session.scalars(select(CustomFieldDef).where(
         CustomFieldDef.pipeline_id == int(pipeline_id))
         .order_by(CustomFieldDef.sort_order, CustomFieldDef.id)).all()
     for row in rows:
         specs.setdefault(row.key, FieldSpec(row.label, row.type, row.reference_list))
     return specs
-
-
-def _process_for(pipeline_id):
-    try:
-        from app.processes import process_for_pipeline
-
-        return process_for_pipeline(int(pipeline_id))
-    except Exception:  # a broken or missing definition: the pipeline's own fields still tell
-        return None
 
 
 def value_words(spec: FieldSpec | None, value, session) -> str:

@@ -157,7 +157,7 @@ def test_resave_with_empty_strings_writes_no_row(client):
 @pytest.fixture()
 def sales(app):
     """The shipped «Продажа» process, installed (pipeline, custom fields, rules)."""
-    from app import processes
+    from process import catalog as processes
     from config import BASE_DIR
     from models.pipeline import Pipeline
 

@@ -85,12 +85,20 @@ def test_the_weekly_question_repeats_until_the_stage_is_left(login, eco):
     assert [s.status for s in schedules(deal) if s.action == "repeat"] == ["cancelled"]
 
 
+ECO_PASSED = {"company_type": "Ресторан", "website": "https://eco.example.ru",
+              "delivery_address": "г. Москва, ул. Ленина, 1", "sample_sizes": "20×30",
+              "sample_fastening": "Клей", "sample_quantity": 5, "packaging_type": "Пакет",
+              "cost": 12500, "prepayment_percent": 50}
+
+
 def test_the_payment_reminder_follows_the_date_when_it_moves(login, eco):
     reminder = "Напомнить клиенту об оплате"
     with frozen(login, msk(2026, 11, 3, 15, 0), "manager") as manager:
         deal = new_deal(manager, eco, "contact", title="Эко-пакеты")
+        # The jump to «Оплата» passes stages whose required fields must be filled too.
         assert move(manager, deal, eco, "payment",
-                    custom={"payment_due_date": "2026-11-20"}).status_code == 200
+                    custom={"payment_due_date": "2026-11-20", **ECO_PASSED}
+                    ).status_code == 200
         [row] = [s for s in schedules(deal) if s.action == "schedule"]
         assert row.due_at == utc(2026, 11, 17, 9, 0)
         # the client asked for more time: three days before the new date
