@@ -198,10 +198,11 @@ def route_stage_change(item, source: str) -> None:
 def field_changed(record, source: str = "form") -> None:
     """A save that keeps the stage: dated rows and task deadlines follow their dates, and
     the definition's `on_change` triggers may fire."""
-    process = process_of(record)
+    with db.session.no_autoflush:  # a flush now would make the new values the stored ones
+        process = process_of(record)
+        before = old_values(record) if process is not None else None
     if process is None:
         return
-    before = old_values(record)
     _replan_dated(record, process, before)
     if not getattr(process, "triggers", None):
         return

@@ -103,9 +103,11 @@ def old_values(record) -> dict:
     """The record's values as the database has them (before this unit of work).
 
     Read from the row itself, not from attribute history: a relationship that was empty
-    keeps no old value in its history, so an empty -> set change would look unchanged."""
-    values = record_values(record)
+    keeps no old value in its history, so an empty -> set change would look unchanged.
+    Nothing is flushed meanwhile: a flush would make the new values the stored ones."""
     committed = _committed_columns(record)
+    with db.session.no_autoflush:
+        values = record_values(record)
     if committed is None:
         return values
     mapper = sa_inspect(type(record))

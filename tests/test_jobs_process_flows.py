@@ -116,7 +116,8 @@ def test_a_date_moved_into_the_past_runs_at_once(login, eco):
     with frozen(login, msk(2026, 11, 3, 15, 0), "manager") as manager:
         deal = new_deal(manager, eco, "contact", title="Эко-пакеты")
         assert move(manager, deal, eco, "payment",
-                    custom={"payment_due_date": "2026-11-30"}).status_code == 200
+                    custom={"payment_due_date": "2026-11-30", **ECO_PASSED}
+                    ).status_code == 200
     with frozen(login, msk(2026, 11, 10, 12, 0), "manager") as manager:
         assert put_deal(manager, deal, custom={"payment_due_date": "2026-11-11"}
                         ).status_code == 200
