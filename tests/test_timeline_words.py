@@ -3,7 +3,6 @@ for a save that changes nothing, one line per automatic task, no engine keys; an
 labels living in models.labels, below the views."""
 from __future__ import annotations
 
-import inspect
 import pathlib
 
 import pytest
