@@ -281,10 +281,14 @@ def _outcome_key_problem(key, arg, labels, roles, stages, ctx):
         if not isinstance(arg, dict) or "title" not in arg:
             return "ожидается объект с title (и repeat: true для возврата к задаче)"
         for sub in arg:
-            if sub not in ("title", "description", "repeat", "deadline"):
+            if sub not in ("title", "description", "repeat", "deadline", "assignee",
+                           "creator"):
                 return f"неизвестный ключ «{sub}»"
         problem = _template_problem(arg["title"], labels) or (
             _duration_problem(arg["deadline"]) if "deadline" in arg else None)
+        for person in ("assignee", "creator"):
+            if person in arg and not problem:
+                problem = _person_problem(arg[person], labels, roles)
         return problem
     if key == "comment":
         return None if isinstance(arg, str) and arg.strip() else \

@@ -261,9 +261,9 @@ def _register_rules(process: ProcessDef) -> None:
                 walk(f"{rule}/{label}/{sub.key}", stage, sub)
             follow = effect.get("task")
             if follow:
-                params = {k: task.params[k] for k in ("assignee", "creator", "deadline")
-                          if k in task.params}
-                params.update({k: v for k, v in follow.items() if k != "repeat"})
+                # A follow-up is a task of its own: its people and deadline are the ones
+                # it declares (or create_task's defaults), never the task it follows.
+                params = {k: v for k, v in follow.items() if k != "repeat"}
                 rules[f"{rule}/{label}/task"] = (stage, ActionDef("create_task", "task",
                                                                   params))
                 if follow.get("repeat"):

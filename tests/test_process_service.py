@@ -223,3 +223,22 @@ def test_choosing_the_approver_from_empty_creates_the_5_minute_reminder(login, o
         ScheduledAction.action == "remind")).all()
     assert len(rows) == 1
     assert rows[0].due_at == utc(2026, 11, 30, 12, 5)
+
+
+# --- follow-up tasks are tasks of their own ------------------------------------------------
+def test_a_follow_up_task_has_its_own_creator_and_deadline(login, sales, buyer):
+    admin = login("admin")
+    with frozen(login, msk(2026, 11, 30, 12, 0), "admin") as admin:
+        deal = new_deal(admin, sales, "new", title="Поставка весов", company=buyer.id,
+                        custom={**IN_WORK, "kp_agreed_date": "2026-12-02"})
+        assert move(admin, deal, sales, "in_work").status_code == 200
+        assert move(admin, deal, sales, "proposal").status_code == 200
+        feedback = next(t for t in _tasks(deal)
+                        if t.title == "Связаться с клиентом, получить обратную связь по КП")
+        assert _close(admin, feedback, "КП не согласовано").status_code == 200
+    rework = next(t for t in _tasks(deal)
+                  if t.title == "Отработать возражение, переформировать КП")
+    assert rework.creator.username == "sales_head"
+    assert rework.assignee.username == "manager"
+    # 1 working day from Monday 30.11 12:00 MSK, not the 2 days of the task it follows
+    assert rework.deadline == utc(2026, 12, 1, 12, 0)

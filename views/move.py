@@ -13,6 +13,7 @@ from app.extensions import db
 from app.scope import can_see
 from errors import CrmError
 from models.registry import get_record
+from rules.engine import manual_actions, why_not
 
 
 def _may_write(entity: str) -> bool:
@@ -20,41 +21,51 @@ def _may_write(entity: str) -> bool:
     return sm.has_access("can_write", entity)
 
 
-def stage_buttons(entity: str, pk) -> list[dict]:
-    """[{key, name, current, allowed, reason}] for the record page; [] without a process."""
+def record_context(entity: str, pk) -> dict | None:
+    """What a record page needs of its process, built once per request: the record, its
+    process, its values, its stage, the stage buttons and the «на основании» actions. None
+    when the record has no process or the user may not change it."""
+    cache = g.setdefault("crm_record_context", {})
+    if (entity, pk) not in cache:
+        cache[(entity, pk)] = _build_context(entity, pk)
+    return cache[(entity, pk)]
+
+
+def _build_context(entity: str, pk) -> dict | None:
     record = get_record(entity, pk)
     if record is None or not is_process_record(record) or not _may_write(entity):
-        return []
+        return None
     process = process_of(record)
     if process is None:
-        return []
+        return None
+    values = record_values(record)
     current = current_stage(record)
-    out = []
+    stages = []
     for stage in process.stages:
-        refusal = None if stage.key == current else service.may_move(record, stage.key)
-        out.append({"key": stage.key, "name": stage.name, "current": stage.key == current,
-                    "allowed": refusal is None, "reason": refusal.message if refusal else "",
-                    "color": stage.color or "#9ca3af"})
-    return out
+        refusal = None if stage.key == current else why_not(process, current, stage.key,
+                                                             values)
+        stages.append({"key": stage.key, "name": stage.name, "current": stage.key == current,
+                       "allowed": refusal is None, "reason": refusal.message if refusal else "",
+                       "color": stage.color or "#9ca3af"})
+    based_on = []
+    for key, label in manual_actions(process, values, current):
+        role = service.chosen_role(process, key)
+        users = [(u.id, str(u)) for u in users_with_role(role)] if role else []
+        based_on.append({"key": key, "label": label, "role": role, "users": users})
+    return {"record": record, "process": process, "values": values, "stage": current,
+            "stages": stages, "based_on": based_on}
+
+
+def stage_buttons(entity: str, pk) -> list[dict]:
+    """[{key, name, current, allowed, reason}] for the record page; [] without a process."""
+    context = record_context(entity, pk)
+    return context["stages"] if context else []
 
 
 def based_on_buttons(entity: str, pk) -> list[dict]:
     """[{key, label, role, users}] of the «на основании» actions open to this record now."""
-    from rules.engine import manual_actions
-
-    record = get_record(entity, pk)
-    if record is None or not is_process_record(record) or not _may_write(entity):
-        return []
-    process = process_of(record)
-    if process is None:
-        return []
-    out = []
-    for key, label in manual_actions(process, record_values(record),
-                                     current_stage(record)):
-        role = service.chosen_role(process, key)
-        users = [(u.id, str(u)) for u in users_with_role(role)] if role else []
-        out.append({"key": key, "label": label, "role": role, "users": users})
-    return out
+    context = record_context(entity, pk)
+    return context["based_on"] if context else []
 
 
 class StageMoveView(BaseView):
