@@ -3,13 +3,14 @@ transition service would accept the move, disabled with the reason when it would
 same answer the request gets), and the endpoint the buttons post to."""
 from __future__ import annotations
 
-from flask import abort, current_app, flash, g, redirect, request, url_for
+from flask import abort, current_app, flash, redirect, request, url_for
 from flask_appbuilder import BaseView, expose
 
 from app import transitions
 from app.extensions import db
 from app.scope import can_see
 from errors import CrmError
+from models.base import acting_user
 from models.registry import get_record
 
 
@@ -85,8 +86,8 @@ class StageMoveView(BaseView):
     def _act_on(entity: str, pk: int, act):
         """Rights are the entity's own (write) and the row rule: no separate permission.
         `act(record)` changes the session and returns the message; one commit or rollback."""
-        user = getattr(g, "user", None)
-        if user is None or not user.is_authenticated:
+        user = acting_user()
+        if user is None:
             return redirect(url_for(current_app.appbuilder.sm.auth_view.endpoint + ".login"))
         record = get_record(entity, pk)
         if record is None or not transitions.is_process_record(record) \
