@@ -18,12 +18,11 @@ def visible_user_ids(user) -> set[int] | None:
         return None
     ids = {user.id}
     if scope == "department":
-        headed = set(db.session.scalars(select(Department.id).where(Department.head_id == user.id)))
-        if user.department_id:
-            headed.add(user.department_id)
-        if headed:
-            ids |= set(db.session.scalars(
-                select(CrmUser.id).where(CrmUser.department_id.in_(headed))))
+        # Only the departments the user heads: a member of a department who does not head it
+        # sees no more than `own`, whatever the role says.
+        headed = select(Department.id).where(Department.head_id == user.id)
+        ids |= set(db.session.scalars(
+            select(CrmUser.id).where(CrmUser.department_id.in_(headed))))
     return ids
 
 

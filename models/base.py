@@ -9,7 +9,7 @@ from sqlalchemy import DateTime, ForeignKey, Integer, String
 from sqlalchemy.orm import Mapped, declared_attr, mapped_column
 
 __all__ = ["Model", "utcnow", "TimestampMixin", "AuditedMixin", "VersionedMixin",
-           "OwnedMixin", "RecordLinkMixin", "current_actor_id", "acting_as"]
+           "OwnedMixin", "RecordLinkMixin", "current_actor_id", "acting_as", "acting_user"]
 
 # Who is acting when no request is present (CLI, jobs, tests): set with `acting_as`.
 _actor: contextvars.ContextVar[int | None] = contextvars.ContextVar("crm_actor", default=None)
@@ -20,19 +20,34 @@ def utcnow() -> dt.datetime:
     return dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
 
 
+def acting_user():
+    """The signed-in user of the current request, whichever way they signed in; None outside
+    a request or for an anonymous one.
+
+    The one answer to "who is the current user": with a bearer token flask-login's
+    `current_user` stays anonymous and Flask-AppBuilder puts the token's user in `g.user`
+    only, so code reading `current_user` alone took a token's request for the system."""
+    try:
+        from flask import g, has_request_context
+        from flask_login import current_user
+    except ImportError:  # pragma: no cover - no Flask in a bare script
+        return None
+    if not has_request_context():
+        return None
+    for user in (g.get("user"), current_user):
+        if user is not None and getattr(user, "is_authenticated", False):
+            # g.user is flask-login's proxy under a cookie: hand out the user itself.
+            return getattr(user, "_get_current_object", lambda: user)()
+    return None
+
+
 def current_actor_id() -> int | None:
+    """Whom a write is attributed to: `acting_as` if set, else the request's user."""
     explicit = _actor.get()
     if explicit is not None:
         return explicit
-    try:
-        from flask import has_request_context
-        from flask_login import current_user
-
-        if has_request_context() and current_user and current_user.is_authenticated:
-            return current_user.id
-    except Exception:  # pragma: no cover - no Flask-Login in a bare script
-        return None
-    return None
+    user = acting_user()
+    return user.id if user is not None else None
 
 
 class acting_as:
@@ -55,10 +70,13 @@ class TimestampMixin:
         DateTime, default=utcnow, onupdate=utcnow, nullable=False
     )
 
+    # True on records whose row rule shows them to their creator: the rule filters on it.
+    __index_creator__: bool = False
+
     @declared_attr
     def created_by_id(cls) -> Mapped[int | None]:
         return mapped_column(Integer, ForeignKey("ab_user.id"), default=current_actor_id,
-                             nullable=True)
+                             nullable=True, index=cls.__index_creator__)
 
 
 class AuditedMixin:

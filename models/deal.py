@@ -8,7 +8,7 @@ import datetime as dt
 from decimal import Decimal
 
 from sqlalchemy import (Boolean, Column, Date, DateTime, ForeignKey, Integer, Numeric, String,
-                        Table, Text, event, or_)
+                        Table, Text, event, or_, select)
 from sqlalchemy import inspect as sa_inspect
 from sqlalchemy.orm import Mapped, Session, mapped_column, relationship
 
@@ -21,7 +21,8 @@ CENT = Decimal("0.01")
 deal_observer = Table(
     "deal_observer", Model.metadata,
     Column("deal_id", Integer, ForeignKey("deal.id", ondelete="CASCADE"), primary_key=True),
-    Column("user_id", Integer, ForeignKey("ab_user.id", ondelete="CASCADE"), primary_key=True),
+    Column("user_id", Integer, ForeignKey("ab_user.id", ondelete="CASCADE"), primary_key=True,
+           index=True),  # the row rule looks observers up by user
 )
 
 deal_contact = Table(
@@ -74,9 +75,13 @@ class Deal(PipelineRecordMixin, AuditedMixin, CheckedMixin, VersionedMixin, Time
                             order_by="PaymentScheduleEntry.planned_date",
                             cascade="all, delete-orphan")
 
+    __index_creator__ = True
+
     @classmethod
     def scope_clause(cls, user_id: int, user_ids: set[int]):
-        return or_(cls.responsible_id.in_(user_ids), cls.observers.any(id=user_id))
+        observed = select(deal_observer.c.deal_id).where(deal_observer.c.user_id == user_id)
+        return or_(cls.responsible_id.in_(user_ids), cls.created_by_id.in_(user_ids),
+                   cls.id.in_(observed))
 
     @classmethod
     def check_values(cls, v) -> dict[str, str]:
@@ -143,7 +148,7 @@ class DealItem(LineItemMixin, AuditedMixin, CheckedMixin, TimestampMixin, Model)
 
     @classmethod
     def scope_clause(cls, user_id: int, user_ids: set[int]):
-        return cls.deal.has(Deal.scope_clause(user_id, user_ids))
+        return cls.deal_id.in_(select(Deal.id).where(Deal.scope_clause(user_id, user_ids)))
 
     @classmethod
     def check_values(cls, v) -> dict[str, str]:
@@ -190,7 +195,7 @@ class PaymentScheduleEntry(AuditedMixin, CheckedMixin, TimestampMixin, Model):
 
     @classmethod
     def scope_clause(cls, user_id: int, user_ids: set[int]):
-        return cls.deal.has(Deal.scope_clause(user_id, user_ids))
+        return cls.deal_id.in_(select(Deal.id).where(Deal.scope_clause(user_id, user_ids)))
 
     @classmethod
     def check_values(cls, v) -> dict[str, str]:

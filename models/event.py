@@ -8,7 +8,7 @@ from __future__ import annotations
 import datetime as dt
 import enum
 
-from sqlalchemy import DateTime, ForeignKey, Integer, String, Text, or_, update
+from sqlalchemy import DateTime, ForeignKey, Integer, String, Text, or_, select, update
 from sqlalchemy import event as sa_event
 from sqlalchemy import inspect as sa_inspect
 from sqlalchemy.orm import Mapped, mapped_column, relationship
@@ -158,6 +158,8 @@ class Event(AuditedMixin, CheckedMixin, RecordLinkMixin, TimestampMixin, Model):
         errors.update(record_link_errors(v))
         return errors
 
+    __index_creator__ = True
+
     @classmethod
     def scope_clause(cls, user_id: int, user_ids: set[int]):
         return or_(cls.responsible_id.in_(user_ids), cls.created_by_id.in_(user_ids))
@@ -197,7 +199,7 @@ class EventContactRow(AuditedMixin, CheckedMixin, Model):
     @classmethod
     def scope_clause(cls, user_id: int, user_ids: set[int]):
         # A row is visible exactly when its event is.
-        return cls.event.has(Event.scope_clause(user_id, user_ids))
+        return cls.event_id.in_(select(Event.id).where(Event.scope_clause(user_id, user_ids)))
 
     def __str__(self) -> str:
         who = str(self.contact) if self.contact is not None else ""

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import Column, DateTime, ForeignKey, Integer, String, Table, Text, or_
+from sqlalchemy import Column, DateTime, ForeignKey, Integer, String, Table, Text, or_, select
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from models.base import (AuditedMixin, CheckedMixin, Model, TimestampMixin, VersionedMixin)
@@ -12,7 +12,8 @@ from models.pipeline import PipelineRecordMixin, install_stage_tracking
 lead_observer = Table(
     "lead_observer", Model.metadata,
     Column("lead_id", Integer, ForeignKey("lead.id", ondelete="CASCADE"), primary_key=True),
-    Column("user_id", Integer, ForeignKey("ab_user.id", ondelete="CASCADE"), primary_key=True),
+    Column("user_id", Integer, ForeignKey("ab_user.id", ondelete="CASCADE"), primary_key=True,
+           index=True),  # the row rule looks observers up by user
 )
 
 
@@ -61,9 +62,13 @@ class Lead(PipelineRecordMixin, AuditedMixin, CheckedMixin, VersionedMixin, Time
     client_activity = relationship("ReferenceItem", foreign_keys=[client_activity_id])
     quality_reason = relationship("ReferenceItem", foreign_keys=[quality_reason_id])
 
+    __index_creator__ = True
+
     @classmethod
     def scope_clause(cls, user_id: int, user_ids: set[int]):
-        return or_(cls.responsible_id.in_(user_ids), cls.observers.any(id=user_id))
+        observed = select(lead_observer.c.lead_id).where(lead_observer.c.user_id == user_id)
+        return or_(cls.responsible_id.in_(user_ids), cls.created_by_id.in_(user_ids),
+                   cls.id.in_(observed))
 
     @classmethod
     def check_values(cls, v) -> dict[str, str]:

@@ -98,6 +98,8 @@ class Order(AuditedMixin, CheckedMixin, VersionedMixin, RecordLinkMixin, Timesta
     def status_label(self) -> str:
         return ORDER_STATUS_LABELS.get(self.status, self.status or "")
 
+    __index_creator__ = True
+
     @classmethod
     def scope_clause(cls, user_id: int, user_ids: set[int]):
         return or_(cls.responsible_id.in_(user_ids), cls.executor_id.in_(user_ids),
@@ -194,7 +196,7 @@ class OrderItem(LineItemMixin, AuditedMixin, CheckedMixin, TimestampMixin, Model
     @classmethod
     def scope_clause(cls, user_id: int, user_ids: set[int]):
         # A line is visible with its order.
-        return cls.order.has(Order.scope_clause(user_id, user_ids))
+        return cls.order_id.in_(select(Order.id).where(Order.scope_clause(user_id, user_ids)))
 
     @classmethod
     def check_values(cls, v) -> dict[str, str]:

@@ -35,7 +35,8 @@ OVERDUE_LABEL = "Просрочена"
 task_observer = Table(
     "task_observer", Model.metadata,
     Column("task_id", Integer, ForeignKey("task.id", ondelete="CASCADE"), primary_key=True),
-    Column("user_id", Integer, ForeignKey("ab_user.id", ondelete="CASCADE"), primary_key=True),
+    Column("user_id", Integer, ForeignKey("ab_user.id", ondelete="CASCADE"), primary_key=True,
+           index=True),  # the row rule looks observers up by user
 )
 
 
@@ -201,10 +202,14 @@ class Task(AuditedMixin, CheckedMixin, RecordLinkMixin, TimestampMixin, Model):
         errors.update(record_link_errors(v))
         return errors
 
+    __index_creator__ = True
+
     @classmethod
     def scope_clause(cls, user_id: int, user_ids: set[int]):
+        # creator_id is the постановщик (may be somebody else); created_by_id who saved it.
+        observed = select(task_observer.c.task_id).where(task_observer.c.user_id == user_id)
         return or_(cls.assignee_id.in_(user_ids), cls.creator_id.in_(user_ids),
-                   cls.observers.any(id=user_id))
+                   cls.created_by_id.in_(user_ids), cls.id.in_(observed))
 
     def __str__(self) -> str:
         return self.title or ""
@@ -237,7 +242,7 @@ class ChecklistItem(AuditedMixin, CheckedMixin, Model):
     @classmethod
     def scope_clause(cls, user_id: int, user_ids: set[int]):
         # An item is visible exactly when its task is.
-        return cls.task.has(Task.scope_clause(user_id, user_ids))
+        return cls.task_id.in_(select(Task.id).where(Task.scope_clause(user_id, user_ids)))
 
     def __str__(self) -> str:
         return self.text

@@ -7,8 +7,11 @@ import datetime as dt
 import pytest
 
 from app.extensions import db
+from models.base import acting_as
 from models.deal import Deal, DealItem, PaymentScheduleEntry
-from tests.test_pipeline_fixtures import make_deal, make_pipeline
+from tests.factories import department, make_user
+from tests.helpers import user
+from tests.test_pipeline_fixtures import make_deal, make_pipeline, stage
 
 TITLES = {"own": "Сделка менеджера", "observed": "Сделка под наблюдением",
           "other": "Сделка второго менеджера", "outside": "Сделка исполнения"}
@@ -119,3 +122,38 @@ def test_items_cannot_be_attached_to_an_invisible_deal(login, deals):
                               "quantity": "1", "price": "10"})
     assert form.status_code == 200  # the form comes back with an error
     assert db.session.query(DealItem).filter_by(name="Подброшенная").count() == 0
+
+
+def test_a_department_role_without_heading_sees_only_its_own(login, deals):
+    """`department` widens to the departments one heads, not to the one one belongs to."""
+    colleague = make_user("sales_head2", ["sales_head"], department("sales", "Отдел продаж"))
+    mine = make_deal("Сделка заместителя", "sales_head2")
+    client = login(colleague.username)
+    assert {r["title"] for r in client.api("get", "/api/v1/deal/").json["result"]} \
+        == {"Сделка заместителя"}
+    assert client.api("get", f"/api/v1/deal/{deals['own']}").status_code == 404
+    assert client.get(f"/dealview/show/{deals['own']}").status_code == 404
+    assert client.get(f"/dealview/show/{mine.id}").status_code == 200
+    # the head of the department still sees the member's deal
+    head_titles = {r["title"] for r in login("sales_head").api("get", "/api/v1/deal/")
+                   .json["result"]}
+    assert "Сделка заместителя" in head_titles
+
+
+def test_own_scope_shows_a_deal_one_created_for_another(login, deals):
+    pipeline = db.session.get(Deal, deals["own"]).pipeline
+    with acting_as(user("manager").id):
+        created = Deal(title="Передана второму", pipeline=pipeline,
+                       stage=stage(pipeline, "new"), responsible=user("manager2"))
+        created.items.append(DealItem(name="Позиция переданной", quantity=1, price=5))
+        db.session.add(created)
+        db.session.commit()
+    manager = login("manager")
+    titles = {r["title"] for r in manager.api("get", "/api/v1/deal/").json["result"]}
+    assert titles == {TITLES["own"], TITLES["observed"], "Передана второму"}
+    assert manager.get(f"/dealview/show/{created.id}").status_code == 200
+    items = {r["name"] for r in manager.api("get", "/api/v1/deal_item/").json["result"]}
+    assert "Позиция переданной" in items
+    # nobody else gains it: the outsider neither created nor answers for it
+    outsider = login("outsider")
+    assert outsider.api("get", f"/api/v1/deal/{created.id}").status_code == 404

@@ -4,6 +4,7 @@ from __future__ import annotations
 import pytest
 
 from app.extensions import db
+from models.base import acting_as
 from models.lead import Lead
 from tests.conftest import flashes
 from tests.helpers import ref_item as ref, user
@@ -137,3 +138,14 @@ def test_lead_row_rules(login, pipeline, username, expected):
         assert client.api("get", f"/api/v1/lead/{hidden.id}").status_code == 404
         assert client.api("put", f"/api/v1/lead/{hidden.id}",
                           json={"title": "x", "version": 1}).status_code == 404
+
+
+def test_own_scope_shows_a_lead_one_created_for_another(login, pipeline):
+    with acting_as(user("manager").id):
+        created = make_lead("Передан второму", "manager2", pipeline)
+    assert created.created_by_id == user("manager").id
+    manager = login("manager")
+    assert {r["title"] for r in manager.api("get", "/api/v1/lead/").json["result"]} \
+        == {"Передан второму"}
+    assert manager.get(f"/leadview/show/{created.id}").status_code == 200
+    assert login("outsider").api("get", f"/api/v1/lead/{created.id}").status_code == 404

@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import html as htmllib
 
+import pytest
+
 from app.extensions import db
 from models.order import Order
+from models.user import Department
 from tests.conftest import flashes
 from tests.test_order_support import company, order, product, ref_item, user
 
@@ -224,6 +227,19 @@ def test_creator_sees_the_order_they_created(login):
 
 # --- "Новые заказы" --------------------------------------------------------------------------
 
+@pytest.fixture()
+def execution_headed(app):
+    """The head of execution heads the execution department: the row rule `department`
+    shows only the departments a user heads (the fixtures leave this one without a head)."""
+    dep = db.session.get(Department, user("execution_head").department_id)
+    dep.head_id = user("execution_head").id
+    db.session.commit()
+    yield
+    dep.head_id = None
+    db.session.commit()
+
+
+@pytest.mark.usefixtures("execution_headed")
 def test_new_orders_inbox_of_executor_and_execution_head(login):
     comp = company()
     box = product()

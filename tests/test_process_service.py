@@ -227,7 +227,6 @@ def test_choosing_the_approver_from_empty_creates_the_5_minute_reminder(login, o
 
 # --- follow-up tasks are tasks of their own ------------------------------------------------
 def test_a_follow_up_task_has_its_own_creator_and_deadline(login, sales, buyer):
-    admin = login("admin")
     with frozen(login, msk(2026, 11, 30, 12, 0), "admin") as admin:
         deal = new_deal(admin, sales, "new", title="Поставка весов", company=buyer.id,
                         custom={**IN_WORK, "kp_agreed_date": "2026-12-02"})

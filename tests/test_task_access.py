@@ -130,3 +130,17 @@ def test_heads_see_their_department_only(theirs, login):
     assert "Моя задача" in html and "Чужая задача" in html
     assert login("outsider").api("get", "/api/v1/task/").json["count"] == 0
     assert login("director").api("get", "/api/v1/task/").json["count"] == 2
+
+
+def test_own_scope_shows_a_task_one_created_for_others(login):
+    """A secretary sets a task from one manager to another: she still sees it."""
+    secretary = login("secretary")
+    resp = secretary.api("post", "/api/v1/task/", json={
+        "title": "Перезвонить клиенту", "assignee": user("manager2").id,
+        "creator": user("manager").id})
+    assert resp.status_code == 201, resp.json
+    task = reload(resp.json["id"])
+    assert task.created_by_id == user("secretary").id
+    assert secretary.api("get", f"/api/v1/task/{task.id}").status_code == 200
+    assert secretary.get(f"/taskview/show/{task.id}").status_code == 200
+    assert login("outsider").api("get", f"/api/v1/task/{task.id}").status_code == 404

@@ -24,6 +24,7 @@ from app.scope import scope_query
 from process.service import route_stage_change, transition
 from process.snapshot import is_process_record
 from errors import CrmError, FieldErrors, StaleRecord
+from models.base import acting_user
 # Labels shared by many entities (models.labels); a view adds or overrides its own.
 from models.labels import COMMON_LABELS
 
@@ -39,7 +40,7 @@ class RowScopeFilter(BaseFilter):
     arg_name = "crm_scope"
 
     def apply(self, query, value):
-        return scope_query(query, self.datamodel.obj, getattr(g, "user", None))
+        return scope_query(query, self.datamodel.obj, acting_user())
 
 
 def _row_scope_filters(model):
@@ -224,6 +225,9 @@ class CrmModelRestApi(ModelRestApi):
     resource: str = ""
     method_permission_name = API_METHOD_RIGHTS
     allow_browser_login = True
+    # Relations the add form fills with the signed-in user: a POST that leaves them out gets
+    # the same, so a record made with a token is the one the form would have made.
+    actor_defaults: tuple[str, ...] = ()
 
     def __init__(self, **kwargs):
         model = self.datamodel.obj
@@ -241,6 +245,7 @@ class CrmModelRestApi(ModelRestApi):
 
     def pre_add(self, item):
         self._refuse_unknown_related(item)
+        self._default_to_actor(item)
         check_model(item)
         route_stage_change(item, source="api")
 
@@ -249,6 +254,18 @@ class CrmModelRestApi(ModelRestApi):
         check_version(item)
         check_model(item)
         route_stage_change(item, source="api")
+
+    def _default_to_actor(self, item) -> None:
+        from models.user import CrmUser
+
+        user = acting_user()
+        body = request.get_json(silent=True)
+        if user is None or not isinstance(body, dict):
+            return
+        for name in self.actor_defaults:
+            # An explicit null is the blank choice of the form ("—"): it stays empty.
+            if name not in body and getattr(item, name, None) is None:
+                setattr(item, name, db.session.get(CrmUser, user.id))
 
     def _refuse_unknown_related(self, item) -> None:
         """marshmallow-sqlalchemy builds a new empty object for an id it cannot find

@@ -1,7 +1,6 @@
 """Screens and REST APIs of deals, their line items and payment schedule."""
 from __future__ import annotations
 
-from flask import g
 from flask_appbuilder.fields import QuerySelectField
 from flask_appbuilder.fieldwidgets import Select2Widget
 from flask_appbuilder.models.sqla.interface import SQLAInterface
@@ -10,6 +9,7 @@ from sqlalchemy import or_, select
 from app.extensions import db
 from app.scope import can_see
 from errors import CrmError, FieldErrors
+from models.base import acting_user
 from models.deal import Deal, DealItem, PaymentScheduleEntry
 from models import labels as domain_labels
 from models.labels import DEAL_ITEM_LABELS, PAYMENT_LABELS
@@ -64,7 +64,7 @@ class DealNotVisible(FieldErrors):
 
 def _guard_deal_visible(item) -> None:
     """Items and payments belong to a deal the user may see (the API takes any deal id)."""
-    if item.deal is not None and not can_see(item.deal, getattr(g, "user", None)):
+    if item.deal is not None and not can_see(item.deal, acting_user()):
         raise DealNotVisible()
 
 

@@ -12,6 +12,7 @@ from wtforms import SelectField, StringField, TextAreaField
 from app.extensions import db
 from app.scope import can_see
 from errors import FieldErrors
+from models.base import acting_user
 from models.event import (AUTO_COLUMNS, EVENT_DIRECTION_LABELS, EVENT_KIND_LABELS,
                           EVENT_STATE_LABELS, Event, EventContactRow, EventDirection, EventKind,
                           EventState)
@@ -123,7 +124,7 @@ class EventView(PlainExportMixin, CrmModelView):
         event, the kind, direction and topic) of the record it is based on."""
         basis = get_record(request.args.get("record_entity", ""),
                            request.args.get("record_id"))
-        if basis is None or not can_see(basis, getattr(g, "user", None)):
+        if basis is None or not can_see(basis, acting_user()):
             return
         if getattr(basis, "company", None) is not None:
             form.company.data = basis.company
@@ -197,7 +198,7 @@ def _guard_parent_event(item) -> None:
     """A row may only be added to (or moved to) an event the user sees."""
     event = item.event if item.event is not None else (
         db.session.get(Event, item.event_id) if item.event_id else None)
-    if event is not None and not can_see(event, getattr(g, "user", None)):
+    if event is not None and not can_see(event, acting_user()):
         db.session.rollback()
         raise FieldErrors({"event": "Событие не найдено"})
 
@@ -217,6 +218,7 @@ class EventApi(KnownRelatedMixin, CrmModelRestApi):
     add_columns = edit_columns = ["kind", "direction", "topic", "subject", "state", "company",
                                   "content", "rejection_reason", "rejection_comment",
                                   "responsible", "record_entity", "record_id"]
+    actor_defaults = ("responsible",)
     order_columns = ["id", "number", "started_at", "created_at", "state"]
     related_labels = {"topic": "Тема", "company": "Контрагент", "responsible": "Ответственный"}
 

@@ -12,6 +12,7 @@ from process.snapshot import current_stage, is_process_record, process_of, recor
 from app.extensions import db
 from app.scope import can_see
 from errors import CrmError
+from models.base import acting_user
 from models.registry import get_record
 from rules.engine import manual_actions, why_not
 
@@ -98,8 +99,8 @@ class StageMoveView(BaseView):
     def _act_on(entity: str, pk: int, act):
         """Rights are the entity's own (write) and the row rule: no separate permission.
         `act(record)` changes the session and returns the message; one commit or rollback."""
-        user = getattr(g, "user", None)
-        if user is None or not user.is_authenticated:
+        user = acting_user()
+        if user is None:
             return redirect(url_for(current_app.appbuilder.sm.auth_view.endpoint + ".login"))
         record = get_record(entity, pk)
         if record is None or not is_process_record(record) \

@@ -9,11 +9,10 @@ from __future__ import annotations
 from flask import abort, current_app, flash, jsonify, redirect, request, url_for
 from flask_appbuilder import BaseView, expose
 from flask_appbuilder.security.decorators import has_access
-from flask_login import current_user
 from sqlalchemy import func, select, update
 
 from app.extensions import db
-from models.base import utcnow
+from models.base import current_actor_id, utcnow
 from models.notification import Notification
 from models.registry import get_record
 from models.user import CrmUser
@@ -30,7 +29,7 @@ KIND_LABELS = {
 
 
 def _mine():
-    return Notification.user_id == current_user.id
+    return Notification.user_id == current_actor_id()
 
 
 def unread_count(user_id: int) -> int:
@@ -43,9 +42,8 @@ def bell_count() -> int:
     """The navbar's badge. Called once per rendered page, so one COUNT and no caching: `g`
     outlives a request when an app context is already pushed (tests, CLI), and a cached
     number would survive the very click that marks everything read."""
-    if not getattr(current_user, "is_authenticated", False):
-        return 0
-    return unread_count(current_user.id)
+    me = current_actor_id()
+    return 0 if me is None else unread_count(me)
 
 
 def _own_or_404(pk: int) -> Notification:
@@ -90,10 +88,10 @@ class NotificationView(BaseView):
         rows = [{"item": n, "kind": KIND_LABELS.get(n.kind, n.kind),
                  "url": record_url(n.entity, n.record_id) if n.entity and n.record_id
                  else None} for n in items]
-        me = db.session.get(CrmUser, current_user.id)
+        me = db.session.get(CrmUser, current_actor_id())
         return self.render_template(
             "crm/notifications.html", title="Уведомления", rows=rows, total=total,
-            unread=unread_count(current_user.id), page=page, pages=pages,
+            unread=unread_count(current_actor_id()), page=page, pages=pages,
             notify_email=bool(me and me.notify_email), has_email=bool(me and me.email),
             csrf=csrf_token())
 
@@ -146,7 +144,7 @@ class NotificationView(BaseView):
         """The user's own «Дублировать уведомления на e-mail»; the admin sets anyone's on
         the users screen."""
         check_csrf()
-        me = db.session.get(CrmUser, current_user.id)
+        me = db.session.get(CrmUser, current_actor_id())
         if me is None:
             abort(404)
         me.notify_email = request.form.get("notify_email") in ("y", "on", "1", "true")
@@ -162,11 +160,12 @@ class NotificationView(BaseView):
     def unread(self):
         """{"unread": N} for the bell's polling. JSON answers, not the login redirect a page
         gets: a script cannot follow a redirect to a form."""
-        if not getattr(current_user, "is_authenticated", False):
+        me = current_actor_id()
+        if me is None:
             return jsonify(message="Войдите в систему, чтобы продолжить."), 401
         if not current_app.appbuilder.sm.has_access("can_read", RESOURCE):
             return jsonify(message="Доступ запрещён"), 403
-        return jsonify(unread=unread_count(current_user.id))
+        return jsonify(unread=unread_count(me))
 
 
 def register_views(appbuilder):

@@ -2,13 +2,11 @@
 and the "Новые заказы" inbox of the execution department."""
 from __future__ import annotations
 
-from flask import g
 from flask_appbuilder.fields import QuerySelectField
 from flask_appbuilder.fieldwidgets import Select2Widget
 from flask_appbuilder.models.filters import BaseFilter
 from flask_appbuilder.models.sqla.filters import FilterEqual
 from flask_appbuilder.models.sqla.interface import SQLAInterface
-from flask_login import current_user
 from sqlalchemy import and_, or_, select
 from wtforms import BooleanField, DecimalField, SelectField, StringField, TextAreaField
 from wtforms.validators import Optional, ValidationError
@@ -17,6 +15,7 @@ from app.extensions import db
 from app.forms import LocalDateField, LocalDateTimeField
 from app.scope import can_see
 from errors import CrmError, FieldErrors
+from models.base import acting_user
 from models.labels import ORDER_ITEM_LABELS, ORDER_LABELS
 from models.order import (DRAFT_STATUSES, ORDER_STATUS_LABELS, Order, OrderItem, OrderStatus)
 from models.party import Company, Contact
@@ -70,9 +69,8 @@ def _users():
 
 
 def _me():
-    if current_user and current_user.is_authenticated:
-        return db.session.get(CrmUser, current_user.id)
-    return None
+    user = acting_user()
+    return None if user is None else db.session.get(CrmUser, user.id)
 
 
 class _OrderFormValues:
@@ -140,7 +138,7 @@ def _order_fields() -> dict:
 def _guard_line(item: OrderItem, deleting: bool = False) -> None:
     """A line belongs to an order the user may see; an order past "заявка" keeps a line."""
     order = item.order
-    user = getattr(g, "user", None)
+    user = acting_user()
     with db.session.no_autoflush:  # the new line is not in the session yet
         visible = order is not None and can_see(order, user)
     if not visible:
@@ -250,7 +248,7 @@ class NewOrdersFilter(BaseFilter):
     arg_name = "crm_new_orders"
 
     def apply(self, query, value):
-        ids = new_order_executor_ids(getattr(g, "user", None))
+        ids = new_order_executor_ids(acting_user())
         if not ids:
             return query.filter(False)
         return query.filter(ready_for_execution(), Order.executor_id.in_(ids))
@@ -283,6 +281,7 @@ class OrderApi(CrmModelRestApi):
                     "created_by.id", "rule_key", "transition_id", "created_at", "updated_at"]
     add_columns = edit_columns = [*ORDER_API_FIELDS, "company", "contact", "responsible",
                                   "executor", "source"]
+    actor_defaults = ("responsible",)
     order_columns = ["id", "number", "date", "ship_date", "total", "status"]
     search_columns = ["number", "status", "company", "responsible", "executor"]
     base_order = ("id", "desc")

@@ -6,9 +6,9 @@ from __future__ import annotations
 from flask import abort, current_app, flash, redirect, request, url_for
 from flask_appbuilder import BaseView, expose
 from flask_appbuilder.security.decorators import has_access
-from flask_login import current_user
 
 from app.extensions import db
+from models.base import current_actor_id
 from errors import DefinitionError
 from views.base import register
 
@@ -150,7 +150,7 @@ class ProcessView(BaseView):
                     f"{filename}: key: в файле процесс «{process.key}», а это страница "
                     f"процесса «{expected}»; новый процесс загружайте со списка процессов")
             before = active_version(process.key)
-            version = install_definition(text, filename, user_id=current_user.id)
+            version = install_definition(text, filename, user_id=current_actor_id())
             db.session.commit()
         except DefinitionError as exc:
             return refuse(exc.message, exc.http_status)

@@ -4,7 +4,7 @@ Also holds the small helpers the event screens share: user pickers, the record-l
 formatter and the "на основании" fields."""
 from __future__ import annotations
 
-from flask import abort, current_app, flash, g, redirect, request, url_for
+from flask import abort, current_app, flash, redirect, request, url_for
 from flask_appbuilder import expose
 from flask_appbuilder.fields import QuerySelectField, QuerySelectMultipleField
 from flask_appbuilder.fieldwidgets import (BS3TextAreaFieldWidget, BS3TextFieldWidget,
@@ -22,7 +22,7 @@ from app.extensions import db
 from app.forms import model_check_validator
 from app.scope import can_see, scope_query
 from errors import FieldErrors
-from models.base import utcnow
+from models.base import acting_user, utcnow
 from models.labels import TASK_LABELS
 from models.registry import entities, entity_label, get_record, model_for
 from models.task import (OPEN_TASK_STATUSES, TASK_STATUS_LABELS, ChecklistItem,
@@ -39,10 +39,8 @@ def _users():
 
 
 def _me():
-    user = getattr(g, "user", None)
-    if user is None or not getattr(user, "is_authenticated", False):
-        return None
-    return db.session.get(CrmUser, user.id)
+    user = acting_user()
+    return None if user is None else db.session.get(CrmUser, user.id)
 
 
 def user_field(label: str, default_me: bool = False, model=None) -> QuerySelectField:
@@ -113,7 +111,7 @@ def record_text(ref) -> str:
         return ""
     entity, record_id = ref
     record = get_record(entity, record_id)
-    if record is None or not can_see(record, getattr(g, "user", None)):
+    if record is None or not can_see(record, acting_user()):
         return f"{entity_label(entity)} № {record_id}"
     return f"{entity_label(entity)}: {record}"
 
@@ -126,7 +124,7 @@ def format_record_link(ref):
     record = get_record(entity, record_id)
     if record is None:
         return f"{entity_label(entity)} № {record_id} (не найдена)"
-    if not can_see(record, getattr(g, "user", None)):
+    if not can_see(record, acting_user()):
         return f"{entity_label(entity)} № {record_id}"
     text = f"{entity_label(entity)}: {record}"
     url = record_url(entity, record_id)
@@ -400,8 +398,8 @@ class MyOpenTasksFilter(BaseFilter):
     arg_name = "crm_my_open"
 
     def apply(self, query, value):
-        user = getattr(g, "user", None)
-        if user is None or not getattr(user, "is_authenticated", False):
+        user = acting_user()
+        if user is None:
             return query.filter(False)
         return query.filter(Task.assignee_id == user.id,
                             Task.status.in_(OPEN_TASK_STATUSES))
@@ -431,7 +429,7 @@ def record_tasks(entity: str, pk) -> dict | None:
     if not entity or not _may_read_tasks():
         return None
     mine = select(Task).where(Task.record_entity == entity, Task.record_id == record_id)
-    mine = scope_query(mine, Task, getattr(g, "user", None))
+    mine = scope_query(mine, Task, acting_user())
     open_tasks = db.session.scalars(mine.where(Task.status.in_(OPEN_TASK_STATUSES))
                                     .order_by(*overdue_first(utcnow()))).all()
     closed = mine.where(Task.status.not_in(OPEN_TASK_STATUSES))
@@ -450,8 +448,8 @@ def record_tasks(entity: str, pk) -> dict | None:
 
 def my_open_tasks(limit: int = HOME_TASKS_SHOWN) -> dict | None:
     """The home page's «Мои задачи»: the first of my open tasks, overdue first."""
-    user = getattr(g, "user", None)
-    if user is None or not getattr(user, "is_authenticated", False) or not _may_read_tasks():
+    user = acting_user()
+    if user is None or not _may_read_tasks():
         return None
     now = utcnow()
     mine = (Task.assignee_id == user.id, Task.status.in_(OPEN_TASK_STATUSES))
@@ -509,7 +507,7 @@ class KnownRelatedMixin:
 def _guard_parent_task(item) -> None:
     task = item.task if item.task is not None else (
         db.session.get(Task, item.task_id) if item.task_id else None)
-    if task is not None and not can_see(task, getattr(g, "user", None)):
+    if task is not None and not can_see(task, acting_user()):
         raise FieldErrors({"task": "Задача не найдена"})
 
 
@@ -527,6 +525,7 @@ class TaskApi(KnownRelatedMixin, CrmModelRestApi):
     add_columns = ["title", "description", "assignee", "creator", "observers", "deadline",
                    "remind_at", "status", "result", "outcome_choices", "outcome",
                    "record_entity", "record_id"]
+    actor_defaults = ("assignee", "creator")
     # The allowed outcomes are fixed when the task is made (by a person or a rule).
     edit_columns = ["title", "description", "assignee", "creator", "observers", "deadline",
                     "remind_at", "status", "result", "outcome", "record_entity", "record_id"]

@@ -7,12 +7,11 @@ of the record (app.scope.can_see). A record the user cannot see answers 403 whic
 is asked for."""
 from __future__ import annotations
 
-from flask import abort, current_app, flash, g, make_response, redirect, request, send_file, \
+from flask import abort, current_app, flash, make_response, redirect, request, send_file, \
     url_for
 from flask_appbuilder import BaseView, expose
 from flask_appbuilder.api import BaseApi, safe
 from flask_appbuilder.security.decorators import has_access, protect
-from flask_login import current_user
 
 from app.attachments import (allowed_extensions, attachments_of, delete_attachment,
                              discard_file, human_size, max_bytes, path_of, save_upload)
@@ -21,6 +20,7 @@ from app.formatting import format_datetime
 from app.scope import can_see
 from errors import UploadRefused
 from models.attachment import Attachment
+from models.base import acting_user, current_actor_id
 from models.registry import model_for
 from models.timeline import COMMENT_MAX_LENGTH, TimelineKind, add_timeline, timeline_for
 
@@ -54,11 +54,7 @@ def view_for_entity(entity: str):
 
 
 def _user():
-    user = getattr(g, "user", None)
-    if user is not None and getattr(user, "is_authenticated", False):
-        return user
-    user = current_app.appbuilder.sm.current_user
-    return user if user is not None and getattr(user, "is_authenticated", False) else None
+    return acting_user()
 
 
 def has_right(right: str, resource: str) -> bool:
@@ -206,7 +202,7 @@ class CommentView(BaseView):
         if len(text) > COMMENT_MAX_LENGTH:
             return refuse_on_page(view, record_id, COMMENT_TOO_LONG)
         add_timeline(entity, record.id, TimelineKind.comment.value, text,
-                     author_id=current_user.id)
+                     author_id=current_actor_id())
         db.session.commit()
         flash("Комментарий добавлен", "success")
         return redirect(record_url(view, record_id, "crm-history"))
@@ -237,7 +233,7 @@ class AttachmentView(BaseView):
             return refuse_on_page(view, record_id, NO_FILE)
         try:
             attachment = save_upload(file.stream, file.filename, entity, record_id,
-                                     declared_type=file.mimetype, user_id=current_user.id)
+                                     declared_type=file.mimetype, user_id=current_actor_id())
         except UploadRefused as exc:
             return refuse_on_page(view, record_id, exc.message, exc.http_status)
         try:
@@ -267,7 +263,7 @@ class AttachmentView(BaseView):
             abort(404)
         _record, view = record_or_abort(attachment.entity, attachment.record_id)
         name, record_id = attachment.filename, attachment.record_id
-        delete_attachment(attachment, user_id=current_user.id)
+        delete_attachment(attachment, user_id=current_actor_id())
         db.session.commit()
         discard_file(attachment)
         flash(f"Файл «{name}» удалён", "success")
