@@ -241,3 +241,47 @@ def test_a_follow_up_task_has_its_own_creator_and_deadline(login, sales, buyer):
     assert rework.assignee.username == "manager"
     # 1 working day from Monday 30.11 12:00 MSK, not the 2 days of the task it follows
     assert rework.deadline == utc(2026, 12, 1, 12, 0)
+
+
+# --- a task deadline hanging on a date field -----------------------------------------------
+def test_a_task_deadline_follows_its_date_field(login, buyer):
+    eco = install("002_deals.yaml", "eco_deals")
+    admin = login("admin")
+    deal = new_deal(admin, eco, "contact", title="Эко-пакеты", company=buyer.id)
+    assert move(admin, deal, eco, "postponed").status_code == 200
+    call = next(t for t in _tasks(deal) if t.title == "Звонок клиенту")
+    assert call.deadline is None  # no date yet
+    assert put_deal(admin, deal, custom={"callback_date": "2026-12-03"}).status_code == 200
+    call = next(t for t in _tasks(deal) if t.title == "Звонок клиенту")
+    assert call.deadline == utc(2026, 12, 3, 10, 0)  # at 10:00, as the definition says
+    assert put_deal(admin, deal, custom={"callback_date": "2026-12-04"}).status_code == 200
+    call = next(t for t in _tasks(deal) if t.title == "Звонок клиенту")
+    assert call.deadline == utc(2026, 12, 4, 10, 0)
+
+
+# --- a reminder whose person is not set yet ------------------------------------------------
+def test_a_reminder_to_nobody_yet_goes_to_the_records_author(login, one_c):
+    from jobs.actions import run_row
+    from models.base import utcnow
+    from models.notification import Notification
+
+    secretary = login("secretary")
+    resp = secretary.api("post", "/api/v1/event/", json={
+        "kind": "call", "direction": "incoming", "state": "planned", "responsible": None,
+        "topic": _topic("order_approval"),
+        "subject": "Перезвонить клиенту"})
+    assert resp.status_code == 201, resp.json
+    event = db.session.get(Event, resp.json["id"])
+    assert event.responsible_id is None
+    row = ScheduledAction(action="remind", entity="event", record_id=event.id,
+                          params={"to": [{"field": "responsible"}], "text": "Перезвонить"},
+                          due_at=utcnow(), effect_key=f"test:{event.id}:remind",
+                          rule_key="events.test")
+    db.session.add(row)
+    db.session.commit()
+    run_row(row, utcnow())
+    db.session.commit()
+    [note] = db.session.scalars(select(Notification)).all()
+    assert note.user_id == _user("secretary").id
+    assert "напоминание отправлено автору записи" in note.text
+    assert row.status == "done"
