@@ -45,8 +45,47 @@ def rules_check_command():
             click.echo(f"OK {path.name}")
     for problem in problems:
         click.echo(problem, err=True)
+    for warning in unheld_role_warnings():
+        click.echo(warning, err=True)
     if problems:
         raise SystemExit(1)
+
+
+def unheld_role_warnings() -> list[str]:
+    """Roles the installed definitions address that no active user holds: their tasks go
+    to the record's responsible until someone is given the role."""
+    from process.catalog import active_process, active_versions
+    from process.people import users_with_role
+
+    from app.access import role_labels
+
+    out = []
+    for version in active_versions():
+        process = active_process(version.process_key)
+        for role in sorted(_roles_of(process)):
+            if not users_with_role(role):
+                out.append(f"Внимание: процесс «{process.name}» адресует задачи роли "
+                           f"«{role_labels().get(role, role)}», но ни один активный "
+                           "пользователь её не имеет")
+    return out
+
+
+def _roles_of(process) -> set[str]:
+    found: set[str] = set()
+
+    def walk(value):
+        if isinstance(value, dict):
+            if isinstance(value.get("role"), str):
+                found.add(value["role"])
+            for item in value.values():
+                walk(item)
+        elif isinstance(value, (list, tuple)):
+            for item in value:
+                walk(item)
+
+    for _stage, action in (process.rules or {}).values() if process else ():
+        walk(action.params)
+    return found
 
 
 @rules.command("install")

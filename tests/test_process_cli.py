@@ -89,3 +89,19 @@ def test_simulate_given_stages_and_values(app, runner):
     assert result.exit_code == 1 and "--values: ожидается объект JSON" in result.output
     result = _rules(runner, "simulate", "nothing")
     assert result.exit_code == 1 and "Процесс «nothing» не найден" in result.output
+
+
+def test_check_warns_of_roles_no_active_user_holds(app, runner):
+    from models.user import CrmUser
+
+    install_shipped()
+    db.session.commit()
+    assert "Метролог" not in _rules(runner, "check").output
+    for user in db.session.scalars(select(CrmUser)).all():
+        if any(role.name == "metrologist" for role in user.roles):
+            user.active = False
+    db.session.commit()
+    result = _rules(runner, "check")
+    assert result.exit_code == 0  # a warning, not a broken definition
+    assert ("процесс «Продажа» адресует задачи роли «Метролог», но ни один активный "
+            "пользователь её не имеет") in result.output
