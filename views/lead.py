@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from flask_appbuilder.models.sqla.interface import SQLAInterface
+from wtforms.validators import Length
 
 from models.lead import Lead
 from views.base import CrmModelRestApi, CrmModelView, register
@@ -14,6 +15,7 @@ from views.pipeline import (TASKS_COLUMN, TASKS_SEARCH_FIELD, HasOpenTaskFilter,
 LEAD_LABELS = {
     "title": "Название", "pipeline": "Воронка", "stage": "Этап",
     "stage_entered_at": "На этапе с", "source": "Источник", "company_name": "Компания",
+    "company_full_name": "Полное наименование", "inn": "ИНН",
     "contact_name": "Контактное лицо", "company": "Контрагент", "contact": "Контакт",
     "client_activity": "Вид деятельности", "activity_other": "Вид деятельности (другое)",
     "quality_reason": "Причина некачественного лида",
@@ -22,7 +24,8 @@ LEAD_LABELS = {
     TASKS_COLUMN: "Задачи",
 }
 LEAD_FORM_COLUMNS = ["title", "pipeline", "stage", "source", "responsible", "observers",
-                     "company_name", "contact_name", "phone", "email", "client_activity",
+                     "company_name", "company_full_name", "inn", "contact_name", "phone",
+                     "email", "client_activity",
                      "activity_other", "quality_reason", "quality_comment", "company",
                      "contact", "custom"]
 
@@ -39,7 +42,16 @@ def _form_extras():
         "custom": custom_field(Lead),
         "activity_other": optional_text("Вид деятельности (другое)", area=False),
         "quality_comment": optional_text("Комментарий к причине"),
+        "company_full_name": _limited_text("Полное наименование", 500),
+        "inn": _limited_text("ИНН", 12),
     }
+
+
+def _limited_text(label: str, length: int):
+    """Stripped, empty as NULL, and no longer than the column (PostgreSQL refuses more)."""
+    field = optional_text(label, area=False)
+    field.kwargs["validators"] = [Length(max=length, message=f"Не длиннее {length} символов")]
+    return field
 
 
 class LeadView(PipelineRecordViewMixin, CrmModelView):
@@ -50,13 +62,14 @@ class LeadView(PipelineRecordViewMixin, CrmModelView):
     list_columns = ["title", "stage", "source", "company_name", "phone", "responsible",
                     TASKS_COLUMN, "created_at"]
     search_columns = ["title", "pipeline", "stage", "source", "responsible", "company_name",
-                      "contact_name", "phone", "email", "created_at", TASKS_COLUMN]
+                      "inn", "contact_name", "phone", "email", "created_at", TASKS_COLUMN]
     search_form_extra_fields = {TASKS_COLUMN: TASKS_SEARCH_FIELD}
     add_columns = edit_columns = LEAD_FORM_COLUMNS
     show_fieldsets = [
         ("Лид", {"fields": ["title", "pipeline", "stage", "stage_entered_at", "source",
                             "responsible", "observers"]}),
-        ("Клиент", {"fields": ["company_name", "contact_name", "phone", "email",
+        ("Клиент", {"fields": ["company_name", "company_full_name", "inn", "contact_name",
+                               "phone", "email",
                                "client_activity", "activity_other"]}),
         ("Качество", {"fields": ["quality_reason", "quality_comment"]}),
         ("Результат", {"fields": ["company", "contact", "converted_at"]}),
@@ -67,7 +80,9 @@ class LeadView(PipelineRecordViewMixin, CrmModelView):
     formatters_columns = {TASKS_COLUMN: tasks_mark}
     add_form_extra_fields = _form_extras()
     edit_form_extra_fields = _form_extras()
-    description_columns = {"responsible": "Если не указан, ответственным станете вы"}
+    description_columns = {"responsible": "Если не указан, ответственным станете вы",
+                           "inn": "10 цифр для организации, 12 — для ИП; по ИНН конвертация "
+                                  "находит уже существующего контрагента"}
 
 
 class LeadApi(CrmModelRestApi):
@@ -75,21 +90,24 @@ class LeadApi(CrmModelRestApi):
     resource = "lead"
     datamodel = SQLAInterface(Lead)
     list_columns = ["id", "title", "pipeline.id", "stage.id", "stage.name", "source.id",
-                    "responsible.id", "company_name", "contact_name", "phone", "email",
-                    "company.id", "contact.id", "converted_at", "created_at"]
+                    "responsible.id", "company_name", "company_full_name", "inn",
+                    "contact_name", "phone", "email", "company.id", "contact.id",
+                    "converted_at", "created_at"]
     show_columns = ["id", "title", "pipeline.id", "pipeline.name", "stage.id", "stage.name",
                     "stage_entered_at", "source.id", "source.label", "responsible.id",
-                    "observers.id", "company_name", "contact_name", "phone", "email",
+                    "observers.id", "company_name", "company_full_name", "inn",
+                    "contact_name", "phone", "email",
                     "company.id", "contact.id", "client_activity.id", "activity_other",
                     "quality_reason.id", "quality_comment", "custom", "converted_at",
                     "created_at", "updated_at"]
     add_columns = edit_columns = ["title", "pipeline", "stage", "source", "responsible",
-                                  "observers", "company_name", "contact_name", "phone",
-                                  "email", "company", "contact", "client_activity",
+                                  "observers", "company_name", "company_full_name", "inn",
+                                  "contact_name", "phone", "email", "company", "contact",
+                                  "client_activity",
                                   "activity_other", "quality_reason", "quality_comment",
                                   "custom"]
-    search_columns = ["title", "pipeline", "stage", "responsible", "company_name", "phone",
-                      "email", "id"]
+    search_columns = ["title", "pipeline", "stage", "responsible", "company_name", "inn",
+                      "phone", "email", "id"]
     search_filters = {"id": [NoOpenTaskFilter, HasOpenTaskFilter]}
 
 
