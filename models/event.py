@@ -11,7 +11,7 @@ import enum
 from sqlalchemy import DateTime, ForeignKey, Integer, String, Text, or_, select, update
 from sqlalchemy import event as sa_event
 from sqlalchemy import inspect as sa_inspect
-from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy.orm import Mapped, mapped_column, relationship, validates
 from sqlalchemy.orm.attributes import set_committed_value
 
 from models.base import (AuditedMixin, CheckedMixin, Model, RecordLinkMixin, TimestampMixin,
@@ -39,7 +39,8 @@ class EventState(str, enum.Enum):
 EVENT_KIND_LABELS = {
     EventKind.call.value: "Звонок",
     EventKind.email.value: "Электронное письмо",
-    EventKind.meeting.value: "Встреча",
+    # The 1C document's own word: «Вид – Личная встреча».
+    EventKind.meeting.value: "Личная встреча",
 }
 EVENT_DIRECTION_LABELS = {
     EventDirection.incoming.value: "Входящее",
@@ -51,8 +52,18 @@ EVENT_STATE_LABELS = {
     EventState.completed.value: "Завершено",
 }
 STARTED_STATES = (EventState.in_progress.value, EventState.completed.value)
-# Columns only the model writes: forms and the API never offer them.
+# Columns only the model writes: forms and the API never offer them (except the times of a
+# meeting, see MEETING_TIMES).
 AUTO_COLUMNS = ("number", "started_at", "ended_at")
+# «Начало/окончание – автоматически заполняется, редактируется до завершения» (meetings only).
+MEETING_TIMES = ("started_at", "ended_at")
+MEETING_TIMES_LOCKED = "Встреча завершена: начало и окончание больше не редактируются"
+
+
+def _stored(record, name):
+    """The value as loaded from the database, before this unit of work changed it."""
+    hist = sa_inspect(record).attrs[name].history
+    return hist.deleted[0] if hist.deleted else getattr(record, name)
 
 
 def _related(values, name):
@@ -71,7 +82,7 @@ class Event(AuditedMixin, CheckedMixin, RecordLinkMixin, TimestampMixin, Model):
     __label__ = "Событие"
     __choice_labels__ = {"kind": EVENT_KIND_LABELS, "direction": EVENT_DIRECTION_LABELS,
                          "state": EVENT_STATE_LABELS}
-    __checked_fields__ = ("kind", "direction", "state", "topic", "content", "company",
+    __checked_fields__ = ("kind", "direction", "state", "topic", "company", "ended_at",
                           "record_entity", "record_id")
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -129,6 +140,20 @@ class Event(AuditedMixin, CheckedMixin, RecordLinkMixin, TimestampMixin, Model):
     def number_label(self) -> str:
         return f"№ {self.number}" if self.number else ""
 
+    @validates("started_at", "ended_at")
+    def _naive_utc(self, _key, value):
+        # The API may send an offset ("…+03:00"); the columns hold naive UTC.
+        if isinstance(value, dt.datetime) and value.tzinfo is not None:
+            value = value.astimezone(dt.timezone.utc).replace(tzinfo=None)
+        return value
+
+    @property
+    def times_editable(self) -> bool:
+        """A meeting's start and end are typed by a person until it is completed (the
+        stored state: the save that completes it may still set them)."""
+        return self.kind == EventKind.meeting.value and \
+            _stored(self, "state") != EventState.completed.value
+
     @property
     def record_ref(self):
         """(entity, id) of the record the event was created on the basis of, or None."""
@@ -150,8 +175,10 @@ class Event(AuditedMixin, CheckedMixin, RecordLinkMixin, TimestampMixin, Model):
             errors["state"] = "Выберите состояние: запланировано, в работе или завершено"
         if _related(v, "topic") is None:
             errors["topic"] = "Укажите тему события"
-        if state == EventState.completed.value and not (v.content or "").strip():
-            errors["content"] = "Заполните содержание: без него событие нельзя завершить"
+        # The content is required by the process definition (only for some topics), not here.
+        started, ended = getattr(v, "started_at", None), getattr(v, "ended_at", None)
+        if started is not None and ended is not None and ended < started:
+            errors["ended_at"] = "Окончание не может быть раньше начала"
         if (kind == EventKind.email.value and direction == EventDirection.outgoing.value
                 and _related(v, "company") is None):
             errors["company"] = "Для исходящего электронного письма укажите контрагента"
@@ -226,8 +253,11 @@ def _event_after_insert(_mapper, conn, target: Event) -> None:
 @sa_event.listens_for(Event, "before_update")
 def _event_before_update(_mapper, _conn, target: Event) -> None:
     attrs = sa_inspect(target).attrs
+    typed = target.times_editable
     for key in AUTO_COLUMNS:
         hist = attrs[key].history
+        if typed and key in MEETING_TIMES:
+            continue
         if hist.added and hist.deleted != hist.added:
             # A direct write (a form, the API, a script): put the stored value back.
             setattr(target, key, hist.deleted[0] if hist.deleted else None)
@@ -236,9 +266,12 @@ def _event_before_update(_mapper, _conn, target: Event) -> None:
     now = utcnow()
     if target.state in STARTED_STATES and target.started_at is None:
         target.started_at = now
+    meeting = target.kind == EventKind.meeting.value
     if target.state == EventState.completed.value:
-        target.ended_at = now
-    else:
+        # A meeting keeps the end a person typed; other events end when completed.
+        if not (meeting and target.ended_at is not None):
+            target.ended_at = now
+    elif not meeting:
         # Reopened: it has not ended any more.
         target.ended_at = None
 
@@ -253,4 +286,4 @@ def _row_before_insert(_mapper, _conn, target: EventContactRow) -> None:
 
 __all__ = ["Event", "EventContactRow", "EventKind", "EventDirection", "EventState",
            "EVENT_KIND_LABELS", "EVENT_DIRECTION_LABELS", "EVENT_STATE_LABELS",
-           "AUTO_COLUMNS"]
+           "AUTO_COLUMNS", "MEETING_TIMES", "MEETING_TIMES_LOCKED"]

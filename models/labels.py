@@ -40,6 +40,7 @@ PAYMENT_LABELS = {
 LEAD_LABELS = {
     "title": "Название", "pipeline": "Воронка", "stage": "Этап",
     "stage_entered_at": "На этапе с", "source": "Источник", "company_name": "Компания",
+    "company_full_name": "Полное наименование", "inn": "ИНН",
     "contact_name": "Контактное лицо", "company": "Контрагент", "contact": "Контакт",
     "client_activity": "Вид деятельности", "activity_other": "Вид деятельности (другое)",
     "quality_reason": "Причина некачественного лида",

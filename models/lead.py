@@ -6,6 +6,7 @@ import datetime as dt
 from sqlalchemy import Column, DateTime, ForeignKey, Integer, String, Table, Text, or_, select
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from models import requisites as rq
 from models.base import (AuditedMixin, CheckedMixin, Model, TimestampMixin, VersionedMixin)
 from models.pipeline import PipelineRecordMixin, install_stage_tracking
 
@@ -30,7 +31,8 @@ class Lead(PipelineRecordMixin, AuditedMixin, CheckedMixin, VersionedMixin, Time
     __entity__ = "lead"
     __label__ = "Лид"
     __pipeline_entity__ = "lead"
-    __checked_fields__ = ("title", "pipeline", "stage", "source", "email", "client_activity",
+    __checked_fields__ = ("title", "pipeline", "stage", "source", "email", "inn",
+                          "client_activity",
                           "activity_other", "quality_reason", "quality_comment", "custom")
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -40,6 +42,9 @@ class Lead(PipelineRecordMixin, AuditedMixin, CheckedMixin, VersionedMixin, Time
                                                        index=True)
     # What the lead told us before conversion.
     company_name: Mapped[str | None] = mapped_column(String(300))
+    company_full_name: Mapped[str | None] = mapped_column(String(500))
+    # Identifies the company at conversion: two leads of one company make one counterparty.
+    inn: Mapped[str | None] = mapped_column(String(12), index=True)
     contact_name: Mapped[str | None] = mapped_column(String(300))
     phone: Mapped[str | None] = mapped_column(String(64), index=True)
     email: Mapped[str | None] = mapped_column(String(320), index=True)
@@ -78,6 +83,8 @@ class Lead(PipelineRecordMixin, AuditedMixin, CheckedMixin, VersionedMixin, Time
         errors.update(cls.pipeline_errors(v))
         if email_error(v.email):
             errors["email"] = email_error(v.email)
+        if (v.inn or "").strip() and rq.any_inn_error(v.inn):
+            errors["inn"] = rq.any_inn_error(v.inn)
         errors.update(cls.reference_errors(v, "source", "lead_source", "Источники и каналы"))
         errors.update(cls.reference_errors(v, "client_activity", "client_activity",
                                            "Виды деятельности клиента"))

@@ -2,8 +2,9 @@
 from __future__ import annotations
 
 import enum
+import re
 
-from sqlalchemy import Boolean, ForeignKey, Integer, String, Text
+from sqlalchemy import Boolean, ForeignKey, Integer, String, Text, func, or_, select
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from models import requisites as rq
@@ -143,3 +144,110 @@ class Contact(AuditedMixin, CheckedMixin, TimestampMixin, Model):
 
     def __str__(self) -> str:
         return self.full_name
+
+
+# --- matching a lead's company and contact at conversion -----------------------------------
+
+_LEGAL_FORMS = (("общество с ограниченной ответственностью", "ооо"),
+                ("публичное акционерное общество", "пао"),
+                ("закрытое акционерное общество", "зао"),
+                ("открытое акционерное общество", "оао"),
+                ("непубличное акционерное общество", "ао"),
+                ("акционерное общество", "ао"),
+                ("индивидуальный предприниматель", "ип"))
+_QUOTES = re.compile(r"[\"'«»“”„‘’`]")
+
+
+def name_key(value: str | None) -> str:
+    """'ООО "Ромашка" ' and 'Общество с ограниченной ответственностью «ромашка»' -> the same
+    key: people type one company's name in many ways."""
+    text = " ".join(_QUOTES.sub(" ", value or "").lower().replace("ё", "е").split())
+    for long, short in _LEGAL_FORMS:
+        if text.startswith(long + " ") or text == long:
+            text = short + text[len(long):]
+            break
+    return text
+
+
+def _core_word(key: str) -> str:
+    """The longest word of a name key without its legal form: the SQL pre-filter."""
+    words = key.split()
+    if len(words) > 1 and any(key.startswith(short + " ") for _, short in _LEGAL_FORMS):
+        words = words[1:]
+    return max(words, key=len, default="")
+
+
+def _session():
+    from app.extensions import db
+
+    return db.session
+
+
+def _same_inn(company: Company, inn: str) -> bool:
+    """A company with another INN is another company, whatever its name or phone."""
+    return not inn or not company.inn or company.inn.strip() == inn
+
+
+def _by_names(names: list[str], inn: str) -> Company | None:
+    keys = {name_key(n) for n in names if name_key(n)}
+    for key in sorted(keys, key=len, reverse=True):
+        core = _core_word(key)
+        # SQLite lowers only ASCII: the usual spellings of the word are looked for in SQL,
+        # the exact comparison is done on the key.
+        spellings = {core, core.capitalize(), core.upper(), core.title()}
+        query = select(Company).where(or_(*(column.contains(s) for s in spellings
+                                            for column in (Company.name, Company.full_name))))
+        for company in _session().scalars(query.order_by(Company.id)):
+            if keys & {name_key(company.name), name_key(company.full_name)} \
+                    and _same_inn(company, inn):
+                return company
+    return None
+
+
+def _by_contacts(phone: str, email: str, inn: str) -> Company | None:
+    for clause in ((func.lower(Company.email) == email.lower()) if email else None,
+                   (Company.phone == phone) if phone else None):
+        if clause is None:
+            continue
+        for company in _session().scalars(select(Company).where(clause).order_by(Company.id)):
+            if _same_inn(company, inn):
+                return company
+    return None
+
+
+def kind_for_inn(inn: str | None) -> str:
+    """A new counterparty from a lead: 12 digits is an entrepreneur's INN."""
+    return CompanyKind.entrepreneur.value if len((inn or "").strip()) == 12 \
+        else CompanyKind.legal.value
+
+
+def match_company(*, inn=None, full_name=None, name=None, short_name=None, phone=None,
+                  email=None, contact=None) -> Company | None:
+    """The existing company a lead speaks of: by INN, then by full or short name (any
+    spelling of the quotes, case and legal form), then by the matched contact's company,
+    then by phone or e-mail. Never one with another INN."""
+    inn = (inn or "").strip()
+    if inn:
+        found = _session().scalar(select(Company).where(Company.inn == inn)
+                                  .order_by(Company.id))
+        if found is not None:
+            return found
+    found = _by_names([full_name, name, short_name], inn)
+    if found is None and contact is not None and contact.company is not None \
+            and _same_inn(contact.company, inn):
+        found = contact.company
+    return found or _by_contacts((phone or "").strip(), (email or "").strip(), inn)
+
+
+def match_contact(*, phone=None, email=None) -> Contact | None:
+    """The existing person by e-mail (any case), then by phone."""
+    phone, email = (phone or "").strip(), (email or "").strip()
+    if email:
+        found = _session().scalar(select(Contact).where(
+            func.lower(Contact.email) == email.lower()).order_by(Contact.id))
+        if found is not None:
+            return found
+    if phone:
+        return _session().scalar(select(Contact).where(Contact.phone == phone)
+                                 .order_by(Contact.id))
+    return None

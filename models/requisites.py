@@ -31,6 +31,14 @@ def inn_error(value: str, length: int) -> str | None:
     return None if ok else "ИНН указан с ошибкой: не сходится контрольное число"
 
 
+def any_inn_error(value: str) -> str | None:
+    """An INN of either a legal entity (10 digits) or a person / entrepreneur (12)."""
+    value = (value or "").strip()
+    if not value.isdigit() or len(value) not in (10, 12):
+        return "ИНН должен состоять из 10 цифр (организация) или 12 цифр (ИП, физлицо)"
+    return inn_error(value, len(value))
+
+
 def ogrn_error(value: str) -> str | None:
     value = (value or "").strip()
     if err := _digits(value, 13, "ОГРН"):

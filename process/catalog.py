@@ -678,6 +678,28 @@ def effect_words(effect, process: ProcessDef) -> str:
     return action_words(ActionDef(name=effect.action, key="", params=p), process) + due
 
 
+def _fill_samples(process: ProcessDef, from_key: str | None, to_key: str, vals: dict,
+                  now_local, lines: list[str]):
+    """Fills the missing fields with samples until the move is allowed or refused for
+    another reason (returned). Several rounds: a filled field can make others required
+    (the client type asks for the requisites of that type)."""
+    from errors import MissingFields
+    from rules.engine import why_not
+
+    refusal = why_not(process, from_key, to_key, vals)
+    for _ in range(len(process.fields) + 2):
+        if not isinstance(refusal, MissingFields):
+            return refusal
+        lines.append(f"  Отказ: {refusal.message}")
+        filled = []
+        for key in refusal.errors:
+            vals[key] = sample_value(process, key, now_local)
+            filled.append(f"«{process.labels.get(key, key)}» = {_sample_words(vals[key])}")
+        lines.append("  Симуляция заполняет примерными значениями: " + "; ".join(filled))
+        refusal = why_not(process, from_key, to_key, vals)
+    return refusal
+
+
 def simulate(process: ProcessDef, stages: list[str] | None = None,
              values: dict | None = None, now_local=None) -> list[str]:
     """Lines describing each move of a sample record: refusals (and the sample values the
@@ -685,8 +707,8 @@ def simulate(process: ProcessDef, stages: list[str] | None = None,
     move would create. Nothing is written."""
     import uuid
 
-    from errors import MissingFields
-    from rules.engine import plan_move, why_not
+    from errors import CrmError
+    from rules.engine import plan_move
 
     if now_local is None:
         from app.formatting import to_local
@@ -712,22 +734,20 @@ def simulate(process: ProcessDef, stages: list[str] | None = None,
         lines.append("")
         lines.append(title)
         from_key = current
-        refusal = why_not(process, from_key, to_key, vals)
-        if isinstance(refusal, MissingFields):
-            lines.append(f"  Отказ: {refusal.message}")
-            filled = []
-            for key in refusal.errors:
-                vals[key] = sample_value(process, key, now_local)
-                filled.append(f"«{process.labels.get(key, key)}» = {_sample_words(vals[key])}")
-            lines.append("  Симуляция заполняет примерными значениями: " + "; ".join(filled))
-            refusal = why_not(process, from_key, to_key, vals)
+        refusal = _fill_samples(process, from_key, to_key, vals, now_local, lines)
         if refusal is not None:
             lines.append(f"  Отказ: {refusal.message}")
             lines.append("  Симуляция продолжает, как будто переход разрешён "
                          "(действия при выходе с этапа не учтены)")
             from_key = None
-        plan = plan_move(process, from_key, to_key, vals, uuid.uuid4().hex[:12], now_local,
-                         context=SAMPLE_CONTEXT)
+        try:
+            plan = plan_move(process, from_key, to_key, vals, uuid.uuid4().hex[:12],
+                             now_local, context=SAMPLE_CONTEXT)
+        except CrmError as exc:
+            # A refusal the samples cannot cure is a line of the report, not a traceback.
+            lines.append(f"  Симуляция не может провести переход: {exc.message}")
+            current = to_key
+            continue
         if plan.stage_deadline:
             lines.append(f"  Срок на этапе: {duration_words(target.deadline)}, до "
                          f"{format_local(plan.stage_deadline)}")

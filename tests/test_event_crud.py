@@ -82,7 +82,7 @@ def test_event_created_through_form_gets_a_number_and_russian_page(client):
 
 def test_event_form_offers_russian_choices(client):
     html = client.get("/eventview/add").get_data(as_text=True)
-    for label in ("Звонок", "Электронное письмо", "Встреча", "Входящее", "Исходящее",
+    for label in ("Звонок", "Электронное письмо", "Личная встреча", "Входящее", "Исходящее",
                   "Запланировано", "В работе", "Завершено", "Первый контакт с клиентом"):
         assert label in html
 
@@ -160,25 +160,18 @@ def test_direct_write_of_start_is_put_back(app):
     assert event.started_at == T0 and event.ended_at is None
 
 
-def test_completing_without_content_is_refused_at_the_field(client):
+def test_completing_without_content_is_allowed_by_the_model(client):
+    """«Содержание» is required by the process only for a proposal or a meeting (see
+    tests/test_process_flow_events.py); the model itself does not ask for it."""
     client.post("/eventview/add", data=form(state="in_progress"))
     event = only_event()
-    resp = client.post(f"/eventview/edit/{event.id}",
-                       data=form(state="completed", subject="Новая тема", content=""))
-    html = resp.get_data(as_text=True)
-    assert resp.status_code == 200
-    assert "без него событие нельзя завершить" in html
-    assert 'value="Новая тема"' in html  # the input is kept
+    resp = client.post(f"/eventview/edit/{event.id}", data=form(state="completed", content=""))
+    assert resp.status_code == 302
     event = reload(event.id)
-    assert event.state == "in_progress" and event.ended_at is None
-    assert event.subject == "Звонок от потенциального клиента"
-
-
-def test_completed_event_without_content_is_not_created(client):
-    resp = client.post("/eventview/add", data=form(state="completed"))
-    assert resp.status_code == 200
-    assert "без него событие нельзя завершить" in resp.get_data(as_text=True)
-    assert db.session.query(Event).count() == 0
+    assert event.state == "completed" and event.ended_at is not None and not event.content
+    resp = client.post("/eventview/add", data=form(state="completed", subject="Сразу"))
+    assert resp.status_code == 302
+    assert db.session.query(Event).count() == 2
 
 
 def test_outgoing_email_needs_a_company(client):
@@ -369,19 +362,6 @@ def test_api_refuses_to_set_start_and_end(admin):
     assert event.started_at == T0 and event.ended_at is None
 
 
-def test_api_refuses_completion_without_content_with_422(client):
-    resp = client.api("post", "/api/v1/event/", json=api_event(state="completed"))
-    assert resp.status_code == 422
-    assert "нельзя завершить" in resp.json["message"]["content"][0]
-    assert db.session.query(Event).count() == 0
-
-    event_id = client.api("post", "/api/v1/event/", json=api_event()).json["id"]
-    resp = client.api("put", f"/api/v1/event/{event_id}", json={"state": "completed"})
-    assert resp.status_code == 422
-    event = reload(event_id)
-    assert event.state == "planned" and event.ended_at is None
-
-
 def test_api_refuses_bad_kind_and_outgoing_email_without_company(client):
     resp = client.api("post", "/api/v1/event/", json=api_event(kind="fax"))
     assert resp.status_code == 422 and "kind" in resp.json["message"]
@@ -410,3 +390,94 @@ def test_contact_rows_through_api(client):
     resp = client.api("delete", f"/api/v1/event_contact/{row_id}")
     assert resp.status_code == 200
     assert db.session.query(EventContactRow).count() == 0
+
+
+# --- a meeting's start and end -----------------------------------------------------------
+
+def _meeting(admin) -> Event:
+    resp = admin.post("/eventview/add", data=form(kind="meeting", direction="outgoing",
+                                                  topic=topic("meeting").id,
+                                                  subject="Встреча в офисе"))
+    assert resp.status_code == 302
+    return only_event()
+
+
+def meeting_form(**over) -> dict:
+    return form(kind="meeting", direction="outgoing", topic=topic("meeting").id,
+                subject="Встреча в офисе", **over)
+
+
+def test_a_meeting_is_a_personal_meeting(admin):
+    event = _meeting(admin)
+    page = admin.get(f"/eventview/show/{event.id}").get_data(as_text=True)
+    assert "Личная встреча" in page
+    assert str(event) == f"Личная встреча № {event.number}"
+
+
+def test_meeting_start_and_end_are_edited_until_it_is_completed(admin, clock):
+    event = _meeting(admin)
+    html = admin.get(f"/eventview/edit/{event.id}").get_data(as_text=True)
+    assert 'name="started_at"' in html and 'name="ended_at"' in html
+    assert "disabled" not in html.split('name="started_at"')[1].split(">")[0]
+    resp = admin.post(f"/eventview/edit/{event.id}", data=meeting_form(
+        started_at="2026-11-17T15:00", ended_at="2026-11-17T16:30"))
+    assert resp.status_code == 302
+    event = reload(event.id)  # typed in Moscow time, stored in UTC
+    assert (event.started_at, event.ended_at) == (dt.datetime(2026, 11, 17, 12, 0),
+                                                  dt.datetime(2026, 11, 17, 13, 30))
+    resp = admin.post(f"/eventview/edit/{event.id}", data=meeting_form(
+        started_at="2026-11-17T15:00", ended_at="2026-11-17T14:00"))
+    assert resp.status_code == 200
+    assert "Окончание не может быть раньше начала" in resp.get_data(as_text=True)
+    assert reload(event.id).ended_at == dt.datetime(2026, 11, 17, 13, 30)
+
+    clock.move_to(T2)
+    resp = admin.post(f"/eventview/edit/{event.id}", data=meeting_form(
+        state="completed", content="Обсудили поставку", started_at="2026-11-17T15:00",
+        ended_at="2026-11-17T17:00"))
+    assert resp.status_code == 302
+    event = reload(event.id)  # the end typed with the completion is kept, not "now"
+    assert event.state == "completed" and event.ended_at == dt.datetime(2026, 11, 17, 14, 0)
+
+    html = admin.get(f"/eventview/edit/{event.id}").get_data(as_text=True)
+    assert "disabled" in html.split('name="started_at"')[1].split(">")[0]
+    resp = admin.post(f"/eventview/edit/{event.id}", data=meeting_form(
+        state="completed", content="Обсудили поставку", started_at="2026-11-17T10:00",
+        ended_at="2026-11-17T17:00"))
+    assert resp.status_code == 200
+    assert "Встреча завершена: начало и окончание больше не редактируются" in \
+        resp.get_data(as_text=True)
+    event = reload(event.id)
+    assert event.started_at == dt.datetime(2026, 11, 17, 12, 0)
+    # A save without the (disabled, so unsent) inputs keeps them.
+    resp = admin.post(f"/eventview/edit/{event.id}", data=meeting_form(
+        state="completed", content="Обсудили поставку и сроки"))
+    assert resp.status_code == 302
+    event = reload(event.id)
+    assert event.content == "Обсудили поставку и сроки"
+    assert (event.started_at, event.ended_at) == (dt.datetime(2026, 11, 17, 12, 0),
+                                                  dt.datetime(2026, 11, 17, 14, 0))
+
+
+def test_api_edits_meeting_times_until_completion_only(admin):
+    event_id = admin.api("post", "/api/v1/event/", json=api_event(
+        kind="meeting", topic=topic("meeting").id)).json["id"]
+    resp = admin.api("put", f"/api/v1/event/{event_id}", json={
+        "started_at": "2026-11-17T12:00:00", "ended_at": "2026-11-17T13:00:00"})
+    assert resp.status_code == 200, resp.json
+    assert reload(event_id).started_at == dt.datetime(2026, 11, 17, 12, 0)
+    resp = admin.api("put", f"/api/v1/event/{event_id}", json={
+        "started_at": "2026-11-17T14:00:00"})
+    assert resp.status_code == 422
+    assert resp.json["message"]["ended_at"] == ["Окончание не может быть раньше начала"]
+    resp = admin.api("put", f"/api/v1/event/{event_id}", json={
+        "state": "completed", "content": "Поговорили"})
+    assert resp.status_code == 200, resp.json
+    resp = admin.api("put", f"/api/v1/event/{event_id}", json={
+        "started_at": "2026-11-17T10:00:00"})
+    assert resp.status_code == 422
+    assert resp.json["message"] == {
+        "started_at": ["Встреча завершена: начало и окончание больше не редактируются"]}
+    event = reload(event_id)
+    assert (event.started_at, event.ended_at) == (dt.datetime(2026, 11, 17, 12, 0),
+                                                  dt.datetime(2026, 11, 17, 13, 0))

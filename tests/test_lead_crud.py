@@ -149,3 +149,30 @@ def test_own_scope_shows_a_lead_one_created_for_another(login, pipeline):
         == {"Передан второму"}
     assert manager.get(f"/leadview/show/{created.id}").status_code == 200
     assert login("outsider").api("get", f"/api/v1/lead/{created.id}").status_code == 404
+
+
+def test_a_wrong_inn_is_refused_on_the_form_and_the_api(login, pipeline):
+    manager = login("manager")
+    resp = manager.post("/leadview/add", data=_form(pipeline, inn="7707083894",
+                                                    company_full_name="ООО «Вектор»"))
+    html = resp.get_data(as_text=True)
+    assert resp.status_code == 200
+    assert "ИНН указан с ошибкой: не сходится контрольное число" in html
+    assert 'value="7707083894"' in html  # the input is kept
+    resp = manager.api("post", "/api/v1/lead/", json={
+        "title": "Звонок", "pipeline": pipeline.id, "stage": stage(pipeline, "new").id,
+        "inn": "12345"})
+    assert resp.status_code == 422
+    assert resp.json["message"]["inn"] == [
+        "ИНН должен состоять из 10 цифр (организация) или 12 цифр (ИП, физлицо)"]
+    assert db.session.query(Lead).count() == 0
+    resp = manager.post("/leadview/add", data=_form(pipeline, inn=" 7707083893 ",
+                                                    company_full_name="ООО «Вектор»"))
+    assert resp.status_code == 302
+    lead = db.session.query(Lead).one()
+    assert (lead.inn, lead.company_full_name) == ("7707083893", "ООО «Вектор»")
+    bad = manager.api("put", f"/api/v1/lead/{lead.id}",
+                      json={"inn": "500100732258", "version": lead.version})
+    assert bad.status_code == 422 and "контрольное число" in bad.json["message"]["inn"][0]
+    db.session.expire_all()
+    assert db.session.get(Lead, lead.id).inn == "7707083893"

@@ -173,3 +173,58 @@ def test_work_assignment_created_on_the_basis_of_an_event(client, login, one_c,
     assert proposal.topic.code == "proposal" and proposal.direction == "outgoing"
     assert (proposal.record_entity, proposal.record_id) == ("event", event.id)
     assert [r.contact_id for r in proposal.contact_rows] == [contact.id]
+
+
+def test_events_no1_and_no2_complete_without_content(client, one_c, client_company):
+    """Seed 000: №1 and №2 need the topic and the contact table; «Содержание» only №3, №4."""
+    company, contact = client_company
+    first = _event_with_contact(client, contact, topic=_topic("client_call"),
+                                subject="Звонок от потенциального клиента",
+                                responsible=_user("secretary").id)
+    resp = client.api("put", f"/api/v1/event/{first.id}", json={"state": "completed"})
+    assert resp.status_code == 200, resp.json
+    second = db.session.scalar(select(Event).where(Event.id != first.id))
+    assert second.topic.code == "first_contact" and not second.content
+    assert [r.contact_id for r in second.contact_rows] == [contact.id]
+    resp = client.api("put", f"/api/v1/event/{second.id}", json={"state": "completed"})
+    assert resp.status_code == 422  # №2: «4. Контрагент»
+    assert set(resp.json["message"]) == {"company"}
+    resp = client.api("put", f"/api/v1/event/{second.id}",
+                      json={"state": "completed", "company": company.id})
+    assert resp.status_code == 200, resp.json
+    db.session.expire_all()
+    assert db.session.get(Event, second.id).state == "completed"
+
+
+def test_event_no1_without_contact_rows_is_not_completed(client, one_c):
+    resp = client.api("post", "/api/v1/event/", json={
+        "kind": "call", "direction": "incoming", "state": "planned",
+        "topic": _topic("client_call"), "subject": "Звонок"})
+    event_id = resp.json["id"]
+    resp = client.api("put", f"/api/v1/event/{event_id}", json={"state": "completed"})
+    assert resp.status_code == 422 and set(resp.json["message"]) == {"contact_rows"}
+    assert db.session.query(Event).count() == 1
+
+
+def test_a_meeting_needs_content_and_its_times_lock_at_completion(client, one_c,
+                                                                  client_company):
+    company, contact = client_company
+    meeting = _event_with_contact(client, contact, kind="meeting", direction="outgoing",
+                                  topic=_topic("meeting"), company=company.id,
+                                  subject="Встреча с потенциальным клиентом")
+    resp = client.api("put", f"/api/v1/event/{meeting.id}", json={
+        "started_at": "2026-12-01T08:00:00", "ended_at": "2026-12-01T09:00:00"})
+    assert resp.status_code == 200, resp.json
+    resp = client.api("put", f"/api/v1/event/{meeting.id}", json={"state": "completed"})
+    assert resp.status_code == 422 and set(resp.json["message"]) == {"content"}
+    resp = client.api("put", f"/api/v1/event/{meeting.id}", json={
+        "state": "completed", "content": "Показали образцы"})
+    assert resp.status_code == 200, resp.json
+    resp = client.api("put", f"/api/v1/event/{meeting.id}", json={
+        "ended_at": "2026-12-01T10:00:00"})
+    assert resp.status_code == 422
+    assert resp.json["message"]["ended_at"] == [
+        "Встреча завершена: начало и окончание больше не редактируются"]
+    db.session.expire_all()
+    event = db.session.get(Event, meeting.id)
+    assert event.ended_at == dt.datetime(2026, 12, 1, 9, 0)

@@ -96,3 +96,61 @@ def test_no_sends_the_lead_to_bad_and_needs_a_reason(client, eco):
     db.session.expire_all()
     assert db.session.get(Lead, lead.id).stage.key == "processing"
     assert db.session.query(Deal).count() == 0
+
+
+def _convert(client, lead):
+    db.session.refresh(lead)
+    resp = client.api("put", f"/api/v1/lead/{lead.id}", json={
+        "custom": {**PROCESSING, "is_quality": True}, "version": lead.version})
+    assert resp.status_code == 200, resp.json
+    db.session.expire_all()
+    return db.session.get(Lead, lead.id)
+
+
+def test_two_leads_of_one_company_by_inn_make_one_company(client, eco):
+    first = _convert(client, _lead(client, eco, custom=PROCESSING, inn="7707083893",
+                                   company_full_name='ООО "Эко-Пак"'))
+    company = db.session.scalar(select(Company))
+    assert (company.inn, company.full_name, company.kind) == \
+        ("7707083893", 'ООО "Эко-Пак"', "legal")
+    # Another spelling, another person, another phone and e-mail: the INN decides.
+    second = _convert(client, _lead(
+        client, eco, custom={**PROCESSING, "company_short_name": "Экопак"},
+        inn="7707083893", company_name="ЭКО ПАК", company_full_name="Эко Пак",
+        phone="+7 812 000-00-00", email="sales@ecopak.ru"))
+    assert db.session.query(Company).count() == 1
+    assert first.company_id == second.company_id == company.id
+    assert {d.company_id for d in db.session.scalars(select(Deal))} == {company.id}
+
+
+def test_without_inn_the_full_name_matches_in_any_spelling(client, eco):
+    existing = Company(kind="legal", name="Ромашка", inn="7707083893",
+                       full_name='Общество с ограниченной ответственностью "Ромашка"')
+    other = Company(kind="legal", name="Ромашка-Юг", inn="500100732259",
+                    email="info@eco.ru")  # the lead's e-mail, but another INN and name
+    db.session.add_all([existing, other])
+    db.session.commit()
+    lead = _convert(client, _lead(client, eco, custom=PROCESSING,
+                                  company_full_name="  ООО «РОМАШКА» "))
+    assert db.session.query(Company).count() == 2
+    assert lead.company_id == existing.id
+    assert db.session.scalar(select(Deal)).company_id == existing.id
+
+
+def test_a_company_with_another_inn_is_not_taken_by_phone(client, eco):
+    stranger = Company(kind="legal", name="Другая", inn="500100732259",
+                       phone="+7 495 100-00-00", email="info@eco.ru")
+    db.session.add(stranger)
+    db.session.commit()
+    lead = _convert(client, _lead(client, eco, custom=PROCESSING, inn="7707083893"))
+    assert db.session.query(Company).count() == 2
+    assert lead.company.inn == "7707083893" and lead.company_id != stranger.id
+
+
+def test_name_key_ignores_quotes_case_and_the_spelled_out_legal_form():
+    from models.party import name_key
+
+    assert name_key('ООО "Ромашка"') == name_key("ООО «Ромашка»") == \
+        name_key(" общество с ограниченной ответственностью «РОМАШКА» ") == "ооо ромашка"
+    assert name_key("ООО «Ромашка»") != name_key("ООО «Ромашка-Юг»")
+    assert name_key(None) == ""

@@ -14,8 +14,8 @@ from app.scope import can_see
 from errors import FieldErrors
 from models.base import acting_user
 from models.event import (AUTO_COLUMNS, EVENT_DIRECTION_LABELS, EVENT_KIND_LABELS,
-                          EVENT_STATE_LABELS, Event, EventContactRow, EventDirection, EventKind,
-                          EventState)
+                          EVENT_STATE_LABELS, MEETING_TIMES, MEETING_TIMES_LOCKED, Event,
+                          EventContactRow, EventDirection, EventKind, EventState)
 from models.labels import EVENT_CONTACT_LABELS, EVENT_LABELS
 from models.party import Company, Contact
 from models.reference import choice_query
@@ -27,14 +27,70 @@ from views.task import (KnownRelatedMixin, PlainExportMixin, checks, format_reco
 
 AUTO_MESSAGES = {
     "number": "Номер присваивается автоматически и не редактируется",
-    "started_at": "Начало заполняется автоматически (при переводе в работу) и не редактируется",
-    "ended_at": "Окончание заполняется автоматически (при завершении) и не редактируется",
+    "started_at": "Начало заполняется автоматически (при переводе в работу) и не редактируется"
+                  " (у личной встречи — меняется до завершения)",
+    "ended_at": "Окончание заполняется автоматически (при завершении) и не редактируется"
+                " (у личной встречи — меняется до завершения)",
 }
 
 
 
 def _current_pk():
     return (request.view_args or {}).get("pk")
+
+
+def _edited_event():
+    pk = _current_pk()
+    if pk is None:
+        return None
+    with db.session.no_autoflush:
+        return db.session.get(Event, pk)
+
+
+def _minute(value):
+    return value.replace(second=0, microsecond=0) if value is not None else None
+
+
+def meeting_times_form(form_cls):
+    """The edit form's start and end: typed for a meeting until it is completed; shown
+    read-only on a completed meeting (a forged value is refused at the field); never taken
+    from the form for other events (their times follow the state)."""
+
+    class MeetingTimesForm(form_cls):
+        def process(self, formdata=None, obj=None, data=None, extra_filters=None, **kwargs):
+            formdata = self.meta.wrap_formdata(self, formdata)
+            super().process(formdata, obj, data, extra_filters, **kwargs)
+            self._times_refused = []
+            record = _edited_event()
+            if record is None:
+                return
+            for name in MEETING_TIMES:
+                self._keep_or_refuse(record, name, formdata)
+
+        def _keep_or_refuse(self, record, name, formdata):
+            field = self._fields.get(name)
+            if field is None:
+                return
+            stored = getattr(record, name)
+            if record.times_editable:
+                if _minute(field.data) == _minute(stored):
+                    field.data = stored  # the form shows minutes: keep the seconds
+                return
+            if record.kind == EventKind.meeting.value:
+                field.render_kw = {**(field.render_kw or {}), "disabled": True}
+                if formdata and name in formdata and _minute(field.data) != _minute(stored):
+                    self._times_refused.append(name)
+            field.data = stored
+
+        def validate(self, extra_validators=None):
+            ok = super().validate(extra_validators)
+            for name in getattr(self, "_times_refused", ()):
+                self._fields[name].errors = [*self._fields[name].errors, MEETING_TIMES_LOCKED]
+                ok = False
+            return ok
+
+    MeetingTimesForm.__name__ = form_cls.__name__
+    return MeetingTimesForm
 
 
 def _topics():
@@ -90,9 +146,11 @@ class EventView(PlainExportMixin, CrmModelView):
                       "responsible", "started_at", "ended_at", "content"]
     order_columns = ["number", "started_at", "kind", "state"]
     base_order = ("id", "desc")
-    add_columns = edit_columns = ["kind", "direction", "topic", "subject", "state", "company",
-                                  "content", "rejection_reason", "rejection_comment",
-                                  "responsible", "record_entity", "record_id"]
+    add_columns = ["kind", "direction", "topic", "subject", "state", "company", "content",
+                   "rejection_reason", "rejection_comment", "responsible", "record_entity",
+                   "record_id"]
+    # Start and end: only a meeting's edit form shows them (see _get_edit_widget).
+    edit_columns = [*add_columns[:5], *MEETING_TIMES, *add_columns[5:]]
     add_form_query_rel_fields = edit_form_query_rel_fields = {
         "rejection_reason": reference_rel_filters("rejection_reason")}
     show_fieldsets = [
@@ -108,9 +166,20 @@ class EventView(PlainExportMixin, CrmModelView):
                           "created_by": text_or_blank}
     description_columns = {
         "state": "Начало ставится при переводе в работу, окончание при завершении",
+        "started_at": "У личной встречи начало и окончание можно менять до её завершения",
     }
     add_form_extra_fields = _event_form_fields(default_me=True)
     edit_form_extra_fields = _event_form_fields(default_me=False)
+
+    def _init_forms(self):
+        super()._init_forms()
+        self.edit_form = meeting_times_form(self.edit_form)
+
+    def _get_edit_widget(self, form, exclude_cols=None, widgets=None):
+        record = _edited_event()
+        if record is None or record.kind != EventKind.meeting.value:
+            exclude_cols = [*(exclude_cols or []), *MEETING_TIMES]
+        return super()._get_edit_widget(form, exclude_cols=exclude_cols, widgets=widgets)
 
     def _get_add_widget(self, form, exclude_cols=None, widgets=None):
         prefill_basis(form)
@@ -215,26 +284,40 @@ class EventApi(KnownRelatedMixin, CrmModelRestApi):
                     "rejection_reason.id", "rejection_reason.label", "rejection_comment",
                     "responsible.id", "created_by.id", "record_entity", "record_id",
                     "rule_key", "transition_id", "effect_key", "created_at", "updated_at"]
-    add_columns = edit_columns = ["kind", "direction", "topic", "subject", "state", "company",
-                                  "content", "rejection_reason", "rejection_comment",
-                                  "responsible", "record_entity", "record_id"]
+    add_columns = ["kind", "direction", "topic", "subject", "state", "company", "content",
+                   "rejection_reason", "rejection_comment", "responsible", "record_entity",
+                   "record_id"]
+    edit_columns = [*add_columns, *MEETING_TIMES]
     actor_defaults = ("responsible",)
     order_columns = ["id", "number", "started_at", "created_at", "state"]
     related_labels = {"topic": "Тема", "company": "Контрагент", "responsible": "Ответственный"}
 
-    def _auto_columns_refused(self):
+    def _auto_columns_refused(self, record=None):
+        """422 at each automatic column sent; a meeting's times are taken until it is
+        completed, and refused with their own message after."""
         body = request.get_json(silent=True)
-        if isinstance(body, dict):
-            sent = [key for key in AUTO_COLUMNS if key in body]
-            if sent:
-                return self.response(422, message={k: [AUTO_MESSAGES[k]] for k in sent})
-        return None
+        if not isinstance(body, dict):
+            return None
+        message = {}
+        for key in (k for k in AUTO_COLUMNS if k in body):
+            if key in MEETING_TIMES and record is not None \
+                    and record.kind == EventKind.meeting.value:
+                if record.times_editable:
+                    continue
+                message[key] = [MEETING_TIMES_LOCKED]
+            else:
+                message[key] = [AUTO_MESSAGES[key]]
+        return self.response(422, message=message) if message else None
 
     def post_headless(self):
         return self._auto_columns_refused() or super().post_headless()
 
     def put_headless(self, pk):
-        return self._auto_columns_refused() or super().put_headless(pk)
+        with db.session.no_autoflush:
+            record = db.session.get(Event, pk)
+        if record is not None and not can_see(record, getattr(g, "user", None)):
+            record = None  # the save answers 404: say nothing of the record here
+        return self._auto_columns_refused(record) or super().put_headless(pk)
 
 
 class EventContactApi(KnownRelatedMixin, CrmModelRestApi):

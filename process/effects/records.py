@@ -9,7 +9,7 @@ from errors import CrmError
 from models.base import utcnow
 from models.deal import Deal
 from models.event import EventContactRow
-from models.party import Company, Contact
+from models.party import Company, Contact, kind_for_inn, match_company, match_contact
 from models.pipeline import Pipeline, Stage
 from models.reference import ReferenceItem, ReferenceList
 from models.registry import model_for
@@ -158,19 +158,25 @@ def move_record(ctx: EffectContext, effect: Effect) -> None:
 
 def convert_lead(ctx: EffectContext, effect: Effect) -> None:
     """Lead -> counterparty + contact + deal. An existing counterparty or contact is linked
-    when it matches by phone or e-mail (or the counterparty by name), never duplicated; the
+    when it matches (models.party.match_company: INN, then full or short name, then phone
+    or e-mail; match_contact), never duplicated; the
     deal enters the first stage of the named pipeline through the transition service."""
     lead = ctx.record
     if lead.converted_at is not None:
         return
     custom = lead.custom or {}
-    contact = lead.contact or _match_contact(lead.phone, lead.email)
-    company = lead.company or (contact.company if contact is not None else None) or \
-        _match_company(lead.company_name, lead.phone, lead.email)
+    contact = lead.contact or match_contact(phone=lead.phone, email=lead.email)
+    company = lead.company or match_company(
+        inn=lead.inn, full_name=lead.company_full_name, name=lead.company_name,
+        short_name=custom.get("company_short_name"), phone=lead.phone, email=lead.email,
+        contact=contact)
     if company is None:
         name = custom.get("company_short_name") or lead.company_name or lead.title
-        company = Company(kind="legal", name=name, full_name=lead.company_name, phone=lead.phone,
-                          email=lead.email, postal_address=custom.get("company_postal_address"),
+        company = Company(kind=kind_for_inn(lead.inn), name=name,
+                          inn=(lead.inn or "").strip() or None,
+                          full_name=lead.company_full_name or lead.company_name,
+                          phone=lead.phone, email=lead.email,
+                          postal_address=custom.get("company_postal_address"),
                           responsible_id=lead.responsible_id)
         db.session.add(company)
     if contact is None:
@@ -199,22 +205,3 @@ def convert_lead(ctx: EffectContext, effect: Effect) -> None:
     add_timeline(ctx.entity, lead.id, "system",
                  f"Лид конвертирован: контрагент «{company}», контакт «{contact}», "
                  f"сделка «{deal.title}»", author_id=0, payload={"deal": deal.id})
-
-
-def _match_contact(phone, email):
-    for column, value in ((Contact.email, email), (Contact.phone, phone)):
-        if value:
-            found = db.session.scalar(select(Contact).where(column == value))
-            if found is not None:
-                return found
-    return None
-
-
-def _match_company(name, phone, email):
-    for column, value in ((Company.email, email), (Company.phone, phone),
-                          (Company.name, name)):
-        if value:
-            found = db.session.scalar(select(Company).where(column == value))
-            if found is not None:
-                return found
-    return None
