@@ -91,9 +91,10 @@ def test_walk_from_new_request_to_won_under_a_frozen_clock(login, sales, buyer):
     with frozen(login, tuesday, "manager") as manager:
         feedback = task(deal, "Связаться с клиентом, получить обратную связь по КП")
         assert close(manager, feedback, "КП не согласовано").status_code == 200
+        # The follow-up's own deadline (1 working day), not the 2 days of the task it follows.
         assert new_tasks(deal, 6) == [
             ("Отработать возражение, переформировать КП", "manager", "sales_head",
-             utc(2026, 11, 6, 15, 0))]
+             utc(2026, 11, 5, 15, 0))]
         assert close(manager, tasks(deal)[6]).status_code == 200
     assert new_tasks(deal, 7) == [
         ("Связаться с клиентом, получить обратную связь по КП", "manager", "sales_head",

@@ -3,7 +3,7 @@ transition service would accept the move, disabled with the reason when it would
 same answer the request gets), and the endpoint the buttons post to."""
 from __future__ import annotations
 
-from flask import abort, current_app, flash, g, redirect, request, url_for
+from flask import abort, current_app, flash, redirect, request, url_for
 from flask_appbuilder import BaseView, expose
 
 from process import service
@@ -26,7 +26,7 @@ def record_context(entity: str, pk) -> dict | None:
     """What a record page needs of its process, built once per request: the record, its
     process, its values, its stage, the stage buttons and the «на основании» actions. None
     when the record has no process or the user may not change it."""
-    cache = g.setdefault("crm_record_context", {})
+    cache = request.environ.setdefault("crm.record_context", {})  # this request's only
     if (entity, pk) not in cache:
         cache[(entity, pk)] = _build_context(entity, pk)
     return cache[(entity, pk)]
