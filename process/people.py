@@ -31,8 +31,9 @@ def least_busy(users) -> int | None:
     if not users:
         return None
     ids = [u.id for u in users]
-    db.session.execute(select(CrmUser.id).where(CrmUser.id.in_(ids))
-                       .order_by(CrmUser.id).with_for_update())
+    if db.session.get_bind().dialect.name == "postgresql":
+        db.session.execute(select(CrmUser.id).where(CrmUser.id.in_(ids))
+                           .order_by(CrmUser.id).with_for_update())
     counts = dict(db.session.execute(
         select(Task.assignee_id, func.count(Task.id))
         .where(Task.assignee_id.in_(ids), Task.status.in_(OPEN_TASK_STATUSES))

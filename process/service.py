@@ -82,25 +82,28 @@ def transition(record, to_key: str, actor_id: int | None = None, source: str = "
     if process is None:
         guard.set_stage(record, to_key)
         return MoveResult(None, from_key, to_key)
-    plan = plan_move(process, from_key, to_key, record_values(record), uuid.uuid4().hex,
-                     _now_local(), context=template_context(record))
+    plan = plan_move(process, from_key, to_key, record_values(record, process),
+                     uuid.uuid4().hex, _now_local(), context=template_context(record))
     guard.set_stage(record, to_key)
     if from_key != to_key:
         entity = entity_of(record)
         _write_history(record, entity, process, from_key, to_key, plan, actor_id, source)
         cancel_stage_schedules(entity, record.id, from_key)
         close_stage_tasks(record, process, from_key, to_key)
-    apply_effects(record, plan.effects, actor_id, source, _depth=_depth)
+    apply_effects(record, plan.effects, actor_id, source, _depth=_depth, process=process)
     return MoveResult(plan, from_key, to_key)
 
 
-def apply_effects(record, effects, actor_id: int | None, source: str, _depth: int = 0) -> int:
+def apply_effects(record, effects, actor_id: int | None, source: str, _depth: int = 0,
+                  process=None) -> int:
     """Writes `effects` of `record`'s process into the session, whichever path decided them.
 
     Each effect's templates are rendered again once an effect before it changed the record
     (an `assign`, a `set_field`): a letter after `assign` names the new manager. Moves
     (`move_stage`) come last, each through `transition()`. Returns how many were applied."""
-    process = process_of(record)
+    if not effects:
+        return 0
+    process = process or process_of(record)
     entity = entity_of(record)
 
     def move(target, to_key, from_key=...):
@@ -115,7 +118,7 @@ def apply_effects(record, effects, actor_id: int | None, source: str, _depth: in
             moves.append(effect.params["to"])
             continue
         if changed:
-            effect = rerender(process, effect, record_values(record),
+            effect = rerender(process, effect, record_values(record, process),
                               template_context(record))
         handler_for(effect.action)(ctx, effect)
         changed = changed or effect.action in RECORD_CHANGING

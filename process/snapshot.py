@@ -61,7 +61,7 @@ def process_of(record):
     return processes.process_for_entity(entity)
 
 
-def record_values(record) -> dict:
+def record_values(record, process=...) -> dict:
     """The record as plain values for conditions, required fields and templates: every
     column, every to-one relationship by its id under the relationship's name, the custom
     fields, and the "Другое" flag of the lost reason."""
@@ -76,18 +76,19 @@ def record_values(record) -> dict:
         else:
             values[rel.key] = getattr(target, "id", None) if target is not None else None
     values.update(getattr(record, "custom", None) or {})
-    _attached_files(record, values)
+    _attached_files(record, values, process)
     reason = getattr(record, "lost_reason", None)
     values["lost_reason_is_other"] = bool(getattr(reason, "is_other", False))
     return values
 
 
-def _attached_files(record, values: dict) -> None:
+def _attached_files(record, values: dict, process=...) -> None:
     """A definition's file field with no value is filled when the record has a file on its
     «Файлы» tab: "attached file mandatory" means a file attached to the record."""
     if record.id is None or entity_of(record) not in STAGE_ATTR:
         return
-    process = process_of(record)
+    if process is ...:
+        process = process_of(record)
     file_fields = [f.key for f in getattr(process, "fields", ()) if f.type == "file"]
     if not any(values.get(key) in (None, "") for key in file_fields):
         return
