@@ -95,6 +95,17 @@ def _push_request_context():
 
 
 @pytest.fixture()
+def one_c(app):
+    """The 1C processes of events and customer orders, installed."""
+    from config import BASE_DIR
+    from process import catalog
+
+    for name in ("000_events.yaml", "000_orders.yaml"):
+        catalog.install_file(BASE_DIR / "rules" / "definitions" / name)
+    db.session.commit()
+
+
+@pytest.fixture()
 def runner(app):
     return app.test_cli_runner()
 

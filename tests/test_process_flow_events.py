@@ -5,7 +5,6 @@ import datetime as dt
 import pytest
 from sqlalchemy import select
 
-from process import catalog as processes
 from app.extensions import db
 from config import BASE_DIR
 from models.base import utcnow
@@ -17,13 +16,6 @@ from models.schedule import ScheduledAction
 from models.user import CrmUser
 
 DEFINITIONS = BASE_DIR / "rules" / "definitions"
-
-
-@pytest.fixture()
-def one_c(app):
-    processes.install_file(DEFINITIONS / "000_events.yaml")
-    processes.install_file(DEFINITIONS / "000_orders.yaml")
-    db.session.commit()
 
 
 def _topic(code):

@@ -14,8 +14,8 @@ from models.schedule import ScheduledAction
 from models.task import Task
 from models.timeline import TimelineEntry
 from models.user import CrmUser
-from process import catalog as processes
 from process.effects import registry
+from tests.test_process_flow_events import _topic
 from tests.process_flow_helpers import frozen, install, move, msk, new_deal, put_deal, utc
 
 DEFINITIONS = BASE_DIR / "rules" / "definitions"
@@ -179,18 +179,6 @@ def test_a_task_for_a_role_nobody_holds_goes_to_the_responsible(login, sales, bu
 
 
 # --- changes from empty --------------------------------------------------------------------
-@pytest.fixture()
-def one_c(app):
-    processes.install_file(DEFINITIONS / "000_events.yaml")
-    processes.install_file(DEFINITIONS / "000_orders.yaml")
-    db.session.commit()
-
-
-def _topic(code):
-    return db.session.scalar(select(ReferenceItem.id).join(ReferenceList).where(
-        ReferenceList.code == "event_topic", ReferenceItem.code == code))
-
-
 @pytest.mark.parametrize("way", ["api", "service"])
 def test_choosing_the_approver_from_empty_creates_the_5_minute_reminder(login, one_c, way):
     manager = login("manager")
