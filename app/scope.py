@@ -1,18 +1,32 @@
-"""Row rules: which records with a responsible person a user may see and change."""
+"""Row rules: which records with a responsible person a user may see and change.
+
+Two modes. WRITE is the role's scope alone (own / department / all). READ adds two kinds of
+readers the process brings: the participants of the record's current stage (roles a
+definition names at that stage, e.g. the constructor at «Раскрой») and the assignees of the
+record's open tasks. They see the record; changing it stays with the role's scope, except
+the stage move a participant may make (`may_change_stage`)."""
 from __future__ import annotations
 
-from sqlalchemy import select
+from flask import current_app, has_request_context, request
+from sqlalchemy import or_, select
 
-from app.access import user_scope
+from app.access import API_METHOD_RIGHTS, VIEW_METHOD_RIGHTS, user_scope
 from app.extensions import db
+from models.pipeline import Stage
+from models.task import OPEN_TASK_STATUSES, Task
+from models.user import CrmUser, Department
+from process.catalog import participant_stages
+from process.snapshot import STAGE_ATTR, current_stage
+
+READ, WRITE = "read", "write"
+_READ_METHODS = {name for name, right in {**VIEW_METHOD_RIGHTS, **API_METHOD_RIGHTS}.items()
+                 if right == "read"}
 
 
 def visible_user_ids(user) -> set[int] | None:
     """Ids of the users whose records `user` sees; None means every record."""
-    if user is None or not getattr(user, "is_authenticated", False):
+    if not _signed_in(user):
         return set()
-    from models.user import CrmUser, Department
-
     scope = user_scope(r.name for r in user.roles)
     if scope == "all":
         return None
@@ -26,24 +40,84 @@ def visible_user_ids(user) -> set[int] | None:
     return ids
 
 
-def scope_query(query, model, user):
-    ids = visible_user_ids(user)
-    if ids is None:
-        return query
-    if not ids:
-        return query.filter(False)
-    return query.filter(model.scope_clause(user.id, ids))
+def request_mode() -> str:
+    """READ for the screens and API calls that only show (list, page, export, GET), WRITE
+    for everything else: an endpoint nobody classified is treated as a change."""
+    if not has_request_context() or not request.endpoint:
+        return WRITE
+    return READ if request.endpoint.rsplit(".", 1)[-1] in _READ_METHODS else WRITE
 
 
-def can_see(record, user) -> bool:
+def scope_query(query, model, user, mode: str = READ):
+    clause = row_clause(model, user, mode)
+    return query if clause is None else query.filter(clause)
+
+
+def can_see(record, user, mode: str = READ) -> bool:
     """The same rule for one record (attachments, comments, PDFs of a record)."""
     model = type(record)
-    if not hasattr(model, "scope_clause"):
+    clause = row_clause(model, user, mode)
+    if clause is None:
         return True
+    stmt = select(model.id).where(model.id == record.id, clause)
+    return db.session.scalar(stmt) is not None
+
+
+def row_clause(model, user, mode: str = READ):
+    """The WHERE clause of the rows `user` may see (READ) or change (WRITE); None: all."""
+    if not hasattr(model, "scope_clause"):
+        return None
     ids = visible_user_ids(user)
     if ids is None:
-        return True
-    if not ids:
+        return None
+    clauses = [model.scope_clause(user.id, ids)] if ids else []
+    if mode == READ and _signed_in(user):
+        clauses += _process_readers(model, user)
+    return or_(*clauses) if clauses else model.id.is_(None)
+
+
+def _process_readers(model, user) -> list:
+    entity = getattr(model, "__entity__", "")
+    clauses = []
+    attr = STAGE_ATTR.get(entity)
+    if attr:
+        for pipeline_id, keys in participant_stages(entity, _roles(user)).items():
+            if attr == "stage":
+                clauses.append(model.stage_id.in_(select(Stage.id).where(
+                    Stage.pipeline_id == pipeline_id, Stage.key.in_(keys))))
+            else:
+                clauses.append(getattr(model, attr).in_(keys))
+    if entity and entity != "task":
+        clauses.append(model.id.in_(select(Task.record_id).where(
+            Task.record_entity == entity, Task.assignee_id == user.id,
+            Task.status.in_(OPEN_TASK_STATUSES))))
+    return clauses
+
+
+def is_participant(record, user) -> bool:
+    """`user` holds a role the definition names at the record's current stage."""
+    entity = getattr(type(record), "__entity__", "")
+    if entity not in STAGE_ATTR or not _signed_in(user):
         return False
-    stmt = select(model.id).where(model.id == record.id, model.scope_clause(user.id, ids))
-    return db.session.scalar(stmt) is not None
+    pipeline_id = getattr(record, "pipeline_id", None) if STAGE_ATTR[entity] == "stage" else None
+    keys = participant_stages(entity, _roles(user)).get(pipeline_id, ())
+    return current_stage(record) in keys
+
+
+def may_change_stage(record, user) -> bool:
+    """Who may move the record on: a writer of the entity within the role's own scope, or a
+    participant of the stage the record is at (who may only read it otherwise)."""
+    entity = getattr(type(record), "__entity__", "")
+    if current_app.appbuilder.sm.has_access("can_write", entity) and can_see(record, user,
+                                                                             WRITE):
+        return True
+    return current_app.appbuilder.sm.has_access("can_read", entity) and \
+        is_participant(record, user)
+
+
+def _signed_in(user) -> bool:
+    return user is not None and bool(getattr(user, "is_authenticated", False))
+
+
+def _roles(user) -> set[str]:
+    return {r.name for r in user.roles}

@@ -291,6 +291,29 @@ def process_for_entity(entity: str) -> ProcessDef | None:
     return definition_of(version)
 
 
+def participant_stages(entity: str, role_names) -> dict[int | None, tuple[str, ...]]:
+    """{pipeline id (None for events and orders): stage keys} where a holder of one of
+    `role_names` is a participant of the active definitions of `entity`."""
+    roles = set(role_names)
+    out: dict[int | None, tuple[str, ...]] = {}
+    if not roles:
+        return out
+    versions = db.session.scalars(select(ProcessVersion).where(
+        ProcessVersion.entity == entity, ProcessVersion.active.is_(True))).all()
+    for version in versions:
+        process = definition_of(version)
+        keys = tuple(s.key for s in process.stages if roles & set(s.participants))
+        if keys:
+            pipeline_id = None
+            if entity in ("deal", "lead"):
+                pipeline_id = version.pipeline_id or db.session.scalar(
+                    select(Pipeline.id).where(Pipeline.code == version.process_key))
+                if pipeline_id is None:
+                    continue
+            out[pipeline_id] = tuple(dict.fromkeys(out.get(pipeline_id, ()) + keys))
+    return out
+
+
 def active_versions() -> list[ProcessVersion]:
     return list(db.session.scalars(select(ProcessVersion).where(
         ProcessVersion.active.is_(True)).order_by(ProcessVersion.process_key)).all())

@@ -94,6 +94,9 @@ class StageDef:
     # A stage beside the line (Отложенные): moving there does not pass the stages before
     # it, so it asks only for its own required fields.
     aside: bool = False
+    # Roles that may see the record and move it on while it is at this stage, beside the
+    # row rules (seed 004: the constructor at «Раскрой», the production head in the shop).
+    participants: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -424,7 +427,8 @@ def _stages(raw: list, check: _Check, catalog: Catalog, labels: dict) -> list[St
         path = f"stages.{item['key']}"
         check.known_keys(item, {"key", "name", "kind", "color", "deadline", "required",
                                 "required_if", "required_positive", "readonly", "readonly_if",
-                                "moves", "on_enter", "on_leave", "escalate_to", "aside"}, path)
+                                "moves", "on_enter", "on_leave", "escalate_to", "aside",
+                                "participants"}, path)
         if not _KEY.match(item["key"]):
             check.fail(f"{path}.key", "только строчные латинские буквы, цифры и _")
         kind = item.get("kind", "open")
@@ -471,7 +475,10 @@ def _stages(raw: list, check: _Check, catalog: Catalog, labels: dict) -> list[St
                     check.fail(f"{path}.moves", f"неизвестный этап «{target}»")
         if not isinstance(item.get("aside", False), bool):
             check.fail(f"{path}.aside", "нужно true или false")
+        participants = _participants(item.get("participants"), f"{path}.participants",
+                                     check, catalog)
         out.append(StageDef(
+            participants=participants,
             aside=item.get("aside", False),
             key=item["key"], name=check.require(item, "name", path), kind=kind, order=i + 1,
             color=item.get("color"), deadline=deadline, escalate_to=tuple(escalate_to),
@@ -486,6 +493,17 @@ def _stages(raw: list, check: _Check, catalog: Catalog, labels: dict) -> list[St
             readonly_if=_conditional_fields(item.get("readonly_if"), f"{path}.readonly_if",
                                             check, labels)))
     return out
+
+
+def _participants(raw, path: str, check: _Check, catalog: Catalog) -> tuple[str, ...]:
+    if raw is None:
+        return ()
+    if not isinstance(raw, list) or not all(isinstance(r, str) for r in raw):
+        check.fail(path, "ожидается список ролей")
+    for role in raw:
+        if catalog.roles and role not in catalog.roles:
+            check.fail(path, f"неизвестная роль «{role}»")
+    return tuple(dict.fromkeys(raw))
 
 
 def _actions(raw, path: str, check: _Check, catalog: Catalog, labels: dict,

@@ -20,7 +20,7 @@ from app.access import API_METHOD_RIGHTS, VIEW_METHOD_RIGHTS
 from app.extensions import db
 from app.formatting import display, format_date, format_datetime, format_money
 from app.forms import LocalDateField, LocalDateTimeField, VersionField, checked_form
-from app.scope import scope_query
+from app.scope import may_change_stage, request_mode, scope_query
 from process.service import route_stage_change, transition
 from process.snapshot import is_process_record
 from errors import CrmError, FieldErrors, StaleRecord
@@ -40,7 +40,7 @@ class RowScopeFilter(BaseFilter):
     arg_name = "crm_scope"
 
     def apply(self, query, value):
-        return scope_query(query, self.datamodel.obj, acting_user())
+        return scope_query(query, self.datamodel.obj, acting_user(), request_mode())
 
 
 def _row_scope_filters(model):
@@ -303,6 +303,10 @@ class CrmModelRestApi(ModelRestApi):
             item = self.datamodel.get(pk, self._base_filters)
             if item is None:
                 results.append({"id": pk, "ok": False, "message": "Запись не найдена"})
+                continue
+            if not may_change_stage(item, acting_user()):
+                results.append({"id": pk, "ok": False,
+                                "message": "Недостаточно прав, чтобы перевести запись"})
                 continue
             try:
                 with db.session.no_autoflush:

@@ -7,7 +7,7 @@ from flask_appbuilder.models.sqla.interface import SQLAInterface
 from sqlalchemy import or_, select
 
 from app.extensions import db
-from app.scope import can_see
+from app.scope import WRITE, can_see
 from errors import CrmError, FieldErrors
 from models.base import acting_user
 from models.deal import Deal, DealItem, PaymentScheduleEntry
@@ -64,7 +64,7 @@ class DealNotVisible(FieldErrors):
 
 def _guard_deal_visible(item) -> None:
     """Items and payments belong to a deal the user may see (the API takes any deal id)."""
-    if item.deal is not None and not can_see(item.deal, acting_user()):
+    if item.deal is not None and not can_see(item.deal, acting_user(), WRITE):
         raise DealNotVisible()
 
 

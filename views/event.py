@@ -10,7 +10,7 @@ from flask_appbuilder.fieldwidgets import (BS3TextAreaFieldWidget, BS3TextFieldW
 from wtforms import SelectField, StringField, TextAreaField
 
 from app.extensions import db
-from app.scope import can_see
+from app.scope import WRITE, can_see
 from errors import FieldErrors
 from models.base import acting_user
 from models.event import (AUTO_COLUMNS, EVENT_DIRECTION_LABELS, EVENT_KIND_LABELS,
@@ -267,7 +267,7 @@ def _guard_parent_event(item) -> None:
     """A row may only be added to (or moved to) an event the user sees."""
     event = item.event if item.event is not None else (
         db.session.get(Event, item.event_id) if item.event_id else None)
-    if event is not None and not can_see(event, acting_user()):
+    if event is not None and not can_see(event, acting_user(), WRITE):
         db.session.rollback()
         raise FieldErrors({"event": "Событие не найдено"})
 
@@ -315,7 +315,7 @@ class EventApi(KnownRelatedMixin, CrmModelRestApi):
     def put_headless(self, pk):
         with db.session.no_autoflush:
             record = db.session.get(Event, pk)
-        if record is not None and not can_see(record, getattr(g, "user", None)):
+        if record is not None and not can_see(record, getattr(g, "user", None), WRITE):
             record = None  # the save answers 404: say nothing of the record here
         return self._auto_columns_refused(record) or super().put_headless(pk)
 

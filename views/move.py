@@ -10,16 +10,17 @@ from process import service
 from process.people import users_with_role
 from process.snapshot import current_stage, is_process_record, process_of, record_values
 from app.extensions import db
-from app.scope import can_see
+from app.scope import WRITE, can_see, may_change_stage
 from errors import CrmError
 from models.base import acting_user
 from models.registry import get_record
 from rules.engine import manual_actions, why_not
 
 
-def _may_write(entity: str) -> bool:
-    sm = current_app.appbuilder.sm
-    return sm.has_access("can_write", entity)
+def _may_write(record) -> bool:
+    entity = type(record).__entity__
+    return bool(current_app.appbuilder.sm.has_access("can_write", entity)) and \
+        can_see(record, acting_user(), WRITE)
 
 
 def record_context(entity: str, pk) -> dict | None:
@@ -34,7 +35,10 @@ def record_context(entity: str, pk) -> dict | None:
 
 def _build_context(entity: str, pk) -> dict | None:
     record = get_record(entity, pk)
-    if record is None or not is_process_record(record) or not _may_write(entity):
+    if record is None or not is_process_record(record):
+        return None
+    may_move = may_change_stage(record, acting_user())
+    if not may_move:
         return None
     process = process_of(record)
     if process is None:
@@ -49,7 +53,8 @@ def _build_context(entity: str, pk) -> dict | None:
                        "allowed": refusal is None, "reason": refusal.message if refusal else "",
                        "color": stage.color or "#9ca3af"})
     based_on = []
-    for key, label in manual_actions(process, values, current):
+    # «На основании» creates records of the writer's own: a participant only moves the stage.
+    for key, label in manual_actions(process, values, current) if _may_write(record) else ():
         role = service.chosen_role(process, key)
         users = [(u.id, str(u)) for u in users_with_role(role)] if role else []
         based_on.append({"key": key, "label": label, "role": role, "users": users})
@@ -83,7 +88,7 @@ class StageMoveView(BaseView):
             name = process_of(record).stage(stage).name
             return f"Запись переведена на этап «{name}»"
 
-        return self._act_on(entity, pk, act)
+        return self._act_on(entity, pk, act, may_change_stage)
 
     @expose("/<entity>/<int:pk>/based_on/<key>", methods=["POST"])
     def based_on(self, entity: str, pk: int, key: str):
@@ -93,12 +98,13 @@ class StageMoveView(BaseView):
             count = service.create_based_on(record, key, chosen)
             return f"Создано на основании записи: {count}"
 
-        return self._act_on(entity, pk, act)
+        return self._act_on(entity, pk, act, lambda record, _user: _may_write(record))
 
     @staticmethod
-    def _act_on(entity: str, pk: int, act):
-        """Rights are the entity's own (write) and the row rule: no separate permission.
-        `act(record)` changes the session and returns the message; one commit or rollback."""
+    def _act_on(entity: str, pk: int, act, allowed):
+        """Rights are the entity's own and the row rule (`allowed(record, user)`): no
+        separate permission. `act(record)` changes the session and returns the message; one
+        commit or rollback."""
         user = acting_user()
         if user is None:
             return redirect(url_for(current_app.appbuilder.sm.auth_view.endpoint + ".login"))
@@ -106,7 +112,7 @@ class StageMoveView(BaseView):
         if record is None or not is_process_record(record) \
                 or not can_see(record, user):
             abort(404)
-        if not _may_write(entity):
+        if not allowed(record, user):
             abort(403)
         try:
             message = act(record)

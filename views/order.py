@@ -13,7 +13,7 @@ from wtforms.validators import Optional, ValidationError
 
 from app.extensions import db
 from app.forms import LocalDateField, LocalDateTimeField
-from app.scope import can_see
+from app.scope import WRITE, can_see
 from errors import CrmError, FieldErrors
 from models.base import acting_user
 from models.labels import ORDER_ITEM_LABELS, ORDER_LABELS
@@ -140,7 +140,7 @@ def _guard_line(item: OrderItem, deleting: bool = False) -> None:
     order = item.order
     user = acting_user()
     with db.session.no_autoflush:  # the new line is not in the session yet
-        visible = order is not None and can_see(order, user)
+        visible = order is not None and can_see(order, user, WRITE)
     if not visible:
         raise FieldErrors({"order": "Заказ не найден или недоступен"})
     if deleting and order.status not in DRAFT_STATUSES:

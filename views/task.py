@@ -20,7 +20,7 @@ from wtforms import Field, SelectField, StringField, TextAreaField
 from app.access import VIEW_METHOD_RIGHTS
 from app.extensions import db
 from app.forms import model_check_validator
-from app.scope import can_see, scope_query
+from app.scope import WRITE, can_see, scope_query
 from errors import FieldErrors
 from models.base import acting_user, utcnow
 from models.labels import TASK_LABELS
@@ -507,7 +507,7 @@ class KnownRelatedMixin:
 def _guard_parent_task(item) -> None:
     task = item.task if item.task is not None else (
         db.session.get(Task, item.task_id) if item.task_id else None)
-    if task is not None and not can_see(task, acting_user()):
+    if task is not None and not can_see(task, acting_user(), WRITE):
         raise FieldErrors({"task": "Задача не найдена"})
 
 
