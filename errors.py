@@ -62,10 +62,20 @@ class TransitionNotAllowed(CrmError):
 class MissingFields(FieldErrors):
     """The target stage requires fields that are empty; each is named by its Russian label."""
 
-    def __init__(self, stage_name: str, missing: dict[str, str]):
+    def __init__(self, stage_name: str, missing: dict[str, str],
+                 since: dict[str, str] | None = None):
+        """`since`: the stage a field is first required at, when the move jumps over it."""
         self.stage_name = stage_name
-        super().__init__({key: f"Заполните поле «{label}»: оно обязательно на этапе "
-                               f"«{stage_name}»" for key, label in missing.items()})
+        since = since or {}
+
+        def why(key: str) -> str:
+            first = since.get(key, stage_name)
+            if first == stage_name:
+                return f"оно обязательно на этапе «{stage_name}»"
+            return f"оно обязательно, начиная с этапа «{first}»"
+
+        super().__init__({key: f"Заполните поле «{label}»: {why(key)}"
+                          for key, label in missing.items()})
         self.message = (f"Нельзя перейти на этап «{stage_name}»: не заполнены поля "
                         + ", ".join(f"«{label}»" for label in missing.values()))
 

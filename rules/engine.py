@@ -129,12 +129,14 @@ def why_not(process: ProcessDef, from_key: str | None, to_key: str,
                 f"Переход «{source.name}» → «{target.name}» не разрешён")
     required = list(process.required)
     positive: list[str] = []
+    since: dict[str, str] = {}  # a field -> the first passed stage that requires it
     for stage in passed_stages(process, from_key, target):
-        required += [f for f in stage.required if f not in required]
+        wanted = list(stage.required) + [f for fields, condition in stage.required_if
+                                         if evaluate(condition, values) for f in fields]
+        required += [f for f in wanted if f not in required]
         positive += [f for f in stage.required_positive if f not in positive]
-        for fields, condition in stage.required_if:
-            if evaluate(condition, values):
-                required += [f for f in fields if f not in required]
+        for name in wanted + list(stage.required_positive):
+            since.setdefault(name, stage.name)
     for fields, condition in process.required_if:
         if evaluate(condition, values):
             required += [f for f in fields if f not in required]
@@ -151,7 +153,7 @@ def why_not(process: ProcessDef, from_key: str | None, to_key: str,
             missing.setdefault("lost_comment", process.labels.get("lost_comment",
                                                                   "Комментарий к причине"))
     if missing:
-        return MissingFields(target.name, missing)
+        return MissingFields(target.name, missing, since)
     return None
 
 

@@ -10,6 +10,7 @@ from models.deal import Deal
 from models.lead import Lead
 from models.party import Company, Contact
 from models.pipeline import Pipeline, Stage
+from models.reference import ReferenceItem
 from models.task import Task
 from models.user import CrmUser
 
@@ -154,3 +155,39 @@ def test_name_key_ignores_quotes_case_and_the_spelled_out_legal_form():
         name_key(" общество с ограниченной ответственностью «РОМАШКА» ") == "ооо ромашка"
     assert name_key("ООО «Ромашка»") != name_key("ООО «Ромашка-Юг»")
     assert name_key(None) == ""
+
+
+def test_a_jump_over_the_intro_call_asks_for_its_activity_too(client, eco):
+    """«Новый лид» → «Обработка запроса» passes «Звонок-знакомство»: its «вид деятельности»
+    is asked for with the fields of «Обработка запроса», each once."""
+    resp = client.api("post", "/api/v1/lead/", json={
+        "title": "Запрос", "pipeline": eco.id, "stage": _stage(eco, "new").id,
+        "company_name": "ООО «Эко»"})
+    assert resp.status_code == 201, resp.json
+    lead_id = resp.json["id"]
+
+    def jump(**extra):
+        db.session.expire_all()
+        version = db.session.get(Lead, lead_id).version
+        return client.api("put", f"/api/v1/lead/{lead_id}", json={
+            "version": version, "stage": _stage(eco, "processing").id, "custom": PROCESSING,
+            **extra})
+
+    refused = jump()
+    assert refused.status_code == 422, refused.json
+    assert set(refused.json["message"]) == {"client_activity"}
+    assert refused.json["message"]["client_activity"] == [
+        "Заполните поле «Вид деятельности»: оно обязательно, начиная с этапа "
+        "«Звонок-знакомство»"]
+    assert db.session.get(Lead, lead_id).stage.key == "new"
+    # «другое» needs its own words, asked for at the same jump
+    other = db.session.scalar(select(ReferenceItem).where(ReferenceItem.code == "other",
+                                                          ReferenceItem.list.has(code="client_activity")))
+    refused = jump(client_activity=other.id)
+    assert refused.status_code == 422, refused.json
+    assert set(refused.json["message"]) == {"activity_other"}
+    production = db.session.scalar(select(ReferenceItem).where(
+        ReferenceItem.code == "production", ReferenceItem.list.has(code="client_activity")))
+    assert jump(client_activity=production.id).status_code == 200
+    db.session.expire_all()
+    assert db.session.get(Lead, lead_id).stage.key == "processing"
