@@ -27,13 +27,16 @@ def least_busy(users) -> int | None:
 
     The members' rows are locked first (PostgreSQL; SQLite has one writer anyway): two
     requests arriving together are counted one after the other, so they do not both go to
-    the same person."""
+    the same person. NO KEY UPDATE, not UPDATE: the rows of this same request that point at
+    the members (a notification to each manager) hold KEY SHARE locks on them, which a
+    plain FOR UPDATE of the other request would deadlock with."""
     if not users:
         return None
     ids = [u.id for u in users]
     if db.session.get_bind().dialect.name == "postgresql":
+        # key_share=True renders FOR NO KEY UPDATE
         db.session.execute(select(CrmUser.id).where(CrmUser.id.in_(ids))
-                           .order_by(CrmUser.id).with_for_update())
+                           .order_by(CrmUser.id).with_for_update(key_share=True))
     counts = dict(db.session.execute(
         select(Task.assignee_id, func.count(Task.id))
         .where(Task.assignee_id.in_(ids), Task.status.in_(OPEN_TASK_STATUSES))
