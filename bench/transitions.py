@@ -26,7 +26,7 @@ def main() -> None:
     url = os.environ.get("DATABASE_URL") or \
         f"sqlite:///{tempfile.mkdtemp(prefix='crm-bench-')}/bench.sqlite3"
 
-    from sqlalchemy import select, text
+    from sqlalchemy import event, select, text
 
     from app import create_app
     from process import catalog as processes, service as transitions
@@ -77,19 +77,24 @@ def main() -> None:
         tasks = db.session.scalar(select(Task.id).order_by(Task.id.desc()).limit(1))
 
         http = app.test_client()
+        statements = []
+        event.listen(db.engine, "before_cursor_execute",
+                     lambda *args, **kw: statements.append(1))
 
         def list_ms(username):
             http.get("/logout/")
             http.post("/login/", data={"username": username, "password": PASSWORD})
             samples = []
             for _ in range(10):
+                statements.clear()
                 t0 = time.perf_counter()
                 resp = http.get("/dealview/list/")
                 samples.append((time.perf_counter() - t0) * 1000)
                 assert resp.status_code == 200
-            return statistics.median(samples)
+            return statistics.median(samples), len(statements)
 
-        list_manager, list_director = list_ms("manager"), list_ms("director")
+        (list_manager, queries_manager), (list_director, queries_director) = \
+            list_ms("manager"), list_ms("director")
 
     def pct(values, q):
         return sorted(values)[min(len(values) - 1, int(len(values) * q))]
@@ -101,13 +106,15 @@ def main() -> None:
         "move_p50_ms": round(pct(move_ms, 0.5), 1), "move_p95_ms": round(pct(move_ms, 0.95), 1),
         "moves_per_s": round(1000 / statistics.mean(move_ms), 1),
         "list_manager_ms": round(list_manager, 1), "list_director_ms": round(list_director, 1),
+        "list_manager_queries": queries_manager, "list_director_queries": queries_director,
     }
     print(f"{args.deals} deals on {result['database']}: create+enter «Новая заявка» "
           f"p50 {result['create_p50_ms']} ms, p95 {result['create_p95_ms']} ms")
     print(f"move to «Взят в работу» (client letter, task, history): p50 {result['move_p50_ms']} ms,"
           f" p95 {result['move_p95_ms']} ms, {result['moves_per_s']} moves/s")
     print(f"deal list page (25 rows): manager (row rules) {result['list_manager_ms']} ms, "
-          f"director (all) {result['list_director_ms']} ms")
+          f"{queries_manager} SQL statements; director (all) {result['list_director_ms']} ms, "
+          f"{queries_director} SQL statements")
     print(json.dumps(result, ensure_ascii=False))
 
 

@@ -408,11 +408,16 @@ class PipelineRecordMixin:
             return {field: f"Значение «{item.label}» больше не используется, выберите другое"}
         return {}
 
+    # Set by a list page that read the marks of all its rows at once.
+    known_open_task: bool | None = None
+
     @property
     def has_open_task(self) -> bool:
         """Lists mark a record without an open task ("Нет задач")."""
         from models.task import open_task_exists
 
+        if self.known_open_task is not None:
+            return self.known_open_task
         if self.id is None:
             return False
         return bool(session_of(self).scalar(select(open_task_exists(self.__entity__,

@@ -8,7 +8,7 @@ import json
 import logging
 from decimal import Decimal, InvalidOperation
 
-from flask import render_template, request
+from flask import has_request_context, render_template, request
 from flask_appbuilder.fields import QuerySelectField
 from flask_appbuilder.fieldwidgets import (BS3TextAreaFieldWidget, BS3TextFieldWidget,
                                            Select2Widget)
@@ -24,8 +24,8 @@ from errors import CrmError
 from models.labels import CUSTOM_FIELD_LABELS, PIPELINE_LABELS, STAGE_LABELS
 from models.pipeline import (FIELD_TYPE_LABELS, PIPELINE_ENTITY_LABELS, STAGE_KIND_LABELS,
                              CustomFieldDef, Pipeline, Stage)
-from models.reference import choice_query
-from models.task import open_task_exists
+from models.reference import ReferenceItem, ReferenceList, choice_query
+from models.task import OPEN_TASK_STATUSES, Task, open_task_exists
 from views.base import CrmModelRestApi, CrmModelView, register
 
 FIELD_LABELS = CUSTOM_FIELD_LABELS
@@ -401,8 +401,6 @@ class CustomFieldsField(Field):
 
 
 def _choice_options(fdef, current):
-    from models.reference import ReferenceItem, ReferenceList
-
     cond = ReferenceItem.active.is_(True)
     if isinstance(current, str) and current:
         cond = or_(cond, ReferenceItem.code == current)
@@ -549,11 +547,7 @@ def format_custom_value(fdef, value, record=None) -> str:
         if kind == "datetime":
             return dt.datetime.fromisoformat(str(value)).strftime("%d.%m.%Y %H:%M")
         if kind == "choice":
-            from models.reference import ReferenceItem, ReferenceList
-
-            label = db.session.scalar(select(ReferenceItem.label).join(ReferenceList).where(
-                ReferenceList.code == fdef.reference_list, ReferenceItem.code == value))
-            return label or str(value)
+            return _choice_label(fdef.reference_list, value) or str(value)
         if kind == "user":
             from models.user import CrmUser
 
@@ -572,6 +566,17 @@ def format_custom_value(fdef, value, record=None) -> str:
     except (ValueError, TypeError, InvalidOperation):
         pass
     return str(value)
+
+
+def _choice_label(list_code: str, code) -> str | None:
+    """A list item's label, read once per request (a list page shows the same few)."""
+    cache = request.environ.setdefault("crm.choice_labels", {}) if has_request_context() \
+        else {}
+    key = (list_code, str(code))
+    if key not in cache:
+        cache[key] = db.session.scalar(select(ReferenceItem.label).join(ReferenceList).where(
+            ReferenceList.code == list_code, ReferenceItem.code == str(code)))
+    return cache[key]
 
 
 def custom_lines(record, compact: bool = False) -> list[tuple[str, str]]:
@@ -598,6 +603,20 @@ def custom_markup(record, compact: bool = False) -> Markup:
 class PipelineRecordInterface(SQLAInterface):
     """The datamodel of lead and deal screens: "custom_display" reads as the custom values
     by label, formatted in Russian (record page: all of them; list: the set ones)."""
+
+    def query(self, *args, **kwargs):
+        """A page of records with their «Нет задач» marks: one query for the page, not one
+        per row (and per time the template reads it)."""
+        count, items = super().query(*args, **kwargs)
+        model = self.obj
+        ids = [item.id for item in items if isinstance(item, model)]
+        if ids and hasattr(model, "has_open_task"):
+            with_tasks = set(db.session.scalars(select(Task.record_id).where(
+                Task.record_entity == model.__entity__, Task.record_id.in_(ids),
+                Task.status.in_(OPEN_TASK_STATUSES)).distinct()))
+            for item in items:
+                item.known_open_task = item.id in with_tasks
+        return count, items
 
     def _get_attr_value(self, item, col):
         if col == "custom_display":
