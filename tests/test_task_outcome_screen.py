@@ -79,6 +79,9 @@ def test_the_task_page_offers_the_outcomes_and_accepting_moves_the_deal(login, r
     assert f'action="/taskview/{take.id}/complete"' in page
     assert 'name="outcome" value="Принять заявку"' in page
     assert 'name="outcome" value="Отказ"' in page
+    # «Мои задачи» shows open tasks only: its page posts to the general screen
+    mine = _page(acceptor.get(f"/mytaskview/show/{take.id}"))
+    assert f'action="/taskview/{take.id}/complete"' in mine
 
     resp = acceptor.post(f"/taskview/{take.id}/complete",
                          data={"outcome": "Принять заявку", "result": "Беру"},

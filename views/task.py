@@ -238,6 +238,11 @@ TASK_SEARCH = ["title", "status", "assignee", "creator", "deadline", "record_ent
                "record_id"]
 
 
+# «Завершить» posts to the general task screen and returns there: «Мои задачи» shows open
+# tasks only, and the task is closed by then.
+COMPLETE_ENDPOINT = "TaskView"
+
+
 class TaskListWidget(ListWidget):
     """The list with overdue rows highlighted."""
 
@@ -335,7 +340,7 @@ class TaskView(PlainExportMixin, CrmModelView):
                                                                       self.resource)
         widgets["checklist_endpoint"] = self.endpoint
         widgets["complete"] = {
-            "url": url_for(f"{self.endpoint}.complete", pk=item.id),
+            "url": url_for(f"{COMPLETE_ENDPOINT}.complete", pk=item.id),
             "outcomes": task_outcome.leaf_outcomes(item),
         } if task_outcome.may_complete(item) else None
         return widgets
@@ -372,7 +377,7 @@ class TaskView(PlainExportMixin, CrmModelView):
             return self._refused(pk, exc, asked)
         flash(f"Задача «{task.title}» завершена"
               + (f" с итогом «{outcome}»" if outcome else ""), "success")
-        return self._back(pk)
+        return redirect(url_for(f"{COMPLETE_ENDPOINT}.show", pk=pk))
 
     def _refused(self, pk, exc: CrmError, asked_before):
         """The form of the fields the refusal names, or its message on the task page."""
@@ -393,8 +398,8 @@ class TaskView(PlainExportMixin, CrmModelView):
         return self.render_template(
             "crm/task_complete.html", title="Завершение задачи", task=task,
             record_link=format_record_link(task.record_ref),
-            action=url_for(f"{self.endpoint}.complete", pk=pk),
-            back=url_for(f"{self.endpoint}.show", pk=pk),
+            action=url_for(f"{COMPLETE_ENDPOINT}.complete", pk=pk),
+            back=url_for(f"{COMPLETE_ENDPOINT}.show", pk=pk),
             outcome=(form.get("outcome") or "").strip(), result=form.get("result") or "",
             result_error=errors.get(task_outcome.COMMENT_KEY),
             notes=list(dict.fromkeys(notes)), asked=asked, rows=rows,

@@ -324,7 +324,7 @@ def fields_to_ask(task, exc: CrmError, asked_before=()) -> list[str] | None:
         return None
     record = linked_record(task)
     fields = fillable_fields(record) if record is not None else {}
-    named = [key for key in exc.errors if key in fields]
+    named = [key for key in exc.errors if key in fields and key != COMMENT_KEY]
     if not named and not asked_before and COMMENT_KEY not in exc.errors:
         return None
     asked = list(dict.fromkeys([*asked_before, *named]))
