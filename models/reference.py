@@ -67,3 +67,10 @@ def choice_query(list_code: str, keep_id: int | None = None):
     if keep_id:
         return stmt.where((ReferenceItem.active.is_(True)) | (ReferenceItem.id == keep_id))
     return stmt.where(ReferenceItem.active.is_(True))
+
+
+# The list a record field pointing at an item draws from: a field of that name draws from the
+# same list on every entity that has it (a process may name its own lost-reason list).
+FIELD_LISTS = {"topic": "event_topic", "source": "lead_source", "lost_reason": "lost_reason",
+               "client_activity": "client_activity", "quality_reason": "lead_quality_reason",
+               "rejection_reason": "rejection_reason"}

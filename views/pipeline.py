@@ -291,8 +291,9 @@ def _number(raw: str):
     return int(number) if number == number.to_integral_value() else float(number)
 
 
-def _parse_value(fdef, formdata, name):
-    """The typed value of one input; ValueError with a Russian message when it does not fit."""
+def parse_custom_value(fdef, formdata, name):
+    """The typed value of input `name` of custom field `fdef`, as `custom` stores it;
+    ValueError with a Russian message when it does not fit."""
     kind = fdef.type
     raw = (formdata.get(name) or "").strip()
     if kind == "bool":
@@ -382,7 +383,7 @@ class CustomFieldsField(Field):
                 value = stored.get(fdef.key) if same_pipeline else None
             else:
                 try:
-                    value = _parse_value(fdef, formdata, name)
+                    value = parse_custom_value(fdef, formdata, name)
                 except ValueError as exc:
                     self.sub_errors[fdef.key] = str(exc)
                     continue
@@ -486,33 +487,42 @@ def custom_fields_context(field) -> dict:
         for fdef in pipeline.fields:
             name = _input_name(pipeline.id, fdef.key)
             value = stored.get(fdef.key) if (same or submitted is not None) else None
-            raw = submitted.get(name) if submitted is not None and name in submitted \
-                else None
-            row = {"key": fdef.key, "label": fdef.label, "type": fdef.type, "name": name,
-                   "required": fdef.required, "disabled": same and fdef.key in locked,
-                   "value": raw if raw is not None else _shown(fdef, value),
-                   "checked": bool(value),
-                   "error": field.sub_errors.get(fdef.key) if chosen == pipeline.id
-                   else None, "options": [], "other": "", "allow_other": fdef.allow_other}
-            if fdef.type == "choice":
-                row["options"] = _choice_options(fdef, value)
-                codes = {c for c, _ in row["options"]}
-                current = row["value"]
-                if current and current not in codes and current != OTHER:
-                    row["other"], row["value"] = current, OTHER
-                elif current == OTHER and submitted is not None:
-                    row["other"] = submitted.get(name + "__other") or ""
-            elif fdef.type == "user":
-                row["options"] = _user_options()
-            elif fdef.type == "contact":
-                row["options"] = _contact_options()
-            elif fdef.type == "file":
-                row["options"] = _file_options(model, record if same else None)
-                row["note"] = FILE_NOTE
-            rows.append(row)
+            rows.append(custom_input_row(
+                fdef, name, value, submitted,
+                error=field.sub_errors.get(fdef.key) if chosen == pipeline.id else None,
+                disabled=same and fdef.key in locked, model=model,
+                record=record if same else None))
         groups.append({"id": pipeline.id, "name": pipeline.name, "fields": rows})
     return {"field": field, "groups": groups, "chosen": chosen, "other": OTHER,
             "money_types": ("money", "percent")}
+
+
+def custom_input_row(fdef, name: str, value, submitted=None, error: str | None = None,
+                     disabled: bool = False, model=None, record=None) -> dict:
+    """One input of crm/_custom_input.html: custom field `fdef` under input `name`, showing
+    what was typed (`submitted`, the form data) or else the stored `value`."""
+    raw = submitted.get(name) if submitted is not None and name in submitted else None
+    row = {"key": fdef.key, "label": fdef.label, "type": fdef.type, "name": name,
+           "required": fdef.required, "disabled": disabled,
+           "value": raw if raw is not None else _shown(fdef, value),
+           "checked": bool(value), "error": error, "options": [], "other": "",
+           "allow_other": fdef.allow_other}
+    if fdef.type == "choice":
+        row["options"] = _choice_options(fdef, value)
+        codes = {c for c, _ in row["options"]}
+        current = row["value"]
+        if current and current not in codes and current != OTHER:
+            row["other"], row["value"] = current, OTHER
+        elif current == OTHER and submitted is not None:
+            row["other"] = submitted.get(name + "__other") or ""
+    elif fdef.type == "user":
+        row["options"] = _user_options()
+    elif fdef.type == "contact":
+        row["options"] = _contact_options()
+    elif fdef.type == "file":
+        row["options"] = _file_options(model, record)
+        row["note"] = FILE_NOTE
+    return row
 
 
 def custom_field(model=None):
@@ -734,5 +744,6 @@ def register_views(appbuilder):
 __all__ = ["PipelineView", "StageView", "CustomFieldDefView", "reference_select",
            "pipeline_select", "stage_select", "custom_field", "optional_text",
            "CustomFieldsField", "PipelineRecordInterface", "format_custom_value",
+           "custom_input_row", "parse_custom_value", "OTHER",
            "custom_markup", "readonly_keys",
            "PipelineRecordViewMixin", "TASKS_COLUMN", "TASKS_SEARCH_FIELD", "tasks_mark"]

@@ -11,17 +11,17 @@ from flask_appbuilder.fieldwidgets import (BS3TextAreaFieldWidget, BS3TextFieldW
                                            Select2ManyWidget, Select2Widget)
 from flask_appbuilder.models.filters import BaseFilter
 from flask_appbuilder.models.sqla.interface import SQLAInterface
-from flask_appbuilder.security.decorators import has_access
+from flask_appbuilder.security.decorators import has_access, protect
 from flask_appbuilder.widgets import ListWidget
 from markupsafe import Markup, escape
 from sqlalchemy import case, func, select
 from wtforms import Field, SelectField, StringField, TextAreaField
 
-from app.access import VIEW_METHOD_RIGHTS
+from app.access import API_METHOD_RIGHTS, VIEW_METHOD_RIGHTS
 from app.extensions import db
 from app.forms import model_check_validator
 from app.scope import WRITE, can_see, scope_query
-from errors import FieldErrors
+from errors import CrmError, FieldErrors, MissingFields
 from models.base import acting_user, utcnow
 from models.labels import TASK_LABELS
 from models.registry import entities, entity_label, get_record, model_for
@@ -29,6 +29,7 @@ from models.task import (OPEN_TASK_STATUSES, TASK_STATUS_LABELS, ChecklistItem,
                          Task, TaskStatus, outcome_values)
 from models.user import CrmUser
 from views.base import CrmModelRestApi, CrmModelView, register
+from views import task_outcome
 
 # --- shared helpers ------------------------------------------------------------------------
 
@@ -237,6 +238,11 @@ TASK_SEARCH = ["title", "status", "assignee", "creator", "deadline", "record_ent
                "record_id"]
 
 
+# «Завершить» posts to the general task screen and returns there: «Мои задачи» shows open
+# tasks only, and the task is closed by then.
+COMPLETE_ENDPOINT = "TaskView"
+
+
 class TaskListWidget(ListWidget):
     """The list with overdue rows highlighted."""
 
@@ -248,7 +254,7 @@ class TaskView(PlainExportMixin, CrmModelView):
     resource = "task"
     titles = ("Задачи", "Задача", "Новая задача", "Изменение задачи")
     method_permission_name = {**VIEW_METHOD_RIGHTS, "checklist_add": "write",
-                              "checklist_item": "write"}
+                              "checklist_item": "write", "complete": "write"}
     label_columns = TASK_LABELS
     list_widget = TaskListWidget
     show_template = "crm/task_show.html"
@@ -333,6 +339,10 @@ class TaskView(PlainExportMixin, CrmModelView):
         widgets["checklist_editable"] = self.appbuilder.sm.has_access("can_write",
                                                                       self.resource)
         widgets["checklist_endpoint"] = self.endpoint
+        widgets["complete"] = {
+            "url": url_for(f"{COMPLETE_ENDPOINT}.complete", pk=item.id),
+            "outcomes": task_outcome.leaf_outcomes(item),
+        } if task_outcome.may_complete(item) else None
         return widgets
 
     def _visible_task(self, pk) -> Task:
@@ -343,6 +353,58 @@ class TaskView(PlainExportMixin, CrmModelView):
 
     def _back(self, pk):
         return redirect(url_for(f"{self.endpoint}.show", pk=pk))
+
+    # --- «Завершить» --------------------------------------------------------------------
+    @expose("/<int:pk>/complete", methods=["POST"])
+    @has_access
+    def complete(self, pk):
+        """The task closed with the chosen outcome, and the outcome acted on, in one step;
+        the record's fields the outcome needs are asked for on the same form."""
+        task = self._visible_task(pk)
+        form = request.form
+        asked = form.getlist("asked")
+        outcome = (form.get("outcome") or "").strip()
+        try:
+            with db.session.no_autoflush:
+                record = task_outcome.linked_record(task) if asked else None
+                values = task_outcome.form_values(record, asked, form) \
+                    if record is not None else None
+                task_outcome.complete(task, outcome, form.get("result"), values,
+                                      form.get("record_version"), source="form")
+            task_outcome.commit()
+        except CrmError as exc:
+            db.session.rollback()
+            return self._refused(pk, exc, asked)
+        flash(f"Задача «{task.title}» завершена"
+              + (f" с итогом «{outcome}»" if outcome else ""), "success")
+        return redirect(url_for(f"{COMPLETE_ENDPOINT}.show", pk=pk))
+
+    def _refused(self, pk, exc: CrmError, asked_before):
+        """The form of the fields the refusal names, or its message on the task page."""
+        task = self._visible_task(pk)
+        asked = task_outcome.fields_to_ask(task, exc, asked_before)
+        record = task_outcome.linked_record(task)
+        if asked is None or (asked and not task_outcome.may_write_record(record)):
+            flash(task_outcome.refusal_text(task, exc, needs_record=asked is not None),
+                  "danger")
+            return self._back(pk)
+        form = request.form
+        errors = dict(getattr(exc, "errors", {}))
+        notes = [exc.message] if isinstance(exc, MissingFields) else []
+        notes += [text for key, text in errors.items()
+                  if key not in asked and key != task_outcome.COMMENT_KEY]
+        rows = task_outcome.input_rows(record, asked, form if asked_before else None,
+                                       errors) if record is not None else []
+        return self.render_template(
+            "crm/task_complete.html", title="Завершение задачи", task=task,
+            record_link=format_record_link(task.record_ref),
+            action=url_for(f"{COMPLETE_ENDPOINT}.complete", pk=pk),
+            back=url_for(f"{COMPLETE_ENDPOINT}.show", pk=pk),
+            outcome=(form.get("outcome") or "").strip(), result=form.get("result") or "",
+            result_error=errors.get(task_outcome.COMMENT_KEY),
+            notes=list(dict.fromkeys(notes)), asked=asked, rows=rows,
+            record_version=form.get("record_version") or getattr(record, "version", ""),
+            other=task_outcome.OTHER, money_types=task_outcome.MONEY_TYPES), 422
 
     @expose("/<int:pk>/checklist/add", methods=["POST"])
     @has_access
@@ -532,6 +594,48 @@ class TaskApi(KnownRelatedMixin, CrmModelRestApi):
     order_columns = ["id", "title", "deadline", "status", "created_at"]
     related_labels = {"assignee": "Исполнитель", "creator": "Постановщик",
                       "observers": "Наблюдатели"}
+    method_permission_name = {**API_METHOD_RIGHTS, "complete": "write"}
+
+    @expose("/<int:pk>/complete", methods=["POST"])
+    @protect()
+    def complete(self, pk):
+        """{"outcome": "...", "result": "...", "fields": {"lost_reason": 3},
+        "record_version": 2}: the task closed with its outcome, the outcome acted on and the
+        given fields written to the task's record, in one transaction. A refusal for the
+        record's fields is a 422 naming them; nothing is changed."""
+        task = self.datamodel.get(pk, self._base_filters)
+        if task is None:
+            return self.response_404()
+        body = request.get_json(silent=True)
+        try:
+            outcome, result, fields, version = _complete_body(body)
+            with db.session.no_autoflush:
+                task_outcome.complete(task, outcome, result, fields, version, source="api")
+            task_outcome.commit()
+        except CrmError as exc:
+            return self._crm_error(task_outcome.for_api(exc))
+        return self.response(200, id=pk, result=self.show_model_schema.dump(task, many=False))
+
+
+def _complete_body(body) -> tuple:
+    """(outcome, result, fields, record_version) of a complete request; FieldErrors for
+    values of the wrong kind."""
+    if not isinstance(body, dict):
+        raise FieldErrors({"body": "Ожидается JSON-объект: {\"outcome\": \"...\", "
+                                   "\"result\": \"...\", \"fields\": {...}}"})
+    errors = {}
+    for key in ("outcome", "result"):
+        if body.get(key) is not None and not isinstance(body[key], str):
+            errors[key] = "Ожидается строка"
+    fields = body.get("fields")
+    if fields is not None and not isinstance(fields, dict):
+        errors["fields"] = "Ожидается объект {\"поле\": значение}"
+    version = body.get("record_version")
+    if version is not None and (isinstance(version, bool) or not isinstance(version, int)):
+        errors["record_version"] = "Ожидается номер версии записи (целое число)"
+    if errors:
+        raise FieldErrors(errors)
+    return body.get("outcome"), body.get("result"), fields, version
 
 
 class ChecklistItemApi(KnownRelatedMixin, CrmModelRestApi):
