@@ -15,7 +15,10 @@ from sqlalchemy import (JSON, Boolean, DateTime, ForeignKey, Integer, String,
 from sqlalchemy import inspect as sa_inspect
 from sqlalchemy.orm import Mapped, declared_attr, mapped_column, object_session, relationship
 
+from models.attachment import Attachment
 from models.base import AuditedMixin, CheckedMixin, Model, TimestampMixin, current_actor_id, utcnow
+from models.party import Contact
+from models.user import CrmUser
 
 
 class PipelineEntity(str, enum.Enum):
@@ -393,7 +396,33 @@ class PipelineRecordMixin:
             return {"custom": f"В воронке «{pipeline.name}» нет полей: {', '.join(unknown)}"}
         messages = [msg for key, fdef in defs.items()
                     if (msg := fdef.value_error(custom.get(key)))]
+        if not messages:
+            messages = cls._reference_problems(v, defs, custom)
         return {"custom": "; ".join(messages)} if messages else {}
+
+    @classmethod
+    def _reference_problems(cls, v, defs, custom) -> list[str]:
+        """A file field takes only a file attached to this very record; a user or contact
+        field only one that exists. "Not found" is all the message says, whoever's it is."""
+        session = _session()
+        out = []
+        for key, fdef in defs.items():
+            value = custom.get(key)
+            if value in (None, "") or fdef.type not in ("file", "user", "contact"):
+                continue
+            if fdef.type == "file":
+                record_id = getattr(v, "id", None)
+                found = record_id is not None and session.scalar(select(Attachment.id).where(
+                    Attachment.id == int(value), Attachment.entity == cls.__entity__,
+                    Attachment.record_id == record_id)) is not None
+                if not found:
+                    out.append(f"«{fdef.label}»: файл № {value} не найден среди файлов "
+                               "этой записи")
+                continue
+            model = CrmUser if fdef.type == "user" else Contact
+            if session.get(model, int(value)) is None:
+                out.append(f"«{fdef.label}»: запись № {value} не найдена")
+        return out
 
     @staticmethod
     def reference_errors(v, field: str, list_code: str, list_name: str) -> dict[str, str]:

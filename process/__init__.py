@@ -1,4 +1,4 @@
-"""The services that apply the engine's decisions to records (see docs/architecture.md)."""
-from process.service import (  # noqa: F401
-    apply_effects, create_based_on, may_move, route_stage_change, transition,
-)
+"""The services that apply the engine's decisions to records (see docs/architecture.md).
+
+Import the modules themselves (`from process import service`): importing the package pulls
+in nothing, so the row rules (app/scope.py) may read the catalog without the service."""

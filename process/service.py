@@ -14,10 +14,13 @@ from dataclasses import dataclass
 
 from sqlalchemy import inspect as sa_inspect, select
 
+from flask import has_request_context
+
 from app.extensions import db
 from app.formatting import to_local, to_utc
-from errors import CrmError, TransitionNotAllowed
-from models.base import current_actor_id, utcnow
+from app.scope import may_change_stage
+from errors import AccessDenied, CrmError, TransitionNotAllowed
+from models.base import acting_user, current_actor_id, utcnow
 from models.process import StageHistory
 from models.registry import model_for
 from models.task import OPEN_TASK_STATUSES, OUTCOME_SEPARATOR, Task, TaskStatus
@@ -264,7 +267,17 @@ def task_closed(task, source: str = "form") -> None:
     effects = plan_outcome(process, task.rule_key, outcome, record_values(record),
                            uuid.uuid4().hex, _now_local(), comment=task.result,
                            stage_key=current_stage(record), context=template_context(record))
+    if any(e.action in RECORD_CHANGING for e in effects) and has_request_context() \
+            and not may_change_stage(record, acting_user()):
+        # The same check as a stage button: closing a task is no back door to a record.
+        raise AccessDenied("Итог задачи меняет запись, которую вы не можете изменять: "
+                           "закройте задачу без итога или попросите ответственного")
     apply_effects(record, effects, current_actor_id(), "task")
+
+
+# Outcome effects that change the record itself (not only add tasks or messages).
+RECORD_CHANGING = frozenset({"move_stage", "set_field", "assign", "convert_lead",
+                             "move_record"})
 
 
 # --- «создать на основании» --------------------------------------------------------------

@@ -302,12 +302,17 @@ def test_fields_need_the_right_to_change_the_deal(login, client, request_deal):
     engineer = login("engineer")
     resp = engineer.post(f"/taskview/{take.id}/complete", data={"outcome": "Отказ"},
                          follow_redirects=True)
-    assert any("может тот, у кого есть право её изменять" in text
+    # the outcome moves the deal: refused as a stage button would be
+    assert any("Итог задачи меняет запись, которую вы не можете изменять" in text
                for text in flashes(_page(resp)))
     resp = engineer.api("post", f"/api/v1/task/{take.id}/complete", json={
         "outcome": "Отказ", "fields": {"lost_reason": _reason("no_money")}})
     assert resp.status_code == 403
     assert "Нет прав изменять запись" in resp.json["message"]
+    resp = engineer.api("post", f"/api/v1/task/{take.id}/complete",
+                        json={"outcome": "Принять заявку"})
+    assert resp.status_code == 403
+    assert "Итог задачи меняет запись" in resp.json["message"]
     db.session.expire_all()
     assert db.session.get(Deal, request_deal.id).lost_reason_id is None
     assert db.session.get(Task, take.id).status == "open"

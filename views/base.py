@@ -20,11 +20,12 @@ from app.access import API_METHOD_RIGHTS, VIEW_METHOD_RIGHTS
 from app.extensions import db
 from app.formatting import display, format_date, format_datetime, format_money
 from app.forms import LocalDateField, LocalDateTimeField, VersionField, checked_form
-from app.scope import may_change_stage, request_mode, scope_query
+from app.scope import READ, can_see, may_change_stage, request_mode, scope_query
 from process.service import route_stage_change, transition
 from process.snapshot import is_process_record
 from errors import CrmError, FieldErrors, StaleRecord
-from models.base import acting_user
+from models.base import RecordLinkMixin, acting_user
+from models.registry import entity_label, get_record
 # Labels shared by many entities (models.labels); a view adds or overrides its own.
 from models.labels import COMMON_LABELS
 
@@ -41,6 +42,23 @@ class RowScopeFilter(BaseFilter):
 
     def apply(self, query, value):
         return scope_query(query, self.datamodel.obj, acting_user(), request_mode())
+
+
+class VisibleRecordFilter(BaseFilter):
+    """The records a relation picker offers: those the user may see, whatever the screen."""
+
+    name = "Видимые записи"
+    arg_name = "crm_visible"
+
+    def apply(self, query, value):
+        return scope_query(query, self.datamodel.obj, acting_user(), READ)
+
+
+def _visible_related_filters(model) -> dict:
+    """A relation field of a form lists (and so accepts) only records the user may see."""
+    return {rel.key: [["id", VisibleRecordFilter, None]]
+            for rel in sa_inspect(model).relationships
+            if hasattr(rel.mapper.class_, "scope_clause")}
 
 
 def _row_scope_filters(model):
@@ -64,6 +82,32 @@ def check_version(item) -> None:
         raise StaleRecord()
 
 
+def check_record_link(item) -> None:
+    """A task's or event's link to a record (`record_entity`, `record_id`): a rule's task
+    keeps the record the rule gave it; a link a person sets points only at a record they
+    may change; a record not found and one not theirs to see get the same answer."""
+    if not isinstance(item, RecordLinkMixin):
+        return
+    state = sa_inspect(item)
+    new = state.transient or state.pending
+    if not new and not any(state.attrs[name].history.has_changes()
+                           for name in ("record_entity", "record_id")):
+        return
+    if not new and getattr(item, "rule_key", None):
+        raise FieldErrors({"record_id": "Задача поставлена процессом записи: привязать её "
+                                        "к другой записи нельзя"})
+    if not item.record_entity or item.record_id is None:
+        return
+    user = acting_user()
+    record = get_record(item.record_entity, item.record_id)
+    if record is None or not can_see(record, user, READ):
+        raise FieldErrors({"record_id": f"Запись «{entity_label(item.record_entity)}» "
+                                        f"№ {item.record_id} не найдена"})
+    if not may_change_stage(record, user):
+        raise FieldErrors({"record_id": "Привязать можно только к записи, которую вы "
+                                        "можете изменять"})
+
+
 class CrmModelView(ModelView):
     """A generated CRUD screen. Subclasses set `datamodel`, columns and `titles`."""
 
@@ -84,6 +128,10 @@ class CrmModelView(ModelView):
                            "crm_view": type(self).__name__}
         self.list_title, self.show_title, self.add_title, self.edit_title = self.titles
         self.base_filters = list(self.base_filters or []) + _row_scope_filters(model)
+        visible = _visible_related_filters(model)
+        self.add_form_query_rel_fields = {**visible, **(self.add_form_query_rel_fields or {})}
+        self.edit_form_query_rel_fields = {**visible,
+                                           **(self.edit_form_query_rel_fields or {})}
         self.label_columns = {**COMMON_LABELS, **(self.label_columns or {})}
         self.formatters_columns = {**self._auto_formatters(model),
                                    **(self.formatters_columns or {})}
@@ -163,6 +211,7 @@ class CrmModelView(ModelView):
         try:
             check_version(item)
             check_model(item)
+            check_record_link(item)
             route_stage_change(item, source="form")
         except CrmError:
             g.crm_refused_pk = item.id
@@ -247,12 +296,14 @@ class CrmModelRestApi(ModelRestApi):
         self._refuse_unknown_related(item)
         self._default_to_actor(item)
         check_model(item)
+        check_record_link(item)
         route_stage_change(item, source="api")
 
     def pre_update(self, item):
         self._refuse_unknown_related(item)
         check_version(item)
         check_model(item)
+        check_record_link(item)
         route_stage_change(item, source="api")
 
     def _default_to_actor(self, item) -> None:
@@ -272,13 +323,19 @@ class CrmModelRestApi(ModelRestApi):
         ("company": 999); without this the INSERT fails with a 500."""
         writable = set(self.add_columns) | set(self.edit_columns)
         errors = {}
+        state = sa_inspect(item)
         for rel in sa_inspect(type(item)).relationships:
             if rel.key not in writable:
                 continue
-            value = getattr(item, rel.key, None)
-            values = value if rel.uselist else [value]
-            missing = [obj for obj in values or () if obj is not None
-                       and not sa_inspect(obj).persistent]
+            if state.persistent:  # what the request changed; a kept link stays as it is
+                values = state.attrs[rel.key].history.added or ()
+            else:
+                value = getattr(item, rel.key, None)
+                values = value if rel.uselist else [value]
+            # "Not found" whether it does not exist or is not the user's to see: ids
+            # cannot be probed.
+            missing = [obj for obj in values or () if obj is not None and (
+                not sa_inspect(obj).persistent or not can_see(obj, acting_user(), READ))]
             if missing:
                 errors[rel.key] = f"Запись № {getattr(missing[0], 'id', '')} не найдена"
         if errors:

@@ -123,9 +123,8 @@ def format_record_link(ref):
         return ""
     entity, record_id = ref
     record = get_record(entity, record_id)
-    if record is None:
-        return f"{entity_label(entity)} № {record_id} (не найдена)"
-    if not can_see(record, acting_user()):
+    if record is None or not can_see(record, acting_user()):
+        # One answer for a record that is gone and one not the user's: ids are not probed.
         return f"{entity_label(entity)} № {record_id}"
     text = f"{entity_label(entity)}: {record}"
     url = record_url(entity, record_id)
