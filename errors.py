@@ -76,8 +76,9 @@ class MissingFields(FieldErrors):
 
         super().__init__({key: f"Заполните поле «{label}»: {why(key)}"
                           for key, label in missing.items()})
-        self.message = (f"Нельзя перейти на этап «{stage_name}»: не заполнены поля "
-                        + ", ".join(f"«{label}»" for label in missing.values()))
+        names = ", ".join(f"«{label}»" for label in missing.values())
+        what = "не заполнено поле" if len(missing) == 1 else "не заполнены поля"
+        self.message = f"Нельзя перейти на этап «{stage_name}»: {what} {names}"
 
 
 # --- jobs: delivery and scheduled work (raised inside workers, shown on the admin screens) --

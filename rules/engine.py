@@ -170,6 +170,11 @@ def passed_stages(process: ProcessDef, from_key: str | None,
         start, end = order.index(from_key), order.index(target.key)
     except ValueError:
         return [target]
+    source = process.stages[start]
+    if source.kind != "open" or source.aside:
+        # Back from a closed or parked stage: the line is walked again from its start (a
+        # lost deal reopened at a late stage owes every field up to it).
+        start = -1
     skipped = [stage for stage in process.stages[start + 1:end]
                if stage.kind == "open" and not stage.aside]
     return [*skipped, target]

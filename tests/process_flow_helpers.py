@@ -4,6 +4,7 @@ tasks, schedule rows and outbox messages a record got, under a frozen clock."""
 from __future__ import annotations
 
 import datetime as dt
+import io
 from contextlib import contextmanager
 
 import time_machine
@@ -17,6 +18,7 @@ from models.outbox import OutboxMessage
 from models.pipeline import Pipeline, Stage
 from models.process import StageHistory
 from models.schedule import ScheduledAction
+from models.attachment import Attachment
 from models.task import Task
 from models.user import CrmUser
 
@@ -134,3 +136,15 @@ def history(deal) -> list[StageHistory]:
 
 def text(value: str) -> str:
     return " ".join(value.split())
+
+
+def attach(client, deal, name: str = "Документ.pdf") -> int:
+    """A file attached to the deal (a file field takes only a file of its own record)."""
+    resp = client.post(f"/crm/attachment/upload/deal/{deal.id}",
+                       data={"file": (io.BytesIO(b"%PDF-1.4 test"), name)},
+                       content_type="multipart/form-data")
+    assert resp.status_code in (200, 302), resp.get_data(as_text=True)[:300]
+    return db.session.scalar(select(Attachment.id).where(
+        Attachment.entity == "deal", Attachment.record_id == deal.id,
+        Attachment.filename == name).order_by(Attachment.id.desc()).limit(1))
+

@@ -13,9 +13,9 @@ from sqlalchemy import select
 from app.extensions import db
 from models.party import Company
 from tests.helpers import ref_item
-from tests.process_flow_helpers import (close, custom_of, frozen, history, install, messages,
-                                        move, msk, new_deal, new_tasks, put_deal, stage_of,
-                                        task, tasks, text, user, utc)
+from tests.process_flow_helpers import (attach, close, custom_of, frozen, history, install,
+                                        messages, move, msk, new_deal, new_tasks, put_deal,
+                                        stage_of, task, tasks, text, user, utc)
 
 FRIDAY = msk(2026, 10, 30, 15, 0)
 READY_IN_WORK = {"priority": "A", "delivery_term": "2026-12-01"}
@@ -128,7 +128,8 @@ def test_walk_from_new_request_to_won_under_a_frozen_clock(login, sales, buyer):
                                "«Счет»"],
             "payment_date": ["Заполните поле «Дата оплаты»: оно обязательно на этапе «Счет»"]}
         resp = move(manager, deal, sales, "invoice", custom={
-            **custom_of(deal), "signed_invoice": 1, "payment_date": "2026-11-12"})
+            **custom_of(deal), "signed_invoice": attach(manager, deal, "Счёт подписанный.pdf"),
+            "payment_date": "2026-11-12"})
         assert resp.status_code == 200, resp.json
         assert new_tasks(deal, 9) == [
             ("Получить оплату от клиента", "manager", "sales_head", utc(2026, 11, 10, 10, 0))]
@@ -166,13 +167,10 @@ def test_walk_from_new_request_to_won_under_a_frozen_clock(login, sales, buyer):
 
     # --- Сделка успешна: the signed act and УПД, then the accountant is told -------------
     with frozen(login, monday, "manager") as manager:
-        resp = move(manager, deal, sales, "won")
-        assert resp.status_code == 422
-        assert set(resp.json["message"]) == {"act_file", "upd_file"}
-        assert resp.json["message"]["act_file"] == [
-            "Заполните поле «Акт выполненных работ»: оно обязательно на этапе «Сделка успешна»"]
+        # the act and the УПД are files of the deal: chosen among its attachments
         resp = move(manager, deal, sales, "won", custom={
-            **custom_of(deal), "act_file": 2, "upd_file": 3})
+            **custom_of(deal), "act_file": attach(manager, deal, "Акт.pdf"),
+            "upd_file": attach(manager, deal, "УПД.pdf")})
         assert resp.status_code == 200, resp.json
     assert stage_of(deal) == "won"
     assert len(tasks(deal)) == 19
@@ -240,7 +238,8 @@ def test_contract_amount_boundaries(login, sales, buyer, budget, rule, required)
                     "Заполните поле «Договор»: оно обязательно на этапе «Договор»"]
             assert stage_of(deal) == "proposal" and len(tasks(deal)) == before
             resp = move(admin, deal, sales, "contract", custom={
-                **custom_of(deal), **{name: 7 for name in required}})
+                **custom_of(deal), **{name: attach(admin, deal, f"{name}.pdf")
+                                      for name in required}})
         assert resp.status_code == 200, resp.json
     assert new_tasks(deal, before) == [
         (CONTRACT_TASKS[rule], "manager", "sales_head", utc(2026, 10, 31, 15, 0))]

@@ -38,7 +38,7 @@ def test_new_lead_notifies_and_cold_call_creates_the_presale_call():
 
 def test_intro_call_needs_what_the_client_does_or_other_with_text():
     err = why_not(LEADS, "cold_call", "intro_call", {"title": "x"})
-    assert err.message == ("Нельзя перейти на этап «Звонок-знакомство»: не заполнены поля "
+    assert err.message == ("Нельзя перейти на этап «Звонок-знакомство»: не заполнено поле "
                            "«Вид деятельности»")
     err = why_not(LEADS, "cold_call", "intro_call", {"client_activity": "other"})
     assert list(err.errors) == ["activity_other"]
@@ -74,7 +74,7 @@ def test_quality_no_sends_the_lead_to_bad_with_a_reason():
                                 stage_key="processing")
     assert [(e.action, e.params) for e in effects] == [("move_stage", {"to": "bad"})]
     err = why_not(LEADS, "processing", "bad", {**old, "is_quality": False})
-    assert err.message == ("Нельзя перейти на этап «Некачественный»: не заполнены поля "
+    assert err.message == ("Нельзя перейти на этап «Некачественный»: не заполнено поле "
                            "«Причина некачественного лида»")
     other = {**old, "is_quality": False, "quality_reason": "other"}
     assert list(why_not(LEADS, "processing", "bad", other).errors) == ["quality_comment"]

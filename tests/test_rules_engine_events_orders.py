@@ -66,7 +66,7 @@ def test_refusal_needs_a_reason_and_ends_the_process():
     refusal = {**CALL, "topic": "refusal"}
     err = why_not(EVENTS, "in_progress", "completed", refusal)
     assert isinstance(err, MissingFields)
-    assert err.message == ("Нельзя перейти на этап «Завершено»: не заполнены поля "
+    assert err.message == ("Нельзя перейти на этап «Завершено»: не заполнено поле "
                            "«Причина отказа»")
     other = {**refusal, "rejection_reason": "other"}
     assert set(why_not(EVENTS, "in_progress", "completed", other).errors) == \

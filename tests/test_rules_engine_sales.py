@@ -133,3 +133,20 @@ def test_long_effect_keys_are_shortened_the_same_way_every_time():
                     for _ in range(2))
     assert len(first.key) <= KEY_MAX and first.key == again.key
     assert first.key.startswith("t9:")
+
+
+def test_won_asks_for_the_signed_act_and_upd():
+    err = why_not(SALES, "shipped", "won", READY)
+    assert isinstance(err, MissingFields)
+    assert set(err.errors) == {"act_file", "upd_file"}
+    assert err.errors["act_file"] == ("Заполните поле «Акт выполненных работ»: оно "
+                                      "обязательно на этапе «Сделка успешна»")
+    assert why_not(SALES, "shipped", "won", {**READY, "act_file": 2, "upd_file": 3}) is None
+
+
+def test_a_lost_deal_reopened_at_a_late_stage_owes_every_field_before_it():
+    lost = {"title": "Поставка весов", "lost_reason": "price"}
+    err = why_not(SALES, "lost", "shipped", lost)
+    assert isinstance(err, MissingFields)
+    assert {"priority", "company", "delivery_term", "kp_agreed_date"} <= set(err.errors)
+    assert err.errors["priority"].endswith("оно обязательно, начиная с этапа «Взят в работу»")

@@ -108,7 +108,7 @@ def test_refusal_without_the_lost_reason_asks_for_it_then_closes(login, client, 
     page = _page(resp)
     assert resp.status_code == 422
     assert "Завершение задачи" in page and "Итог:</strong> «Отказ»" in page
-    assert "Нельзя перейти на этап «Сделка провалена»: не заполнены поля «Причина проигрыша»" \
+    assert "Нельзя перейти на этап «Сделка провалена»: не заполнено поле «Причина проигрыша»" \
         in page
     assert '<label class="control-label" for="f_lost_reason">Причина проигрыша' in page
     assert f'<option value="{_reason("no_money")}" >Денег нет</option>' in page
