@@ -441,10 +441,14 @@ class PipelineRecordMixin:
     known_open_task: bool | None = None
 
     @property
-    def has_open_task(self) -> bool:
-        """Lists mark a record without an open task ("Нет задач")."""
+    def has_open_task(self) -> bool | None:
+        """Lists mark a record without an open task ("Нет задач"); None for a record at a
+        won or lost stage, which owes nobody a task."""
         from models.task import open_task_exists
 
+        stage = self.stage
+        if stage is not None and stage.kind != StageKind.open.value:
+            return None
         if self.known_open_task is not None:
             return self.known_open_task
         if self.id is None:

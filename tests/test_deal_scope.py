@@ -116,7 +116,8 @@ def test_items_cannot_be_attached_to_an_invisible_deal(login, deals):
                        json={"deal": deals["other"], "name": "Подброшенная", "quantity": 1,
                              "price": 10})
     assert resp.status_code == 422
-    assert resp.json["message"]["deal"] == ["Сделка не найдена или недоступна"]
+    # the same words as for a deal that does not exist
+    assert resp.json["message"]["deal"] == [f"Запись № {deals['other']} не найдена"]
     form = manager.post("/dealitemview/add",
                         data={"deal": str(deals["other"]), "name": "Подброшенная",
                               "quantity": "1", "price": "10"})

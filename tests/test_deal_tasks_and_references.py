@@ -99,3 +99,16 @@ def test_inactive_reference_item_is_not_offered_on_a_new_deal(login, app):
         item = ref("lead_source", "website")
         item.active = True
         db.session.commit()
+
+
+def test_won_and_lost_deals_owe_no_task(login, three_deals):
+    """«Нет задач» marks open deals only: a closed one is not forgotten work."""
+    pipeline = three_deals[0].pipeline
+    won = [s.key for s in pipeline.stages if s.kind == "won"][0]
+    make_deal("Выигранная сделка", "manager", pipeline, stage_key=won)
+    manager = login("manager")
+    html = manager.get("/dealview/list/").get_data(as_text=True)
+    assert "Выигранная сделка" in html
+    assert html.count("crm-no-tasks") == 2  # still the two open ones without a task
+    html = manager.get("/dealview/list/?_flt_0_has_open_task=").get_data(as_text=True)
+    assert "Выигранная сделка" not in html and "Сделка без задач" in html

@@ -23,7 +23,7 @@ from app.extensions import db
 from errors import CrmError
 from models.labels import CUSTOM_FIELD_LABELS, PIPELINE_LABELS, STAGE_LABELS
 from models.pipeline import (FIELD_TYPE_LABELS, PIPELINE_ENTITY_LABELS, STAGE_KIND_LABELS,
-                             CustomFieldDef, Pipeline, Stage)
+                             CustomFieldDef, Pipeline, Stage, StageKind)
 from models.reference import ReferenceItem, ReferenceList, choice_query
 from models.task import OPEN_TASK_STATUSES, Task, open_task_exists
 from views.base import CrmModelRestApi, CrmModelView, register
@@ -648,7 +648,10 @@ class _TaskPresenceFilter(BaseFilter):
 
     def apply(self, query, value):
         cond = open_task_exists(self.model.__entity__, self.model.id)
-        return query.filter(cond if self.has_tasks else ~cond)
+        if self.has_tasks:
+            return query.filter(cond)
+        # Only open records owe a task: won and lost ones are never «Нет задач».
+        return query.filter(~cond, self.model.stage.has(Stage.kind == StageKind.open.value))
 
 
 class NoOpenTaskFilter(_TaskPresenceFilter):
@@ -668,6 +671,8 @@ NO_TASKS = Markup('<span class="label label-danger crm-no-tasks">Нет зада
 
 
 def tasks_mark(value) -> str:
+    if value is None:  # a closed record: no mark
+        return ""
     return "Есть" if value else NO_TASKS
 
 
@@ -725,7 +730,8 @@ class PipelineRecordViewMixin:
             return "; ".join(f"{label}: {text}" for label, text in
                              custom_lines(item, compact=column == "custom_list"))
         if column == TASKS_COLUMN:
-            return "Есть" if item.has_open_task else "Нет задач"
+            mark = item.has_open_task
+            return "" if mark is None else ("Есть" if mark else "Нет задач")
         return super()._export_value(item, column)
 
 
