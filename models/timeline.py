@@ -237,6 +237,15 @@ def format_value(model, key: str, value, session=None) -> str:
         pass  # an odd stored value is shown as it is rather than hiding the change
     if isinstance(value, bool):
         return "да" if value else "нет"
+    if key == "record_entity":  # a task's or event's record kind: its Russian name
+        from models.registry import entity_label
+
+        return entity_label(str(value))
+    if isinstance(value, (list, tuple)):  # a list of words (a task's outcomes)
+        return ", ".join(format_value(None, "", v, session) for v in value) or EMPTY
+    if isinstance(value, dict):
+        return "; ".join(f"{k}: {format_value(None, '', v, session)}"
+                         for k, v in value.items()) or EMPTY
     text = str(value)
     return text if len(text) <= 200 else text[:199] + "…"
 

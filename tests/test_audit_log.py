@@ -203,3 +203,26 @@ def test_admin_alone_reads_the_technical_details(login, sales):
     assert show.status_code == 200
     html = show.get_data(as_text=True)
     assert "Технические сведения" not in html and task.rule_key not in html
+
+
+def test_lists_and_record_kinds_read_as_words(login):
+    """A task's outcomes are a list of words, its record kind a Russian name; a change no
+    person made is the system's."""
+    import html as html_lib
+
+    from models.base import acting_as
+    from models.deal import Deal  # noqa: F401 - the record kind must be known
+
+    with acting_as(None):
+        task = Task(title="Согласовать", outcome_choices=["Принять заявку", "Отказ"],
+                    record_entity="deal", record_id=1)
+        db.session.add(task)
+        db.session.commit()
+    (row,) = _rows(entity="task", action="insert")
+    admin = login("admin")
+    page = html_lib.unescape(admin.get("/auditlogview/list/").get_data(as_text=True))
+    assert "Принять заявку, Отказ" in page
+    assert "['Принять заявку'" not in page
+    assert ": deal" not in page and "Сделка" in page
+    show = html_lib.unescape(admin.get(f"/auditlogview/show/{row.id}").get_data(as_text=True))
+    assert "Система" in show.split("Технические сведения")[0]

@@ -87,6 +87,8 @@ class AuditLogView(CrmModelView):
     order_columns = ["at", "entity", "record_id"]
     base_order = ("at", "desc")
     page_size = 50
+    # A change nobody made by hand (a rule, a scheduled job, the seed) was made by the system.
+    formatters_columns = {"user": lambda user: str(user) if user is not None else "Система"}
 
 
 def register_views(appbuilder):
