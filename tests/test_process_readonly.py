@@ -11,7 +11,7 @@ from models.pipeline import Pipeline, Stage
 from models.user import CrmUser
 
 SALES_FILE = BASE_DIR / "rules" / "definitions" / "001_sales.yaml"
-MARK = "    deadline: 1h\n    on_enter:"
+MARK = "    participants: [manager, sales_head]\n    on_enter:"
 
 
 @pytest.fixture()
@@ -19,8 +19,9 @@ def sales(app, tmp_path):
     text = SALES_FILE.read_text(encoding="utf-8")
     assert MARK in text
     path = tmp_path / "001_sales.yaml"
-    path.write_text(text.replace(MARK, "    deadline: 1h\n    readonly: [direction, title]\n"
-                                 "    on_enter:", 1), encoding="utf-8")
+    path.write_text(text.replace(MARK, "    participants: [manager, sales_head]\n"
+                                 "    readonly: [direction, title]\n    on_enter:", 1),
+                    encoding="utf-8")
     processes.install_file(path)
     db.session.commit()
     return db.session.scalar(select(Pipeline).where(Pipeline.code == "sales"))
