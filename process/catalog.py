@@ -11,18 +11,33 @@ a new version are kept (records still hold their values and the record check ref
 keys) and moved to the end of the form."""
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import re
+import uuid
 from pathlib import Path
 
 import yaml
-from sqlalchemy import func, inspect as sa_inspect, select
+from sqlalchemy import func, select
+from sqlalchemy import inspect as sa_inspect
 
+from app.access import access_table, role_labels
 from app.extensions import db
-from errors import DefinitionError
+from app.formatting import to_local
+from errors import CrmError, DefinitionError, MissingFields
+from models.base import utcnow
+from models.deal import Deal
+from models.event import Event
+from models.labels import labels_for
+from models.lead import Lead
+from models.order import Order
 from models.pipeline import CustomFieldDef, Pipeline, Stage
 from models.process import ProcessVersion
-from rules.definition import ProcessDef, Catalog, parse
+from models.reference import ReferenceItem, ReferenceList
+from rules.actions import ACTIONS
+from rules.definition import ActionDef, Catalog, ProcessDef, parse
+from rules.durations import DurationError, parse_duration
+from rules.engine import plan_move, why_not
 
 DEFINITIONS_DIR = Path(__file__).resolve().parent.parent / "rules" / "definitions"
 # Entities whose records stand on a Pipeline's stages (lead.stage_id, deal.stage_id).
@@ -35,17 +50,10 @@ _TECHNICAL = {"id", "version", "updated_at", "custom", "pipeline", "stage", "sta
 # --- what a definition may refer to -----------------------------------------------------
 
 def _entity_models() -> dict:
-    from models.deal import Deal
-    from models.event import Event
-    from models.lead import Lead
-    from models.order import Order
-
     return {"lead": Lead, "deal": Deal, "event": Event, "order": Order}
 
 
 def _entity_labels() -> dict[str, dict[str, str]]:
-    from models.labels import labels_for
-
     return {entity: labels_for(entity) for entity in ("lead", "deal", "event", "order")}
 
 
@@ -65,9 +73,6 @@ def entity_fields(entity: str) -> dict[str, str]:
 
 
 def app_catalog() -> Catalog:
-    from app.access import access_table
-    from models.reference import ReferenceList
-
     lists = frozenset(db.session.scalars(select(ReferenceList.code)).all())
     return Catalog(entity_fields={e: entity_fields(e) for e in _entity_models()},
                    roles=frozenset(access_table().roles), reference_lists=lists)
@@ -131,9 +136,6 @@ def install_definition(source_text: str, filename: str,
 
 
 def _records_on_stage(stage_id: int) -> int:
-    from models.deal import Deal
-    from models.lead import Lead
-
     return sum(db.session.scalar(select(func.count()).select_from(m)
                                  .where(m.stage_id == stage_id)) or 0 for m in (Lead, Deal))
 
@@ -387,8 +389,6 @@ def plural(n: int, forms: tuple[str, str, str]) -> str:
 
 def duration_words(text) -> str:
     """'1h' -> '1 час', '2 working days' -> '2 рабочих дня'."""
-    from rules.durations import DurationError, parse_duration
-
     if text in (None, ""):
         return ""
     try:
@@ -402,8 +402,6 @@ def duration_words(text) -> str:
 
 def format_local(value) -> str:
     """A local wall-clock datetime as ДД.ММ.ГГГГ ЧЧ:ММ (a date alone as ДД.ММ.ГГГГ)."""
-    import datetime as dt
-
     if value is None:
         return ""
     if isinstance(value, dt.datetime):
@@ -450,8 +448,6 @@ def condition_words(cond, labels: dict[str, str]) -> str:
 
 
 def person_words(spec, labels: dict[str, str]) -> str:
-    from app.access import role_labels
-
     if spec in (None, "responsible"):
         return "ответственный"
     if spec == "actor":
@@ -516,8 +512,6 @@ def template_words(text: str, labels: dict[str, str]) -> str:
 def action_words(action, process: ProcessDef) -> str:
     """An action of a definition in Russian words, e.g.
     'Задача «Проверить товарные позиции» → ответственный, срок 1 день'."""
-    from rules.actions import ACTIONS
-
     labels = process.labels
     p = {k: template_words(v, labels) if k in ("title", "text", "subject") else v
          for k, v in action.params.items()}
@@ -571,15 +565,11 @@ def action_words(action, process: ProcessDef) -> str:
 
 
 def _role_label(role: str) -> str:
-    from app.access import role_labels
-
     return role_labels().get(role, role)
 
 
 def _nested_words(raw, process: ProcessDef) -> str:
     """The action inside schedule / repeat (a plain dict with `do`)."""
-    from rules.definition import ActionDef
-
     if not isinstance(raw, dict) or "do" not in raw:
         return str(raw)
     params = {k: v for k, v in raw.items() if k not in ("do", "key", "when")}
@@ -631,8 +621,6 @@ def find_process(process_key: str) -> ProcessDef | None:
 
 
 def _first_item_code(list_code: str | None) -> str | None:
-    from models.reference import ReferenceItem, ReferenceList
-
     if not list_code:
         return None
     return db.session.scalar(select(ReferenceItem.code).join(ReferenceList).where(
@@ -641,8 +629,6 @@ def _first_item_code(list_code: str | None) -> str | None:
 
 
 def sample_value(process: ProcessDef, key: str, now_local):
-    import datetime as dt
-
     ftype = next((f for f in process.fields if f.key == key), None)
     kind = ftype.type if ftype else None
     if key == "lost_reason":
@@ -665,8 +651,6 @@ def sample_value(process: ProcessDef, key: str, now_local):
 
 
 def _sample_words(value) -> str:
-    import datetime as dt
-
     if isinstance(value, bool):
         return "да" if value else "нет"
     if isinstance(value, dt.date):
@@ -696,8 +680,6 @@ def effect_words(effect, process: ProcessDef) -> str:
         return f"Отложенное действие {when}: {_nested_words(p.get('action'), process)}"
     if effect.action == "set_field":
         return f"Поле «{labels.get(p['field'], p['field'])}» = {_sample_words(p['value'])}"
-    from rules.definition import ActionDef
-
     return action_words(ActionDef(name=effect.action, key="", params=p), process) + due
 
 
@@ -706,9 +688,6 @@ def _fill_samples(process: ProcessDef, from_key: str | None, to_key: str, vals: 
     """Fills the missing fields with samples until the move is allowed or refused for
     another reason (returned). Several rounds: a filled field can make others required
     (the client type asks for the requisites of that type)."""
-    from errors import MissingFields
-    from rules.engine import why_not
-
     refusal = why_not(process, from_key, to_key, vals)
     for _ in range(len(process.fields) + 2):
         if not isinstance(refusal, MissingFields):
@@ -728,15 +707,7 @@ def simulate(process: ProcessDef, stages: list[str] | None = None,
     """Lines describing each move of a sample record: refusals (and the sample values the
     simulation then fills in), and the tasks, messages, notifications and schedules the
     move would create. Nothing is written."""
-    import uuid
-
-    from errors import CrmError
-    from rules.engine import plan_move
-
     if now_local is None:
-        from app.formatting import to_local
-        from models.base import utcnow
-
         now_local = to_local(utcnow()).replace(tzinfo=None, second=0, microsecond=0)
     path = list(stages) if stages else process.happy_path()
     vals = {"title": f"Пример: {process.name}"}

@@ -15,6 +15,8 @@ import re
 import string
 from dataclasses import dataclass, field
 
+from rules.conditions import ConditionError
+from rules.conditions import validate as validate_condition
 from rules.durations import DurationError, parse_duration
 
 # Placeholders a template may use besides the record's own fields.
@@ -130,8 +132,6 @@ class ActionSpec:
 def check_action(item, labels: dict, roles, stages, ctx: dict | None = None
                  ) -> tuple[str, str] | None:
     """One nested action `{do: name, key?, when?, ...params}`: None or (path, problem)."""
-    from rules.conditions import ConditionError, validate as validate_condition
-
     if not isinstance(item, dict):
         return "", "действие должно быть объектом с ключом do"
     name = item.get("do")

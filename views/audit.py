@@ -8,10 +8,12 @@ from flask import current_app, g, url_for
 from flask_appbuilder.models.sqla.interface import SQLAInterface
 from markupsafe import Markup, escape
 
+from app.extensions import db
 from models.audit import AuditLog
 from models.registry import entity_label
 from models.timeline import changes_in_words, technical_details
 from views.base import CrmModelView, register
+from views.timeline import view_for_entity
 
 AUDIT_LABELS = {
     "at": "Когда", "user": "Пользователь", "action": "Действие", "action_label": "Действие",
@@ -33,8 +35,6 @@ def _record_link(self):
     """The record's page when it still exists and has a screen; its name otherwise."""
     name = self.record_repr or f"№{self.record_id}"
     if self.action != "delete":
-        from views.timeline import view_for_entity
-
         view = view_for_entity(self.entity)
         if view is not None:
             url = url_for(f"{view.endpoint}.show", pk=self.record_id)
@@ -61,8 +61,6 @@ def audit_technical(pk) -> dict | None:
     the row as stored. Only the admin gets it (None for anyone else)."""
     if not _is_admin():
         return None
-    from app.extensions import db
-
     row = db.session.get(AuditLog, pk)
     if row is None:
         return None

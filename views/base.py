@@ -6,12 +6,10 @@ import csv
 import io
 
 from flask import Response, g, redirect, request, url_for
-from flask_appbuilder import ModelRestApi, ModelView
-from flask_appbuilder.security.decorators import protect
+from flask_appbuilder import ModelRestApi, ModelView, expose
 from flask_appbuilder.models.filters import BaseFilter
-from flask_appbuilder.security.decorators import has_access
+from flask_appbuilder.security.decorators import has_access, protect
 from flask_appbuilder.urltools import get_filter_args, get_order_args
-from flask_appbuilder import expose
 from sqlalchemy import Boolean, Date, DateTime, Numeric
 from sqlalchemy import inspect as sa_inspect
 from wtforms import BooleanField
@@ -21,13 +19,13 @@ from app.extensions import db
 from app.formatting import display, format_date, format_datetime, format_money
 from app.forms import LocalDateField, LocalDateTimeField, VersionField, checked_form
 from app.scope import READ, can_see, may_change_stage, request_mode, scope_query
-from process.service import route_stage_change, transition
-from process.snapshot import is_process_record
 from errors import CrmError, FieldErrors, StaleRecord
 from models.base import RecordLinkMixin, acting_user
+from models.labels import COMMON_LABELS  # for every entity; a view adds or overrides its own
 from models.registry import entity_label, get_record
-# Labels shared by many entities (models.labels); a view adds or overrides its own.
-from models.labels import COMMON_LABELS
+from models.user import CrmUser
+from process.service import route_stage_change, transition
+from process.snapshot import is_process_record
 
 
 def is_money(column) -> bool:
@@ -307,8 +305,6 @@ class CrmModelRestApi(ModelRestApi):
         route_stage_change(item, source="api")
 
     def _default_to_actor(self, item) -> None:
-        from models.user import CrmUser
-
         user = acting_user()
         body = request.get_json(silent=True)
         if user is None or not isinstance(body, dict):

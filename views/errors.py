@@ -14,6 +14,8 @@ from flask import current_app, jsonify, render_template, request
 from markupsafe import escape
 from werkzeug.exceptions import HTTPException, InternalServerError
 
+from app.extensions import db
+
 log = logging.getLogger(__name__)
 
 ERROR_CODES = (400, 401, 403, 404, 405, 413, 429, 500)
@@ -145,8 +147,6 @@ def render_error_page(status: int, title: str, text: str) -> str:
 
 def _rollback() -> None:
     try:
-        from app.extensions import db
-
         db.session.rollback()
     except Exception:  # noqa: BLE001 - nothing more to do for a broken connection
         log.exception("rollback failed")

@@ -16,8 +16,8 @@ from models.base import current_actor_id, utcnow
 from models.notification import Notification
 from models.registry import get_record
 from models.user import CrmUser
+from views.csrf import check_csrf, csrf_token
 from views.task import record_url
-from views.timeline import check_csrf, csrf_token
 
 # The FAB resource of these screens; app/access.yaml gives its right to every role (common).
 RESOURCE = "notification"

@@ -13,10 +13,13 @@ from sqlalchemy import select, update
 from wtforms import SelectField
 
 from app.extensions import db
+from app.mail import smtp_configured
+from models.attachment import Attachment
 from models.labels import OUTBOX_LABELS
 from models.outbox import (OUTBOX_KIND_LABELS, OUTBOX_STATUS_LABELS, OutboxMessage,
                            OutboxStatus)
 from models.registry import entities
+from models.user import CrmUser
 from views.base import CrmModelView, register
 from views.task import LINKABLE_ENTITIES, format_record_link
 
@@ -50,8 +53,6 @@ def _recipients_text(self) -> str:
         values = [values]
     if self.kind != "notification":
         return ", ".join(str(v) for v in values)
-    from models.user import CrmUser
-
     ids = [v for v in values if isinstance(v, int) and not isinstance(v, bool)]
     names = {u.id: str(u) for u in db.session.scalars(
         select(CrmUser).where(CrmUser.id.in_(ids)))} if ids else {}
@@ -63,8 +64,6 @@ def _record_ref(self):
 
 
 def _attachments_text(self) -> str:
-    from models.attachment import Attachment
-
     ids = [i for i in self.attachments or [] if isinstance(i, int)]
     found = {a.id: a.filename for a in db.session.scalars(
         select(Attachment).where(Attachment.id.in_(ids)))} if ids else {}
@@ -99,8 +98,6 @@ def _may_manage() -> bool:
 
 def _smtp_note(items) -> str | None:
     """A held letter sent again with SMTP still missing is held again: say so now."""
-    from app.mail import smtp_configured
-
     if smtp_configured(current_app.config) or not any(i.kind == "email" for i in items):
         return None
     return ("SMTP-сервер не настроен (SMTP_HOST): письма снова не будут отправлены, пока "

@@ -8,6 +8,7 @@ import json
 import logging
 from decimal import Decimal, InvalidOperation
 
+from babel.numbers import format_decimal
 from flask import has_request_context, render_template, request
 from flask_appbuilder.fields import QuerySelectField
 from flask_appbuilder.fieldwidgets import (BS3TextAreaFieldWidget, BS3TextFieldWidget,
@@ -20,12 +21,19 @@ from wtforms import BooleanField, Field, HiddenField, SelectField, StringField, 
 from wtforms.utils import unset_value
 
 from app.extensions import db
+from app.formatting import format_money
 from errors import CrmError
+from models.attachment import Attachment
+from models.deal import Deal
 from models.labels import CUSTOM_FIELD_LABELS, PIPELINE_LABELS, STAGE_LABELS
+from models.lead import Lead
+from models.party import Contact
 from models.pipeline import (FIELD_TYPE_LABELS, PIPELINE_ENTITY_LABELS, STAGE_KIND_LABELS,
                              CustomFieldDef, Pipeline, Stage, StageKind)
 from models.reference import ReferenceItem, ReferenceList, choice_query
 from models.task import OPEN_TASK_STATUSES, Task, open_task_exists
+from models.user import CrmUser
+from process.guard import readonly_now
 from views.base import CrmModelRestApi, CrmModelView, register
 
 FIELD_LABELS = CUSTOM_FIELD_LABELS
@@ -41,9 +49,6 @@ class InUseError(CrmError):
 
 def _records_on(column, value) -> int:
     """How many leads and deals hold `value` in `column` ("pipeline_id" or "stage_id")."""
-    from models.deal import Deal
-    from models.lead import Lead
-
     return sum(db.session.scalar(select(func.count()).select_from(m)
                                  .where(getattr(m, column) == value)) or 0
                for m in (Lead, Deal))
@@ -275,8 +280,6 @@ def _record_of(model):
 
 def readonly_keys(record) -> tuple:
     """Fields the record's process makes read-only on its stored stage (edit forms)."""
-    from process.guard import readonly_now
-
     if record is None:
         return ()
     with db.session.no_autoflush:
@@ -412,22 +415,16 @@ def _choice_options(fdef, current):
 
 
 def _user_options():
-    from models.user import CrmUser
-
     users = db.session.scalars(select(CrmUser).where(CrmUser.active.is_(True))
                                .order_by(CrmUser.last_name, CrmUser.first_name)).all()
     return [(str(u.id), str(u)) for u in users]
 
 
 def _contact_options():
-    from models.party import Contact
-
     return [(str(c.id), str(c)) for c in db.session.scalars(select(Contact)).all()]
 
 
 def _file_options(model, record):
-    from models.attachment import Attachment
-
     if record is None:
         return []
     rows = db.session.scalars(select(Attachment).where(
@@ -534,8 +531,6 @@ def custom_field(model=None):
 
 def format_custom_value(fdef, value, record=None) -> str:
     """A stored value as office staff read it: money, Russian dates, Да/Нет, item labels."""
-    from app.formatting import format_money
-
     if value is None or value == "":
         return ""
     kind = fdef.type
@@ -545,12 +540,8 @@ def format_custom_value(fdef, value, record=None) -> str:
         if kind == "money":
             return format_money(value)
         if kind == "percent":
-            from babel.numbers import format_decimal
-
             return f"{format_decimal(Decimal(str(value)), locale='ru_RU')}\u00a0%"
         if kind == "integer":
-            from babel.numbers import format_decimal
-
             return format_decimal(int(value), locale="ru_RU")
         if kind == "date":
             return dt.date.fromisoformat(str(value)[:10]).strftime("%d.%m.%Y")
@@ -559,18 +550,12 @@ def format_custom_value(fdef, value, record=None) -> str:
         if kind == "choice":
             return _choice_label(fdef.reference_list, value) or str(value)
         if kind == "user":
-            from models.user import CrmUser
-
             user = db.session.get(CrmUser, int(value))
             return str(user) if user is not None else f"№ {value}"
         if kind == "contact":
-            from models.party import Contact
-
             contact = db.session.get(Contact, int(value))
             return str(contact) if contact is not None else f"№ {value}"
         if kind == "file":
-            from models.attachment import Attachment
-
             attachment = db.session.get(Attachment, int(value))
             return attachment.filename if attachment is not None else f"файл № {value}"
     except (ValueError, TypeError, InvalidOperation):

@@ -8,9 +8,14 @@ from flask_appbuilder import BaseView, expose
 from flask_appbuilder.security.decorators import has_access
 
 from app.extensions import db
-from models.base import current_actor_id
 from errors import DefinitionError
+from models.base import current_actor_id
+from models.pipeline import FIELD_TYPE_LABELS, PIPELINE_ENTITY_LABELS
+from process.catalog import (STAGE_KIND_WORDS, action_words, active_version, active_versions,
+                             definition_of, duration_words, install_definition, parse_text,
+                             required_words, versions_of)
 from views.base import register
+from views.csrf import check_csrf, csrf_token
 
 MAX_DEFINITION_BYTES = 512 * 1024
 NO_FILE = "Выберите файл определения процесса (YAML)"
@@ -23,8 +28,6 @@ def _can_write() -> bool:
 
 def _diagram(process) -> list[dict]:
     """The stages in order, each with what the page says about it, in Russian words."""
-    from process.catalog import STAGE_KIND_WORDS, action_words, duration_words, required_words
-
     out = []
     for stage in process.stages:
         required, conditional = required_words(stage, process)
@@ -46,8 +49,6 @@ def _diagram(process) -> list[dict]:
 
 
 def _fields(process) -> list[dict]:
-    from models.pipeline import FIELD_TYPE_LABELS
-
     return [{"key": f.key, "label": f.label, "type": FIELD_TYPE_LABELS.get(f.type, f.type),
              "list": f.list, "allow_other": f.allow_other} for f in process.fields]
 
@@ -63,10 +64,6 @@ class ProcessView(BaseView):
 
     # --- pages ------------------------------------------------------------------------
     def _render_list(self, error: str | None = None, status: int = 200):
-        from process.catalog import active_versions
-        from models.pipeline import PIPELINE_ENTITY_LABELS
-        from views.timeline import csrf_token
-
         return self.render_template(
             "crm/process_list.html", versions=active_versions(), error=error,
             entity_labels=PIPELINE_ENTITY_LABELS, can_write=_can_write(),
@@ -74,10 +71,6 @@ class ProcessView(BaseView):
 
     def _render_show(self, process_key: str, version_no: int | None = None,
                      error: str | None = None, status: int = 200):
-        from process.catalog import definition_of, versions_of
-        from models.pipeline import PIPELINE_ENTITY_LABELS
-        from views.timeline import csrf_token
-
         versions = versions_of(process_key)
         if not versions:
             abort(404)
@@ -116,9 +109,6 @@ class ProcessView(BaseView):
     @expose("/upload/", methods=["POST"])
     @has_access
     def upload(self):
-        from process.catalog import active_version, install_definition
-        from views.timeline import check_csrf
-
         check_csrf()
         expected = (request.form.get("process_key") or "").strip() or None
         if expected is not None and active_version(expected) is None:
@@ -142,8 +132,6 @@ class ProcessView(BaseView):
         except UnicodeDecodeError:
             return refuse(f"{filename}: файл: ожидается текст YAML в кодировке UTF-8")
         try:
-            from process.catalog import parse_text
-
             process = parse_text(text, filename)
             if expected and process.key != expected:
                 raise DefinitionError(

@@ -31,8 +31,8 @@ from models.registry import entities
 from models.schedule import (ACTION_LABELS, SCHEDULE_STATUS_LABELS, ScheduledAction,
                              ScheduleStatus)
 from views.base import CrmModelView, register
+from views.csrf import check_csrf, csrf_token
 from views.task import format_record_link, record_text
-from views.timeline import check_csrf, csrf_token
 
 CANCELLABLE = (ScheduleStatus.pending.value, ScheduleStatus.enqueued.value,
                ScheduleStatus.failed.value)

@@ -90,8 +90,6 @@ def record_entity_field(label: str) -> SelectField:
 
 def record_url(entity: str, record_id) -> str | None:
     """The record page of (entity, id) on the first screen that shows that model."""
-    from flask import current_app
-
     model = model_for(entity)
     if model is None:
         return None

@@ -13,6 +13,7 @@ from flask_appbuilder import BaseView, expose
 from flask_appbuilder.api import BaseApi, safe
 from flask_appbuilder.security.decorators import has_access, protect
 
+from app.access import access_table
 from app.attachments import (allowed_extensions, attachments_of, delete_attachment,
                              discard_file, human_size, max_bytes, path_of, save_upload)
 from app.extensions import db
@@ -23,6 +24,9 @@ from models.attachment import Attachment
 from models.base import acting_user, current_actor_id
 from models.registry import model_for
 from models.timeline import COMMENT_MAX_LENGTH, TimelineKind, add_timeline, timeline_for
+from views.base import CrmModelView
+from views.csrf import check_csrf, csrf_token
+from views.errors import render_error_page
 
 COMMENT_EMPTY = "Введите текст комментария."
 COMMENT_TOO_LONG = f"Комментарий слишком длинный: не больше {COMMENT_MAX_LENGTH} символов."
@@ -38,8 +42,6 @@ NOT_RECORDS = frozenset({"comment", "attachment", "audit", "scheduled_action",
 def view_for_entity(entity: str):
     """The CrmModelView showing the entity's records (the one whose resource is the entity
     key when a model has several screens), or None."""
-    from views.base import CrmModelView
-
     model = model_for(entity)
     if model is None:
         return None
@@ -69,8 +71,6 @@ def resource_for_entity(entity: str, view=None) -> str | None:
         return None
     if view is not None and view.class_permission_name:
         return view.class_permission_name
-    from app.access import access_table
-
     return entity if entity in access_table().resources else None
 
 
@@ -104,35 +104,11 @@ def record_url(view, record_id: int, anchor: str = "") -> str:
     return f"{url}#{anchor}" if anchor else url
 
 
-def check_csrf() -> None:
-    """Plain forms of this module carry the token FAB's forms carry (no global CSRFProtect
-    is installed, so each endpoint checks it itself)."""
-    if not current_app.config.get("WTF_CSRF_ENABLED", True):
-        return
-    from flask_wtf.csrf import CSRFError, validate_csrf
-    from wtforms.validators import ValidationError
-
-    try:
-        validate_csrf(request.form.get("csrf_token"))
-    except ValidationError as exc:
-        raise CSRFError(str(exc)) from None
-
-
-def csrf_token() -> str:
-    if not current_app.config.get("WTF_CSRF_ENABLED", True):
-        return ""
-    from flask_wtf.csrf import generate_csrf
-
-    return generate_csrf()
-
-
 def refuse_on_page(view, record_id: int, message: str, status: int = 422):
     """The record page again, with the Russian message on top and a 4xx status, so the user
     sees what went wrong where they were."""
     db.session.rollback()
     if view is None:
-        from views.errors import render_error_page
-
         return make_response(render_error_page(status, "Действие не выполнено", message),
                              status)
     flash(message, "danger")
