@@ -59,6 +59,16 @@ class TransitionNotAllowed(CrmError):
     http_status = 409
 
 
+class AlreadyDone(CrmError):
+    """The same request (a click with its key) came again: what it asked is already done."""
+
+    http_status = 409
+    default_message = "Уже создано по этому нажатию: повторное нажатие ничего не меняет"
+
+    def __init__(self, message: str = default_message):
+        super().__init__(message)
+
+
 class MissingFields(FieldErrors):
     """The target stage requires fields that are empty; each is named by its Russian label."""
 

@@ -19,9 +19,11 @@ from flask import has_request_context
 from app.extensions import db
 from app.formatting import to_local, to_utc
 from app.scope import may_change_stage
-from errors import AccessDenied, CrmError, TransitionNotAllowed
+from errors import AccessDenied, AlreadyDone, CrmError, TransitionNotAllowed
 from models.base import acting_user, current_actor_id, utcnow
+from models.outbox import OutboxMessage
 from models.process import StageHistory
+from models.schedule import ScheduledAction
 from models.registry import model_for
 from models.task import OPEN_TASK_STATUSES, OUTCOME_SEPARATOR, Task, TaskStatus
 from models.timeline import add_timeline
@@ -44,6 +46,9 @@ from rules.engine import (
 _MAX_CHAIN = 5  # move_stage inside a move: a definition loop must not recurse forever
 # Effects after which templates are rendered again: they change what a template may name.
 RECORD_CHANGING = frozenset({"assign", "set_field"})
+# Outcome effects that change the record itself (not only add tasks or messages): a task's
+# outcome may act so only for whom a stage button would.
+OUTCOME_CHANGES_RECORD = RECORD_CHANGING | {"move_stage", "convert_lead", "move_record"}
 MOVED_WORDS = {"deal": "сделка перешла", "lead": "лид перешёл", "event": "событие перешло",
                "order": "заказ перешёл"}
 
@@ -267,7 +272,7 @@ def task_closed(task, source: str = "form") -> None:
     effects = plan_outcome(process, task.rule_key, outcome, record_values(record),
                            uuid.uuid4().hex, _now_local(), comment=task.result,
                            stage_key=current_stage(record), context=template_context(record))
-    if any(e.action in RECORD_CHANGING for e in effects) and has_request_context() \
+    if any(e.action in OUTCOME_CHANGES_RECORD for e in effects) and has_request_context() \
             and not may_change_stage(record, acting_user()):
         # The same check as a stage button: closing a task is no back door to a record.
         raise AccessDenied("Итог задачи меняет запись, которую вы не можете изменять: "
@@ -275,23 +280,23 @@ def task_closed(task, source: str = "form") -> None:
     apply_effects(record, effects, current_actor_id(), "task")
 
 
-# Outcome effects that change the record itself (not only add tasks or messages).
-RECORD_CHANGING = frozenset({"move_stage", "set_field", "assign", "convert_lead",
-                             "move_record"})
-
-
 # --- «создать на основании» --------------------------------------------------------------
 def create_based_on(record, key: str, chosen_user_id: int | None = None,
-                    source: str = "form") -> int:
+                    source: str = "form", request_key: str | None = None) -> int:
     """A person's «создать на основании» `key` of the record's process (the work assignment
     «Консультация потенциального клиента», «Утверждение К.П.», a meeting, an order...).
-    Returns how many effects were applied; raises the typed refusal."""
+    `request_key` names the click: the same click sent again writes nothing again (its
+    effects carry the same keys). Returns how many effects were applied; raises the typed
+    refusal."""
     process = process_of(record)
     if process is None:
         raise TransitionNotAllowed("У записи нет процесса")
-    effects = plan_manual(process, key, record_values(record), uuid.uuid4().hex,
+    click = f"click-{request_key}" if request_key else uuid.uuid4().hex
+    effects = plan_manual(process, key, record_values(record), click,
                           _now_local(), stage_key=current_stage(record),
                           context=template_context(record))
+    if request_key and _click_applied(effects):
+        raise AlreadyDone()
     if chosen_user_id is None and any(_needs_choice(e.params) for e in effects):
         raise TransitionNotAllowed("Выберите сотрудника")
     token = CHOSEN.set(chosen_user_id)
@@ -299,6 +304,13 @@ def create_based_on(record, key: str, chosen_user_id: int | None = None,
         return apply_effects(record, effects, current_actor_id(), source)
     finally:
         CHOSEN.reset(token)
+
+
+def _click_applied(effects) -> bool:
+    """Any effect of this click already written (a task, a message or a schedule row)."""
+    keys = [e.key for e in effects]
+    return any(db.session.scalar(select(model.id).where(model.effect_key.in_(keys)))
+               is not None for model in (Task, OutboxMessage, ScheduledAction))
 
 
 def _needs_choice(params) -> bool:

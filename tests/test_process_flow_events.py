@@ -220,3 +220,48 @@ def test_a_meeting_needs_content_and_its_times_lock_at_completion(client, one_c,
     db.session.expire_all()
     event = db.session.get(Event, meeting.id)
     assert event.ended_at == dt.datetime(2026, 12, 1, 9, 0)
+
+
+def test_a_based_on_click_acts_once_however_often_it_arrives(app, client, login, one_c,
+                                                           client_company):
+    """Four clicks of one «на основании» button (the form's request key) make one task,
+    sent one after another or all at once; a new click of the page makes another."""
+    import re
+    import threading
+
+    from models.task import Task
+
+    company, contact = client_company
+    event = _event_with_contact(client, contact, topic=_topic("first_contact"),
+                                subject="Первый контакт с клиентом", company=company.id,
+                                responsible=_user("manager").id)
+    manager = login("manager")
+    page = manager.get(f"/eventview/show/{event.id}").get_data(as_text=True)
+    keys = re.findall(r'name="request_key" value="([0-9a-f]{32})"', page)
+    assert keys, "the form carries the key of its click"
+    url = f"/crm/move/event/{event.id}/based_on/consultation"
+    data = {"chosen": _user("executor").id, "request_key": keys[0]}
+    for _ in range(2):
+        assert manager.post(url, data=data).status_code == 302
+    assert db.session.query(Task).count() == 1
+
+    other = manager.get(f"/eventview/show/{event.id}").get_data(as_text=True)
+    fresh = re.findall(r'name="request_key" value="([0-9a-f]{32})"', other)[0]
+    assert fresh != keys[0]
+    clients = [login("manager") for _ in range(4)]
+    barrier, codes = threading.Barrier(4), []
+
+    def click(c):
+        with app.app_context():
+            barrier.wait(timeout=10)
+            codes.append(c.post(url, data={**data, "request_key": fresh}).status_code)
+            db.session.remove()
+
+    threads = [threading.Thread(target=click, args=(c,)) for c in clients]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=60)
+    assert codes == [302] * 4
+    db.session.expire_all()
+    assert db.session.query(Task).count() == 2

@@ -3,18 +3,30 @@ transition service would accept the move, disabled with the reason when it would
 same answer the request gets), and the endpoint the buttons post to."""
 from __future__ import annotations
 
+import re
+import uuid
+
 from flask import abort, current_app, flash, redirect, request, url_for
 from flask_appbuilder import BaseView, expose
+from sqlalchemy.exc import IntegrityError
 
 from process import service
 from process.people import users_with_role
 from process.snapshot import current_stage, is_process_record, process_of, record_values
 from app.extensions import db
 from app.scope import WRITE, can_see, may_change_stage
-from errors import CrmError
+from errors import AlreadyDone, CrmError
 from models.base import acting_user
 from models.registry import get_record
 from rules.engine import manual_actions, why_not
+
+
+REQUEST_KEY = re.compile(r"[0-9a-f]{32}")
+
+
+def request_key() -> str:
+    """A new key for a form whose submit must act once (templates: crm_request_key())."""
+    return uuid.uuid4().hex
 
 
 def _may_write(record) -> bool:
@@ -93,9 +105,12 @@ class StageMoveView(BaseView):
     @expose("/<entity>/<int:pk>/based_on/<key>", methods=["POST"])
     def based_on(self, entity: str, pk: int, key: str):
         chosen = request.form.get("chosen", type=int)
+        # The form's key of this click: four clicks of one button create one set of records.
+        click = request.form.get("request_key", "")
+        click = click if REQUEST_KEY.fullmatch(click) else None
 
         def act(record):
-            count = service.create_based_on(record, key, chosen)
+            count = service.create_based_on(record, key, chosen, request_key=click)
             return f"Создано на основании записи: {count}"
 
         return self._act_on(entity, pk, act, lambda record, _user: _may_write(record))
@@ -121,6 +136,10 @@ class StageMoveView(BaseView):
         except (CrmError, KeyError) as exc:
             db.session.rollback()
             flash(getattr(exc, "message", "Нет такого этапа"), "danger")
+        except IntegrityError:
+            # The same click landed twice at once: the other request wrote the same keys.
+            db.session.rollback()
+            flash(AlreadyDone.default_message, "warning")
         return redirect(request.referrer or url_for("HomeView.index"))
 
 
@@ -128,3 +147,4 @@ def register_views(appbuilder):
     appbuilder.add_view_no_menu(StageMoveView)
     current_app.jinja_env.globals["crm_stage_buttons"] = stage_buttons
     current_app.jinja_env.globals["crm_based_on_buttons"] = based_on_buttons
+    current_app.jinja_env.globals["crm_request_key"] = request_key
