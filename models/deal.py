@@ -14,7 +14,7 @@ from sqlalchemy.orm import Mapped, Session, mapped_column, relationship
 
 from models.base import (AuditedMixin, CheckedMixin, Model, TimestampMixin, VersionedMixin)
 from models.pipeline import PipelineRecordMixin, Stage, StageKind, install_stage_tracking
-from models.lines import LineTotals
+from models.lines import LineTotals, number_errors
 from models.product import LineItemMixin
 
 CENT = Decimal("0.01")
@@ -155,10 +155,7 @@ class DealItem(LineItemMixin, AuditedMixin, CheckedMixin, TimestampMixin, Model)
             errors["deal"] = "Выберите сделку"
         if not (v.name or "").strip() and v.product is None:
             errors["name"] = "Укажите наименование или выберите номенклатуру"
-        if v.quantity in (None, "") or _dec(v.quantity) <= 0:
-            errors["quantity"] = "Количество должно быть больше нуля"
-        if v.price not in (None, "") and _dec(v.price) < 0:
-            errors["price"] = "Цена не может быть отрицательной"
+        errors.update(number_errors(cls, v))
         return errors
 
     @property

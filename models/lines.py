@@ -85,6 +85,43 @@ class LineTotals:
             setattr(parent, self.total_attr, total)
 
 
+def _number(value) -> Decimal | None:
+    if value is None or value == "":
+        return None
+    try:
+        return Decimal(str(value))
+    except ArithmeticError:
+        return Decimal("NaN")
+
+
+def _too_big(model, key: str, value: Decimal) -> bool:
+    """Larger than the column holds (PostgreSQL would refuse the row at the flush)."""
+    column = sa_inspect(model).columns[key]
+    precision, scale = column.type.precision, column.type.scale or 0
+    return precision is not None and abs(value) >= Decimal(10) ** (precision - scale)
+
+
+def number_errors(model, v) -> dict[str, str]:
+    """Quantity and price of a line as both line models check them: numbers (an "Infinity"
+    typed in the form is not one), a quantity above zero, a price not below it, and an
+    amount the columns can hold."""
+    errors: dict[str, str] = {}
+    quantity, price = _number(v.quantity), _number(getattr(v, "price", None))
+    if quantity is None or not quantity.is_finite() or quantity <= 0:
+        errors["quantity"] = "Количество должно быть больше нуля"
+    elif _too_big(model, "quantity", quantity):
+        errors["quantity"] = "Количество слишком велико"
+    if price is not None and not price.is_finite():
+        errors["price"] = "Цена должна быть числом"
+    elif price is not None and price < 0:
+        errors["price"] = "Цена не может быть отрицательной"
+    elif price is not None and _too_big(model, "price", price):
+        errors["price"] = "Цена слишком велика"
+    if not errors and price is not None and _too_big(model, "amount", quantity * price):
+        errors["quantity"] = "Сумма позиции слишком велика: уменьшите количество или цену"
+    return errors
+
+
 def _product_changed(line) -> bool:
     state = sa_inspect(line)
     if state.pending or state.transient:

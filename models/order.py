@@ -13,7 +13,7 @@ from sqlalchemy import inspect as sa_inspect
 
 from models.base import (AuditedMixin, CheckedMixin, Model, RecordLinkMixin, TimestampMixin,
                          VersionedMixin, utcnow)
-from models.lines import LineTotals, money
+from models.lines import LineTotals, money, number_errors
 from models.product import LineItemMixin, Product
 
 NUMBER_PREFIX = "ЗП-"
@@ -209,10 +209,7 @@ class OrderItem(LineItemMixin, AuditedMixin, CheckedMixin, TimestampMixin, Model
             errors["order"] = "Укажите заказ"
         if v.product is None and not (v.name or "").strip():
             errors["product"] = "Выберите номенклатуру или укажите наименование"
-        if v.quantity is None or Decimal(v.quantity) <= 0:
-            errors["quantity"] = "Количество должно быть больше нуля"
-        if v.price is not None and Decimal(v.price) < 0:
-            errors["price"] = "Цена не может быть отрицательной"
+        errors.update(number_errors(cls, v))
         return errors
 
     def compute_amount(self) -> Decimal:
