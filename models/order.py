@@ -15,6 +15,8 @@ from models.base import (AuditedMixin, CheckedMixin, Model, RecordLinkMixin, Tim
                          VersionedMixin, utcnow)
 from models.lines import LineTotals, money, number_errors
 from models.product import LineItemMixin, Product
+from models.reference import ReferenceItem
+from models.task import record_link_errors
 
 NUMBER_PREFIX = "ЗП-"
 SOURCE_LIST = "lead_source"
@@ -137,7 +139,7 @@ class Order(AuditedMixin, CheckedMixin, VersionedMixin, RecordLinkMixin, Timesta
                 errors["executor"] = "Укажите исполнителя или руководителя отдела исполнения"
         source = v.source
         if source is None and _ref_id(v, "source") is not None and session is not None:
-            source = session.get(_reference_item(), _ref_id(v, "source"))
+            source = session.get(ReferenceItem, _ref_id(v, "source"))
         if source is not None:
             if source.list is not None and source.list.code != SOURCE_LIST:
                 errors["source"] = "Источник выбирается из справочника «Источники и каналы»"
@@ -146,8 +148,6 @@ class Order(AuditedMixin, CheckedMixin, VersionedMixin, RecordLinkMixin, Timesta
         elif company_id is not None and _is_new_client(session, company_id, v):
             errors["source"] = "Для нового клиента укажите источник"
         # "Создан на основании": the linked record must exist (one rule for every record).
-        from models.task import record_link_errors
-
         errors.update(record_link_errors(v))
         return errors
 
@@ -298,11 +298,6 @@ def _stored_source_id(v):
     if hist.deleted:
         return hist.deleted[0]
     return hist.unchanged[0] if hist.unchanged else None
-
-
-def _reference_item():
-    from models.reference import ReferenceItem
-    return ReferenceItem
 
 
 def order_number(order_id: int) -> str:

@@ -15,7 +15,11 @@ from sqlalchemy import (JSON, Boolean, DateTime, ForeignKey, Integer, String,
 from sqlalchemy import inspect as sa_inspect
 from sqlalchemy.orm import Mapped, declared_attr, mapped_column, object_session, relationship
 
+from app.extensions import db
 from models.base import AuditedMixin, CheckedMixin, Model, TimestampMixin, current_actor_id, utcnow
+from models.reference import ReferenceItem, ReferenceList
+from models.task import open_task_exists
+from rules.durations import DurationError, parse_duration
 
 
 class PipelineEntity(str, enum.Enum):
@@ -80,8 +84,6 @@ KEY_RE = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
 def deadline_error(text: str | None) -> str | None:
     """The same grammar as the process definitions («30m», «1h», «2 рабочих дня», «2 рабочих
     часа», «today»), so a stage edited here never holds what the engine cannot read."""
-    from rules.durations import DurationError, parse_duration
-
     if not (text or "").strip():
         return None
     try:
@@ -102,8 +104,6 @@ def _record_id(values):
 
 
 def _session():
-    from app.extensions import db
-
     return db.session
 
 
@@ -243,8 +243,6 @@ class CustomFieldDef(AuditedMixin, CheckedMixin, TimestampMixin, Model):
 
     @classmethod
     def check_values(cls, v) -> dict[str, str]:
-        from models.reference import ReferenceList
-
         errors = {}
         pipeline = v.pipeline
         if pipeline is None:
@@ -309,8 +307,6 @@ class CustomFieldDef(AuditedMixin, CheckedMixin, TimestampMixin, Model):
         return None
 
     def _choice_error(self, value) -> str | None:
-        from models.reference import ReferenceItem, ReferenceList
-
         if not isinstance(value, str):
             return f"«{self.label}»: ожидается код значения справочника"
         item = _session().scalar(select(ReferenceItem).join(ReferenceList).where(
@@ -411,8 +407,6 @@ class PipelineRecordMixin:
     @property
     def has_open_task(self) -> bool:
         """Lists mark a record without an open task ("Нет задач")."""
-        from models.task import open_task_exists
-
         if self.id is None:
             return False
         return bool(session_of(self).scalar(select(open_task_exists(self.__entity__,
