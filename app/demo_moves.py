@@ -70,7 +70,7 @@ def choose_path(rnd: random.Random, process) -> list[str]:
 def walk(record, path: list[str], values: DemoValues) -> int:
     """Enters a new record (standing on `path[0]`) into its process and moves it on stage
     by stage, acting as its responsible. Stops where a move is refused for a reason the demo
-    cannot fill. Returns how many moves were made."""
+    cannot fill. Returns how many stages it entered."""
     process = process_of(record)
     # A new record names its responsible by the relationship: the id comes at the insert.
     responsible = record.responsible_id or getattr(record.responsible, "id", None)
