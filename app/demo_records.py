@@ -157,8 +157,8 @@ def demo_tasks(ctx) -> str:
 
 
 def demo_events(ctx) -> str:
-    """Incoming calls and letters the secretary registered (1C «Событие» №1); a completed one
-    brings event №2 «Первый контакт с клиентом» and its reminder, by the process."""
+    """Incoming calls and letters (1C «Событие» №1); a completed one brings event №2
+    «Первый контакт с клиентом» and its reminder, by the process."""
     rnd, users = ctx["rnd"], ctx["users"]
     topics = {item.code: item for item in reference_items("event_topic")}
     count = 0
