@@ -15,7 +15,9 @@ import unicodedata
 from pathlib import Path
 
 from flask import current_app
+from sqlalchemy import select
 
+from app.extensions import db
 from errors import UploadRefused
 from models.attachment import Attachment
 from models.timeline import add_timeline
@@ -118,8 +120,6 @@ def save_upload(stream, original_name: str | None, entity: str, record_id: int,
     """Checks and stores one file and adds its row and the timeline entry to the session.
     The caller commits; if the commit fails, it calls `discard_file(attachment)`."""
     if session is None:
-        from app.extensions import db
-
         session = db.session
     name = check_name(original_name)
     limit = max_bytes()
@@ -171,8 +171,6 @@ def delete_attachment(attachment: Attachment, user_id: int | None = None,
                       session=None) -> None:
     """Deletes the row (the file goes after the commit: `discard_file`)."""
     if session is None:
-        from app.extensions import db
-
         session = db.session
     add_timeline(attachment.entity, attachment.record_id, "file",
                  f"Удалён файл «{attachment.filename}»",
@@ -192,11 +190,7 @@ def discard_file(attachment: Attachment) -> None:
 
 
 def attachments_of(entity: str, record_id: int, session=None) -> list[Attachment]:
-    from sqlalchemy import select
-
     if session is None:
-        from app.extensions import db
-
         session = db.session
     return list(session.scalars(
         select(Attachment).where(Attachment.entity == entity,

@@ -8,6 +8,7 @@ from decimal import Decimal
 from sqlalchemy import event, inspect
 from sqlalchemy.orm import ColumnProperty, Session
 
+from models.audit import AuditLog
 from models.base import AuditedMixin, current_actor_id, utcnow
 
 
@@ -61,8 +62,6 @@ def _changes(obj, action: str) -> dict:
 
 
 def _after_flush(session: Session, _context) -> None:
-    from models.audit import AuditLog
-
     rows = []
     actor = current_actor_id()
     for action, objs in (("insert", session.new), ("update", session.dirty),

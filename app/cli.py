@@ -1,8 +1,31 @@
 """`flask crm ...` commands."""
 from __future__ import annotations
 
+import datetime as dt
+import json
+from pathlib import Path
+
 import click
+from flask import current_app
 from flask.cli import AppGroup
+from rq import Queue, SimpleWorker
+from werkzeug.serving import run_simple
+
+from app.access import role_labels
+from app.demo import load_demo
+from app.extensions import db
+from app.formatting import format_datetime
+from app.seeding import seed_all
+from errors import DefinitionError
+from jobs.embedded import start
+from jobs.queues import QUEUE_NAMES, redis_connection
+from jobs.scheduler import run_forever, tick
+from jobs.stats import queue_stats
+from models.pipeline import PIPELINE_ENTITY_LABELS
+from process.catalog import (active_process, active_version, active_versions, check_all,
+                             check_file, find_process, install_file, parse_text, shipped_files,
+                             simulate)
+from process.people import users_with_role
 
 crm = AppGroup("crm", help="Команды CRM: начальные данные, демо-данные, проверки.")
 
@@ -10,8 +33,6 @@ crm = AppGroup("crm", help="Команды CRM: начальные данные,
 @crm.command("seed")
 def seed_command():
     """Роли, права, меню, справочники и администратор (повторный запуск безопасен)."""
-    from app.seeding import seed_all
-
     for line in seed_all():
         click.echo(line)
 
@@ -22,8 +43,6 @@ def seed_command():
               help="Зерно генератора: одинаковое зерно — одинаковые данные.")
 def demo_command(deals: int, random_seed: int):
     """Демо-данные на русском: пользователи по ролям, контрагенты, сделки, задачи..."""
-    from app.demo import load_demo
-
     for line in load_demo(deals=deals, random_seed=random_seed):
         click.echo(line)
 
@@ -37,8 +56,6 @@ crm.add_command(rules)
 @rules.command("check")
 def rules_check_command():
     """Проверить все поставляемые и установленные определения процессов."""
-    from process.catalog import check_file, check_all, shipped_files
-
     problems = check_all()
     for path in shipped_files():
         if check_file(path) is None:
@@ -54,11 +71,6 @@ def rules_check_command():
 def unheld_role_warnings() -> list[str]:
     """Roles the installed definitions address that no active user holds: their tasks go
     to the record's responsible until someone is given the role."""
-    from process.catalog import active_process, active_versions
-    from process.people import users_with_role
-
-    from app.access import role_labels
-
     out = []
     for version in active_versions():
         process = active_process(version.process_key)
@@ -93,14 +105,6 @@ def _roles_of(process) -> set[str]:
 @click.option("--user", "username", default=None, help="Кто устанавливает (логин).")
 def rules_install_command(files, username):
     """Установить определения из файлов YAML (неверный файл не устанавливается)."""
-    from pathlib import Path
-
-    from flask import current_app
-
-    from app.extensions import db
-    from process.catalog import active_version, install_file, parse_text
-    from errors import DefinitionError
-
     user_id = None
     if username:
         user = current_app.appbuilder.sm.find_user(username=username)
@@ -141,10 +145,6 @@ def rules_install_command(files, username):
 @rules.command("list")
 def rules_list_command():
     """Установленные процессы: активная версия, кто и когда установил."""
-    from app.formatting import format_datetime
-    from process.catalog import active_versions
-    from models.pipeline import PIPELINE_ENTITY_LABELS
-
     versions = active_versions()
     if not versions:
         click.echo("Процессы не установлены")
@@ -164,11 +164,6 @@ def rules_list_command():
               help="Время начала (местное), ДД.ММ.ГГГГ ЧЧ:ММ; по умолчанию сейчас.")
 def rules_simulate_command(process_key, stages, values_json, now_text):
     """Провести пример записи по процессу без записи в базу."""
-    import datetime as dt
-    import json
-
-    from process.catalog import find_process, simulate
-
     process = find_process(process_key)
     if process is None:
         click.echo(f"Процесс «{process_key}» не найден", err=True)
@@ -213,18 +208,12 @@ def install(app) -> None:
 @click.option("--port", default=8080, show_default=True, type=int)
 def serve_command(host: str, port: int):
     """Веб-сервер; без REDIS_URL он же выполняет напоминания и рассылки (встроенный режим)."""
-    from flask import current_app
-
-    from jobs.embedded import start
-
     app = current_app._get_current_object()
     if start(app) is not None:
         click.echo("Встроенный исполнитель заданий запущен (REDIS_URL не задан).")
     else:
         click.echo("REDIS_URL задан: задания выполняют `flask crm scheduler` и "
                    "`flask crm worker`.")
-    from werkzeug.serving import run_simple
-
     # Flask's app.run() refuses to start under the `flask` command; the server it wraps
     # does not, and one process keeps the embedded scheduler beside the requests.
     run_simple(host, port, app, use_reloader=False, threaded=True)
@@ -236,10 +225,6 @@ def serve_command(host: str, port: int):
 def scheduler_command(once: bool, interval: float | None):
     """Планировщик: передаёт наступившие напоминания и исходящие сообщения исполнителям.
     Без REDIS_URL выполняет их сам. Два планировщика одновременно безопасны."""
-    from flask import current_app
-
-    from jobs.scheduler import run_forever, tick
-
     if once:
         result = tick()
         click.echo(f"Передано: расписание {result.schedule}, сообщения {result.outbox}"
@@ -259,10 +244,6 @@ def scheduler_command(once: bool, interval: float | None):
 @click.option("--name", default=None, help="Имя обработчика (видно в «Очереди»).")
 def worker_command(burst: bool, queue_names: tuple, name: str | None):
     """Обработчик RQ с уже загруженным приложением (REDIS_URL обязателен)."""
-    from rq import Queue, SimpleWorker
-
-    from jobs.queues import QUEUE_NAMES, redis_connection
-
     connection = redis_connection()
     if connection is None:
         click.echo("REDIS_URL не задан: без Redis задания выполняет `flask crm serve` "
@@ -286,8 +267,6 @@ def worker_command(burst: bool, queue_names: tuple, name: str | None):
 @crm.command("jobs")
 def jobs_command():
     """Состояние заданий: сколько ждёт, в очереди, с ошибкой; очереди и обработчики."""
-    from jobs.stats import queue_stats
-
     stats = queue_stats()
     schedule = stats["schedule"]
     click.echo("Режим: " + ("Redis и обработчики RQ" if stats["mode"] == "redis"

@@ -6,7 +6,11 @@ from __future__ import annotations
 from sqlalchemy import event, inspect as sa_inspect, select, update
 from sqlalchemy.orm import Session
 
-from models.schedule import ScheduleStatus
+from app.extensions import db
+from models.base import utcnow
+from models.process import StageHistory
+from models.schedule import ScheduledAction, ScheduleStatus
+from models.task import OPEN_TASK_STATUSES, Task
 
 _ROWS = (("deadline", "task_deadline"), ("remind_at", "task_reminder"))
 _LIVE = (ScheduleStatus.pending.value, ScheduleStatus.enqueued.value)
@@ -27,9 +31,6 @@ def _changed(task, attr: str) -> bool:
 
 
 def _sync(session: Session, _context) -> None:
-    from models.schedule import ScheduledAction
-    from models.task import Task
-
     tasks = [o for o in list(session.new) + list(session.dirty) if isinstance(o, Task)]
     deleted = [o.id for o in session.deleted if isinstance(o, Task) and o.id]
     connection = session.connection()
@@ -51,9 +52,6 @@ def _sync(session: Session, _context) -> None:
 
 
 def _sync_row(connection, table, task, action: str, when) -> None:
-    from models.base import utcnow
-    from models.schedule import ScheduledAction  # noqa: F401  the table's model is loaded
-
     key = _key(task.id, action)
     row = connection.execute(select(table.c.id, table.c.due_at, table.c.status)
                              .where(table.c.effect_key == key)).first()
@@ -85,11 +83,6 @@ def backfill() -> int:
     """Rows for what existed before the schedule did (open tasks with a deadline or a
     «Напомнить» time, records waiting in a stage with a deadline), so their overdue notices
     and escalations fire after an upgrade. Safe to repeat: the keys are the same."""
-    from app.extensions import db
-    from models.process import StageHistory
-    from models.schedule import ScheduledAction
-    from models.task import OPEN_TASK_STATUSES, Task
-
     known = set(db.session.scalars(select(ScheduledAction.effect_key)))
     added = 0
     for task in db.session.scalars(select(Task).where(

@@ -14,6 +14,8 @@ from flask import current_app
 from sqlalchemy import func, select
 
 from app.access import access_table
+from app.demo_records import (demo_deals, demo_events, demo_leads, demo_moves_summary,
+                              demo_orders, demo_tasks)
 from app.extensions import db
 from models import requisites as rq
 from models.base import acting_as, utcnow
@@ -196,13 +198,12 @@ def _products(deps, users) -> list[Product]:
     return out
 
 
-# Later sections (deals, tasks, events, orders) register here: fn(ctx) -> summary line.
-SECTIONS: list = []
+# The record sections, in order (each fn(ctx) -> a summary line): leads before deals, so a
+# converted lead's deal is there; tasks and payments need the deals.
+SECTIONS = [demo_leads, demo_deals, demo_tasks, demo_events, demo_orders, demo_moves_summary]
 
 
 def load_demo(deals: int = 40, random_seed: int = 2026) -> list[str]:
-    import app.demo_records  # noqa: F401  registers the record sections
-
     rnd = random.Random(random_seed)
     password, generated = _password()
     lines = []

@@ -1,4 +1,9 @@
-"""Demo leads, deals, tasks, events and orders (sections of `flask crm demo`)."""
+"""Demo leads, deals, tasks, events and orders: the sections of `flask crm demo` after its
+users, counterparties and products (app/demo.py lists them in order).
+
+A record whose pipeline (or entity) has an installed process is created on its first stage
+and moved on through the transition service (app/demo_moves.py); one without keeps the
+simple path: created where it stands."""
 from __future__ import annotations
 
 import datetime as dt
@@ -6,15 +11,16 @@ from decimal import Decimal
 
 from sqlalchemy import select
 
-from app.demo import SECTIONS
+from app.demo_moves import CONTENTS, DemoValues, choose_path, reference_items, walk
 from app.extensions import db
 from models.deal import Deal, DealItem, PaymentScheduleEntry
 from models.event import Event
 from models.lead import Lead
 from models.order import Order, OrderItem
 from models.pipeline import Pipeline, Stage
-from models.reference import ReferenceItem, ReferenceList
 from models.task import Task
+from process.catalog import process_for_pipeline
+from process.snapshot import process_of
 
 # Used only when no process definition has installed a pipeline yet.
 FALLBACK_PIPELINES = {
@@ -37,8 +43,9 @@ TASK_TITLES = ["Связаться с клиентом", "Отправить К�
 
 
 def _pipelines(entity: str) -> list[Pipeline]:
-    found = list(db.session.scalars(select(Pipeline).where(Pipeline.entity == entity,
-                                                           Pipeline.active.is_(True))))
+    found = list(db.session.scalars(select(Pipeline).where(
+        Pipeline.entity == entity, Pipeline.active.is_(True))
+        .order_by(Pipeline.sort_order, Pipeline.id)))
     if found:
         return found
     code, name, stages = FALLBACK_PIPELINES[entity]
@@ -56,36 +63,60 @@ def _stages(pipeline: Pipeline) -> list[Stage]:
                                    .order_by(Stage.sort_order)))
 
 
-def _items(list_code: str) -> list[ReferenceItem]:
-    return list(db.session.scalars(select(ReferenceItem).join(ReferenceList).where(
-        ReferenceList.code == list_code, ReferenceItem.active.is_(True),
-        ReferenceItem.is_other.is_(False))))
-
-
 def _managers(users):
     return [users["manager"], users["manager2"], users["manager3"]]
 
 
-def demo_leads_and_deals(ctx) -> str:
+def _enter(record, ctx, company) -> int:
+    """Puts a new record into its process, or where the simple path says (no process).
+    Returns the moves made through the transition service."""
+    process = process_of(record)
+    if process is None:
+        db.session.add(record)
+        return 0
+    path = choose_path(ctx["rnd"], process)
+    moves = walk(record, path, DemoValues(ctx["rnd"], ctx, company))
+    ctx["moves"] = ctx.get("moves", 0) + moves
+    return moves
+
+
+def _first_stage(pipeline: Pipeline, rnd, simple_choices) -> Stage:
+    """A new record stands on the pipeline's first stage; with no process behind the
+    pipeline, the simple path puts it on a random one."""
+    stages = _stages(pipeline)
+    if process_for_pipeline(pipeline.id) is not None:
+        return stages[0]
+    return rnd.choice(simple_choices(stages))
+
+
+def demo_leads(ctx) -> str:
     rnd, users, companies = ctx["rnd"], ctx["users"], ctx["companies"]
-    sources, lost = _items("lead_source"), _items("lost_reason")
-    lead_count = 0
+    sources = reference_items("lead_source")
+    count = 0
     for pipeline in _pipelines("lead"):
-        stages = [s for s in _stages(pipeline) if s.kind == "open"] or _stages(pipeline)
         for i in range(max(ctx["deals"] // 3, 3)):
             company = rnd.choice(companies)
-            db.session.add(Lead(
+            stage = _first_stage(pipeline, rnd, lambda stages: [
+                s for s in stages if s.kind == "open"] or stages)
+            lead = Lead(
                 title=f"Заявка с сайта №{i + 1}: {company.name}", pipeline=pipeline,
-                stage=rnd.choice(stages), source=rnd.choice(sources),
+                stage=stage, source=rnd.choice(sources),
                 responsible=rnd.choice(_managers(users)), company_name=company.name,
                 contact_name=company.contacts[0].full_name if company.contacts else None,
-                phone=company.phone, email=company.email))
-            lead_count += 1
+                phone=company.phone, email=company.email)
+            _enter(lead, ctx, company)
+            count += 1
+    return f"Лиды: {count}"
+
+
+def demo_deals(ctx) -> str:
+    rnd, users, companies = ctx["rnd"], ctx["users"], ctx["companies"]
+    sources, lost = reference_items("lead_source"), reference_items("lost_reason")
     deals = []
     pipelines = _pipelines("deal")
     for i in range(ctx["deals"]):
         pipeline = pipelines[i % len(pipelines)]
-        stage = rnd.choice(_stages(pipeline))
+        stage = _first_stage(pipeline, rnd, lambda stages: stages)
         company = rnd.choice(companies)
         deal = Deal(title=f"{rnd.choice(DEAL_TITLES)} — {company.name}", pipeline=pipeline,
                     stage=stage, responsible=rnd.choice(_managers(users)), company=company,
@@ -94,10 +125,10 @@ def demo_leads_and_deals(ctx) -> str:
             deal.lost_reason = rnd.choice(lost)
         if i % 5 == 0:
             deal.observers = [users["sales_head"]]
-        db.session.add(deal)
         for product in rnd.sample(ctx["products"], k=rnd.randint(1, 3)):
-            db.session.add(DealItem(deal=deal, product=product,
-                                    quantity=Decimal(rnd.choice([1, 2, 5, 100, 500]))))
+            deal.items.append(DealItem(product=product,
+                                       quantity=Decimal(rnd.choice([1, 2, 5, 100, 500]))))
+        _enter(deal, ctx, company)
         deals.append(deal)
     db.session.flush()
     for deal in deals[::3]:
@@ -105,45 +136,48 @@ def demo_leads_and_deals(ctx) -> str:
             db.session.add(PaymentScheduleEntry(
                 deal=deal, percent=share, planned_date=ctx["today"] + dt.timedelta(days=days)))
     ctx["deal_objs"] = deals
-    return f"Лиды: {lead_count}, сделки: {len(deals)} в воронках: " + \
-        ", ".join(p.name for p in pipelines)
+    return f"Сделки: {len(deals)} в воронках: " + ", ".join(p.name for p in pipelines)
 
 
 def demo_tasks(ctx) -> str:
     rnd, users, now = ctx["rnd"], ctx["users"], ctx["now"]
     count = 0
-    # Two deals in three get an open task; the rest show "Нет задач" in the lists.
-    for i, deal in enumerate(ctx.get("deal_objs", [])):
-        if i % 3 == 2:
-            continue
+    # The head of sales sets a task on one in three open deals their process gave none:
+    # the others show «Нет задач» in the lists, as closed deals do.
+    idle = [d for d in ctx.get("deal_objs", []) if d.stage.kind == "open"
+            and not d.has_open_task]
+    for deal in idle[1::3]:
         db.session.add(Task(
             title=rnd.choice(TASK_TITLES), description=f"По сделке «{deal.title}»",
             assignee_id=deal.responsible_id, creator_id=users["sales_head"].id,
             deadline=now + dt.timedelta(hours=rnd.randint(-48, 96)),
             record_entity="deal", record_id=deal.id))
         count += 1
-    return f"Задачи: {count}"
+    return f"Задачи руководителя: {count}"
 
 
 def demo_events(ctx) -> str:
+    """Incoming calls and letters (1C «Событие» №1); a completed one brings event №2
+    «Первый контакт с клиентом» and its reminder, by the process."""
     rnd, users = ctx["rnd"], ctx["users"]
-    topics = {item.code: item for item in _items("event_topic")}
+    topics = {item.code: item for item in reference_items("event_topic")}
     count = 0
     for company in ctx["companies"][: max(len(ctx["companies"]) // 2, 3)]:
-        completed = rnd.random() < 0.5
-        db.session.add(Event(
-            kind=rnd.choice(["call", "email"]), direction="incoming",
-            topic=topics.get("first_contact"), subject="Звонок от потенциального клиента",
-            state="completed" if completed else "planned", company=company,
-            content="Интересуется ценами и сроками поставки" if completed else None,
-            responsible=rnd.choice(_managers(users))))
+        kind = rnd.choice(["call", "email"])
+        topic = topics.get("client_call" if kind == "call" else "client_letter")
+        event = Event(
+            kind=kind, direction="incoming", topic=topic or topics.get("first_contact"),
+            subject="Звонок от потенциального клиента" if kind == "call"
+            else "Письмо от потенциального клиента", state="planned", company=company,
+            content=rnd.choice(CONTENTS), responsible=rnd.choice(_managers(users)))
+        _enter(event, ctx, company)
         count += 1
     return f"События: {count}"
 
 
 def demo_orders(ctx) -> str:
     rnd, users = ctx["rnd"], ctx["users"]
-    sources = _items("lead_source")
+    sources = reference_items("lead_source")
     count = 0
     for company in ctx["companies"][: max(len(ctx["companies"]) // 3, 2)]:
         has_orders = db.session.scalar(select(Order.id).where(Order.company_id == company.id))
@@ -151,15 +185,18 @@ def demo_orders(ctx) -> str:
                       contract=f"Договор № {rnd.randint(10, 99)}/{ctx['today'].year} "
                                f"от {ctx['today']:%d.%m.%Y}",
                       ship_date=ctx["today"] + dt.timedelta(days=rnd.randint(5, 30)),
-                      status="open", responsible=rnd.choice(_managers(users)),
+                      status="request", responsible=rnd.choice(_managers(users)),
                       executor=users["executor"], requires_approval=rnd.random() < 0.3,
                       source=None if has_orders else rnd.choice(sources))
-        db.session.add(order)
         for product in rnd.sample(ctx["products"], k=rnd.randint(1, 3)):
-            db.session.add(OrderItem(order=order, product=product,
-                                     quantity=Decimal(rnd.choice([1, 10, 50]))))
+            order.items.append(OrderItem(product=product,
+                                         quantity=Decimal(rnd.choice([1, 10, 50]))))
+        if process_of(order) is None:
+            order.status = "open"  # the simple path: a posted order
+        _enter(order, ctx, company)
         count += 1
     return f"Заказы покупателей: {count}"
 
 
-SECTIONS.extend([demo_leads_and_deals, demo_tasks, demo_events, demo_orders])
+def demo_moves_summary(ctx) -> str:
+    return f"Переходов по этапам через процессы: {ctx.get('moves', 0)}"

@@ -6,18 +6,14 @@ from decimal import Decimal
 from zoneinfo import ZoneInfo
 
 from babel.numbers import format_decimal
+from flask import current_app, has_app_context
 
 DEFAULT_TZ = "Europe/Moscow"
 
 
 def _tz() -> ZoneInfo:
-    try:
-        from flask import current_app, has_app_context
-
-        if has_app_context():
-            return ZoneInfo(current_app.config.get("TIMEZONE", DEFAULT_TZ))
-    except ImportError:  # pragma: no cover
-        pass
+    if has_app_context():
+        return ZoneInfo(current_app.config.get("TIMEZONE", DEFAULT_TZ))
     return ZoneInfo(DEFAULT_TZ)
 
 

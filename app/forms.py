@@ -3,10 +3,12 @@ from __future__ import annotations
 
 import datetime as dt
 
+from flask_appbuilder import fields as fab_fields
 from markupsafe import Markup, escape
 from wtforms import Field, HiddenField
 from wtforms.validators import ValidationError
 
+from app.extensions import db
 from app.formatting import to_local, to_utc
 
 DATETIME_INPUT_FORMATS = ("%Y-%m-%dT%H:%M", "%Y-%m-%dT%H:%M:%S", "%d.%m.%Y %H:%M",
@@ -122,8 +124,6 @@ def checked_form(form_cls, model):
             record = None
             pk = getattr(self, "_id", None)
             if pk is not None:
-                from app.extensions import db
-
                 with db.session.no_autoflush:
                     record = db.session.get(model, pk)
             for name, message in model.check_values(_FormValues(self, record)).items():
@@ -150,8 +150,6 @@ BLANK_CHOICE = "— не выбрано —"
 def install_blank_choice_label() -> None:
     """WTForms 3.3 prints an option's value when its label is empty, so FAB's empty choice
     of a relation select shows as "__None". Give it a Russian label (idempotent)."""
-    from flask_appbuilder import fields as fab_fields
-
     cls = fab_fields.QuerySelectField
     if getattr(cls, "_crm_blank_label", False):
         return

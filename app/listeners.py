@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from app import audit, deadlines
 from jobs import embedded
-from models import deal, order
+from models import deal, lines, order
 from process import guard
 
 _installed = False
@@ -20,7 +20,7 @@ def install() -> None:
     audit.install()
     guard.install()
     deadlines.install()
-    deal.install_totals()
-    order.install_totals()
+    deal.install_payment_amounts()  # before the totals: a share of the budget as it stood
+    lines.install(deal.LINE_TOTALS, order.LINE_TOTALS)
     embedded.install_wakeup()
     _installed = True

@@ -17,7 +17,10 @@ from email.utils import format_datetime, formataddr, parseaddr
 
 from flask import current_app
 
+from app.attachments import path_of
+from app.extensions import db
 from errors import DeliveryError, PermanentJobError, UploadRefused
+from models.attachment import Attachment
 
 DEFAULT_TIMEOUT = 10
 # No spaces, commas or brackets around the "@": anything else is for the server to judge.
@@ -84,10 +87,6 @@ def message_id(message, config=None) -> str:
 
 
 def _attach_files(letter: EmailMessage, message) -> None:
-    from app.attachments import path_of
-    from app.extensions import db
-    from models.attachment import Attachment
-
     for raw_id in message.attachments or []:
         try:
             attachment = db.session.get(Attachment, int(raw_id))

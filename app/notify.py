@@ -11,6 +11,9 @@ import hashlib
 from sqlalchemy import and_, select
 
 from app.extensions import db
+from models.notification import Notification
+from models.outbox import OutboxMessage
+from models.user import CrmUser
 
 KEY_MAX = 200
 
@@ -27,10 +30,6 @@ def notify_users(user_ids, text: str, *, key: str, kind: str = "process",
                  entity: str | None = None, record_id: int | None = None, due_at=None,
                  subject: str | None = None) -> int:
     """Returns how many people got a new in-app notification."""
-    from models.notification import Notification
-    from models.outbox import OutboxMessage
-    from models.user import CrmUser
-
     people = []
     for user_id in user_ids or []:
         if user_id and user_id not in people:

@@ -7,7 +7,7 @@ import yaml
 from sqlalchemy import select
 
 from app.extensions import db
-from app.seeding import _record, _remember
+from app.seed_records import remember_seeded, seed_record
 from models.reference import ReferenceItem, ReferenceList
 
 SEED_FILE = Path(__file__).parent / "seed_data" / "reference_lists.yaml"
@@ -41,7 +41,7 @@ def seed_reference_lists(path: Path = SEED_FILE) -> list[str]:
             key = f"{list_code}.{code}"
             item = db.session.scalar(select(ReferenceItem).where(
                 ReferenceItem.list_id == ref.id, ReferenceItem.code == str(code)))
-            rec = _record("reference_item", key)
+            rec = seed_record("reference_item", key)
             if item is None:
                 if rec is not None:
                     kept += 1  # the admin deleted it: do not bring it back
@@ -56,7 +56,7 @@ def seed_reference_lists(path: Path = SEED_FILE) -> list[str]:
             else:
                 kept += 1
                 continue
-            _remember("reference_item", key, wanted)
+            remember_seeded("reference_item", key, wanted)
     db.session.commit()
     return [f"Справочники: создано {created}, обновлено {updated}, "
             f"оставлено как изменил администратор {kept}"]

@@ -1,7 +1,8 @@
 """`flask crm seed`: roles, rights, menus, reference lists and the admin account.
 
-Idempotent, by stable keys. What the seed wrote last time is kept in `seed_record`; a value
-an admin changed since then is left as the admin left it."""
+Idempotent, by stable keys. What the seed wrote last time is kept in `seed_record`
+(app/seed_records.py, shared by every seeder); a value an admin changed since then is left as
+the admin left it."""
 from __future__ import annotations
 
 import os
@@ -11,19 +12,12 @@ from flask import current_app
 from sqlalchemy import select
 
 from app.access import access_table
+from app.deadlines import backfill
 from app.extensions import db
-from models.seed import SeedRecord
-
-
-def _record(kind: str, key: str) -> SeedRecord | None:
-    return db.session.scalar(select(SeedRecord).where(SeedRecord.kind == kind,
-                                                      SeedRecord.key == key))
-
-
-def _remember(kind: str, key: str, value) -> None:
-    rec = _record(kind, key) or SeedRecord(kind=kind, key=key)
-    rec.value = value
-    db.session.add(rec)
+from app.reference_seed import seed_reference_lists
+from app.seed_records import remember_seeded, seed_record
+from process.catalog import install_shipped
+from views.base import MENU_CATEGORIES, MENU_RESOURCES
 
 
 def sync_permissions(appbuilder) -> None:
@@ -61,7 +55,7 @@ def seed_roles(appbuilder) -> dict[str, str]:
             report[name] = "все права"
             continue
         desired = {f"{res}:{right}" for res, right in spec.rights(access_table().common)}
-        rec = _record("role_rights", name)
+        rec = seed_record("role_rights", name)
         last = set(rec.value) if rec else set()
         current = _role_rights(sm, role)
         to_add = desired - last if rec else desired
@@ -76,7 +70,7 @@ def seed_roles(appbuilder) -> dict[str, str]:
             pv = sm.find_permission_view_menu(right, res)
             if pv:
                 sm.del_permission_role(role, pv)
-        _remember("role_rights", name, sorted(desired))
+        remember_seeded("role_rights", name, sorted(desired))
         report[name] = f"+{len(to_add - current)} −{len(to_remove)}"
     public = current_app.config.get("AUTH_ROLE_PUBLIC")
     if public and not sm.find_role(public):
@@ -89,8 +83,6 @@ def seed_roles(appbuilder) -> dict[str, str]:
 def sync_menus(appbuilder) -> None:
     """A role sees a menu item when it can read the item's resource, and the category of
     any item it sees. Menus follow rights: an admin who removes a right removes the menu."""
-    from views.base import MENU_CATEGORIES, MENU_RESOURCES
-
     sm = appbuilder.sm
     admin_name = current_app.config["AUTH_ROLE_ADMIN"]
     for role in sm.get_all_roles():
@@ -141,15 +133,9 @@ def seed_all() -> list[str]:
     lines = []
     report = seed_roles(appbuilder)
     lines.append(f"Роли: {len(report)}")
-    from app import reference_seed
-
-    lines.extend(reference_seed.seed_reference_lists())
+    lines.extend(seed_reference_lists())
     # After the reference lists: definitions name them. A bad file is reported, not fatal.
-    from process.catalog import install_shipped
-
     lines.extend(install_shipped())
-    from app.deadlines import backfill
-
     added = backfill()
     if added:
         lines.append(f"Сроки и напоминания поставлены в расписание: {added}")

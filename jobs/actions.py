@@ -12,10 +12,14 @@ from app.formatting import format_datetime, to_local, to_utc
 from app.notify import notify_users
 from errors import MissingFields, PermanentJobError, TransitionNotAllowed
 from models.base import acting_as
+from models.process import StageHistory
+from models.registry import model_for
 from models.schedule import ScheduleStatus
+from models.user import CrmUser, Department
 from process.people import resolve_people
 from process.service import apply_effects
 from process.snapshot import current_stage, process_of, record_values, template_context
+from rules.durations import add_duration
 from rules.engine import Effect, plan_scheduled
 
 
@@ -31,15 +35,11 @@ def _cancel(row, now, why: str) -> None:
 
 
 def _record(row):
-    from models.registry import model_for
-
     model = model_for(row.entity) if row.entity else None
     return db.session.get(model, row.record_id) if model is not None else None
 
 
 def _department_head(user_id) -> int | None:
-    from models.user import CrmUser, Department
-
     user = db.session.get(CrmUser, user_id) if user_id else None
     if user is None or not user.department_id:
         return None
@@ -99,8 +99,6 @@ def _delayed(row, record, now) -> None:
 def _next_run(row, next_due, now) -> dt.datetime | None:
     """A repeat's next due time after `now`: runs missed during downtime are skipped (one
     catch-up run, not one per missed week); a time that does not move forward ends it."""
-    from rules.durations import add_duration
-
     if next_due is None:
         return None
     next_at = to_utc(next_due)
@@ -116,8 +114,6 @@ def _next_run(row, next_due, now) -> dt.datetime | None:
 # --- deadlines and task reminders --------------------------------------------------------
 def _about(task) -> str:
     """What a task notice names besides the title: its deadline and the record it is for."""
-    from models.registry import model_for
-
     parts = [f"срок {format_datetime(task.deadline)}"] if task.deadline else []
     model = model_for(task.record_entity) if task.record_entity else None
     record = db.session.get(model, task.record_id) if model is not None and task.record_id \
@@ -167,8 +163,6 @@ def _task_deadline(row, task, now) -> None:
 
 
 def _stage_deadline(row, record, now) -> None:
-    from models.process import StageHistory
-
     still_there = db.session.scalar(select(StageHistory.id).where(
         StageHistory.entity == row.entity, StageHistory.record_id == row.record_id,
         StageHistory.transition_id == row.transition_id, StageHistory.left_at.is_(None)))

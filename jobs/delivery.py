@@ -3,7 +3,9 @@ from __future__ import annotations
 
 from flask import current_app
 
+from app.mail import send_email, smtp_configured
 from app.notify import notify_users
+from app.sms import deliver_sms, get_sms_provider
 from errors import PermanentJobError
 
 
@@ -23,8 +25,6 @@ def leaves_the_building(message) -> bool:
 def held(message) -> bool:
     """An e-mail with no SMTP configured (the embedded default) is kept, not sent: shown on
     «Исходящие сообщения» as such and sendable once an admin sets SMTP up."""
-    from app.mail import smtp_configured
-
     if message.kind != "email" or smtp_configured(current_app.config):
         return False
     message.status, message.enqueued_at = "held", None
@@ -35,12 +35,8 @@ def held(message) -> bool:
 def send_external(message) -> str:
     """Sends an e-mail or SMS (no transaction needed); returns how it went out."""
     if message.kind == "email":
-        from app.mail import send_email
-
         send_email(message)
         return "smtp"
-    from app.sms import deliver_sms, get_sms_provider
-
     provider = get_sms_provider(current_app.config)
     deliver_sms(message, provider)
     return provider.name
@@ -53,15 +49,11 @@ def deliver(message, now) -> None:
                      subject=message.subject)
         _sent(message, now, "app")
     elif message.kind == "email":
-        from app.mail import send_email
-
         if held(message):
             return
         send_email(message)
         _sent(message, now, "smtp")
     elif message.kind == "sms":
-        from app.sms import deliver_sms, get_sms_provider
-
         provider = get_sms_provider(current_app.config)
         deliver_sms(message, provider)
         _sent(message, now, provider.name)

@@ -9,14 +9,17 @@ import threading
 from sqlalchemy import event
 from sqlalchemy.orm import Session
 
+from jobs.queues import redis_url
+from jobs.runner import InlineRunner
+from jobs.scheduler import run_forever
+from models.outbox import OutboxMessage
+from models.schedule import ScheduledAction
+
 log = logging.getLogger("crm.scheduler")
 _wake = threading.Event()
 
 
 def _note_new_work(session: Session, _context) -> None:
-    from models.outbox import OutboxMessage
-    from models.schedule import ScheduledAction
-
     if any(isinstance(o, (OutboxMessage, ScheduledAction)) for o in session.new):
         session.info["crm_new_work"] = True
 
@@ -35,10 +38,6 @@ def install_wakeup() -> None:
 def start(app, stop: threading.Event | None = None) -> threading.Thread | None:
     """Starts the in-process scheduler unless Redis is configured (then workers run jobs).
     Setting `stop` ends the loop (tests; a daemon thread otherwise ends with the process)."""
-    from jobs.queues import redis_url
-    from jobs.runner import InlineRunner
-    from jobs.scheduler import run_forever
-
     if redis_url(app):
         return None
 

@@ -3,6 +3,7 @@ their own, so a slow SMTP server never delays a reminder."""
 from __future__ import annotations
 
 from flask import current_app
+from redis import Redis
 
 SCHEDULE = "crm-schedule"
 NOTIFICATIONS = "crm-notifications"
@@ -23,8 +24,6 @@ def redis_url(app=None) -> str:
 
 def redis_connection(app=None):
     """One client per URL and process (a connection pool underneath)."""
-    from redis import Redis
-
     url = redis_url(app)
     if not url:
         return None

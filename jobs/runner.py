@@ -3,6 +3,7 @@ the same job function in this process."""
 from __future__ import annotations
 
 from flask import current_app
+from rq import Queue
 
 from jobs.queues import redis_connection
 
@@ -35,8 +36,6 @@ class RQRunner:
         self._queues = {}
 
     def _queue(self, name: str):
-        from rq import Queue
-
         if name not in self._queues:
             self._queues[name] = Queue(name, connection=self.connection)
         return self._queues[name]

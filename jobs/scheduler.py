@@ -20,11 +20,11 @@ from flask import current_app
 from sqlalchemy import and_, or_, select, update
 
 from app.extensions import db
-from jobs import queues
-from models.outbox import OutboxStatus
-from models.schedule import ScheduleStatus
+from jobs import queues, tasks
 from jobs.runner import get_runner
 from models.base import utcnow
+from models.outbox import OutboxMessage, OutboxStatus
+from models.schedule import ScheduledAction, ScheduleStatus
 
 log = logging.getLogger("crm.scheduler")
 _thread_lock = threading.Lock()
@@ -102,10 +102,6 @@ def _chunks(ids: list[int], size: int):
 
 def tick(now: dt.datetime | None = None, runner=None) -> TickResult:
     """One pass. Returns how many rows were handed over."""
-    from jobs import tasks
-    from models.outbox import OutboxMessage
-    from models.schedule import ScheduledAction
-
     runner = runner or get_runner()
     result = TickResult()
     limit = _config("SCHEDULER_MAX_CLAIM", 5000)
@@ -153,9 +149,6 @@ def tick(now: dt.datetime | None = None, runner=None) -> TickResult:
 def _release_unhanded(due, outbox, handed) -> None:
     """Redis refused mid-way: what was not handed over goes back to pending at once rather
     than waiting for the lease."""
-    from models.outbox import OutboxMessage
-    from models.schedule import ScheduledAction
-
     db.session.rollback()
     done = {(model, i) for model, ids in handed for i in ids}
     for model, rows in ((ScheduledAction, due), (OutboxMessage, outbox)):

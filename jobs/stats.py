@@ -5,57 +5,33 @@ lengths, started and failed registries, workers and their heartbeats). Shared by
 from __future__ import annotations
 
 import datetime as dt
-import inspect
 
+from flask import current_app, has_app_context
+from rq import Queue, Worker
 from sqlalchemy import func, or_, select
 
 from app.extensions import db
+from jobs.queues import QUEUE_NAMES
+from jobs.queues import redis_connection as workers_connection
 from models.base import utcnow
 from models.outbox import OUTBOX_STATUS_LABELS, OutboxMessage
 from models.schedule import ScheduledAction, ScheduleStatus
 
-DEFAULT_QUEUE_NAMES = ("crm-schedule", "crm-notifications", "crm-email", "crm-documents")
 # A worker whose last heartbeat is older than this is shown as not answering. RQ refreshes
 # the heartbeat at least every `worker_ttl - 15` seconds while idle, so workers must run
 # with a worker_ttl below this plus 15, or the setting must be raised to match.
 DEFAULT_STALE_SECONDS = 60
-# The page must answer even when Redis hangs instead of refusing.
-REDIS_TIMEOUT_SECONDS = 3
-
-
-def queue_names(app) -> list[str]:
-    """The lead's constant when jobs.queues defines it, else the configured or default
-    names: the screen and the workers must look at the same queues."""
-    try:
-        from jobs.queues import QUEUE_NAMES
-    except ImportError:
-        QUEUE_NAMES = None
-    names = QUEUE_NAMES or app.config.get("RQ_QUEUES") or DEFAULT_QUEUE_NAMES
-    return list(names)
 
 
 def redis_connection(app):
-    """The connection the workers use (jobs.queues.redis_connection) when it exists, so the
-    screen reads what they write; otherwise one made from REDIS_URL."""
-    try:
-        from jobs.queues import redis_connection as shared
-    except ImportError:
-        shared = None
-    if shared is not None:
-        return shared(app) if inspect.signature(shared).parameters else shared()
-    import redis
-
-    return redis.Redis.from_url(app.config["REDIS_URL"],
-                                socket_connect_timeout=REDIS_TIMEOUT_SECONDS,
-                                socket_timeout=REDIS_TIMEOUT_SECONDS)
+    """The connection the workers use, so the screen reads what they write."""
+    return workers_connection(app)
 
 
 def queue_stats(app=None, now: dt.datetime | None = None) -> dict:
     """{"mode": "redis" | "embedded", "redis_error", "queues", "workers", "schedule",
     "outbox", "stale_seconds", "now"}; datetimes are naive UTC (RQ's heartbeats aware).
     Without `app`, the current one (the CLI runs inside its app context)."""
-    from flask import current_app, has_app_context
-
     if app is None:
         app = current_app._get_current_object()
     if has_app_context() and current_app._get_current_object() is app:
@@ -116,12 +92,10 @@ def outbox_counts() -> list[dict]:
 
 
 def _rq_state(app, now: dt.datetime, stale_seconds: int) -> tuple[list[dict], list[dict]]:
-    from rq import Queue, Worker
-
     connection = redis_connection(app)
     connection.ping()  # one clear "not answering" before any per-queue call
     queues = []
-    for name in queue_names(app):
+    for name in QUEUE_NAMES:  # the workers' queues
         queue = Queue(name, connection=connection)
         queues.append({"name": name, "count": queue.count,
                        "started": queue.started_job_registry.count,

@@ -17,9 +17,14 @@ from sqlalchemy import select
 
 from rq.timeouts import JobTimeoutException
 
+from app import create_app
 from app.extensions import db
 from errors import PermanentJobError
+from jobs.actions import run_row
+from jobs.delivery import deliver, held, leaves_the_building, send_external
 from models.base import utcnow
+from models.outbox import OutboxMessage
+from models.schedule import ScheduledAction
 
 log = logging.getLogger("crm.jobs")
 _worker_app = None
@@ -35,8 +40,6 @@ def app_context():
         yield
         return
     if _worker_app is None:
-        from app import create_app
-
         _worker_app = create_app()
     with _worker_app.app_context():
         yield
@@ -126,18 +129,12 @@ def _each(model, ids, due_of, run) -> dict:
 
 def run_scheduled(ids: list[int]) -> dict:
     """Runs due schedule rows: reminders, delayed and repeated actions, deadlines."""
-    from jobs.actions import run_row
-    from models.schedule import ScheduledAction
-
     with app_context():
         return _each(ScheduledAction, ids, lambda row: row.due_at, run_row)
 
 
 def deliver_outbox(ids: list[int]) -> dict:
     """Delivers outbox messages: in-app notifications, e-mail, SMS."""
-    from jobs.delivery import deliver, leaves_the_building
-    from models.outbox import OutboxMessage
-
     with app_context():
         counts = {"done": 0, "skipped": 0, "failed": 0}
         for row_id in ids:
@@ -157,9 +154,6 @@ def _send_outside_transaction(row_id: int) -> str:
     slow SMTP server must not hold SQLite's write lock or a row lock), then marked sent.
     A crash between sending and marking leaves it "sending"; after the lease it is sent
     again with the same Message-ID, which mail clients use to drop the copy."""
-    from jobs.delivery import held, send_external
-    from models.outbox import OutboxMessage
-
     now = utcnow()
     try:
         _begin_sqlite()

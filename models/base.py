@@ -4,6 +4,8 @@ from __future__ import annotations
 import contextvars
 import datetime as dt
 
+from flask import g, has_request_context
+from flask_login import current_user
 from flask_appbuilder.models.sqla import Model
 from sqlalchemy import DateTime, ForeignKey, Integer, String
 from sqlalchemy.orm import Mapped, declared_attr, mapped_column
@@ -27,11 +29,6 @@ def acting_user():
     The one answer to "who is the current user": with a bearer token flask-login's
     `current_user` stays anonymous and Flask-AppBuilder puts the token's user in `g.user`
     only, so code reading `current_user` alone took a token's request for the system."""
-    try:
-        from flask import g, has_request_context
-        from flask_login import current_user
-    except ImportError:  # pragma: no cover - no Flask in a bare script
-        return None
     if not has_request_context():
         return None
     for user in (g.get("user"), current_user):

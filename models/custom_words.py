@@ -8,6 +8,13 @@ from decimal import Decimal, InvalidOperation
 
 from sqlalchemy import select
 
+from app.formatting import format_money
+from models.attachment import Attachment
+from models.party import Contact
+from models.pipeline import CustomFieldDef
+from models.reference import ReferenceItem, ReferenceList
+from models.user import CrmUser
+
 EMPTY = "—"
 
 
@@ -26,8 +33,6 @@ def field_specs(pipeline_id, session) -> dict[str, FieldSpec]:
     """{key: FieldSpec} of the pipeline's custom fields, in the definition's order."""
     if not pipeline_id:
         return {}
-    from models.pipeline import CustomFieldDef
-
     # The pipeline's fields are the installed definition's (process.catalog syncs them).
     specs: dict[str, FieldSpec] = {}
     rows = session.scalars(select(CustomFieldDef).where(
@@ -55,8 +60,6 @@ def value_words(spec: FieldSpec | None, value, session) -> str:
 
 
 def _typed_words(spec, kind: str, value, session) -> str:
-    from app.formatting import format_money
-
     if kind == "date":
         return dt.date.fromisoformat(str(value)[:10]).strftime("%d.%m.%Y")
     if kind == "datetime":
@@ -74,8 +77,6 @@ def _typed_words(spec, kind: str, value, session) -> str:
 
 
 def _choice_label(list_code, value, session) -> str | None:
-    from models.reference import ReferenceItem, ReferenceList
-
     if not list_code:
         return None
     return session.scalar(select(ReferenceItem.label).join(ReferenceList).where(
@@ -83,10 +84,6 @@ def _choice_label(list_code, value, session) -> str | None:
 
 
 def _linked(kind: str, value, session) -> str:
-    from models.attachment import Attachment
-    from models.party import Contact
-    from models.user import CrmUser
-
     model = {"user": CrmUser, "contact": Contact, "file": Attachment}[kind]
     with session.no_autoflush:
         obj = session.get(model, int(value))

@@ -14,6 +14,7 @@ from sqlalchemy.orm import Mapped, Session, mapped_column, relationship
 
 from models.base import (AuditedMixin, CheckedMixin, Model, TimestampMixin, VersionedMixin)
 from models.pipeline import PipelineRecordMixin, Stage, StageKind, install_stage_tracking
+from models.lines import LineTotals, number_errors
 from models.product import LineItemMixin
 
 CENT = Decimal("0.01")
@@ -101,9 +102,6 @@ class Deal(PipelineRecordMixin, AuditedMixin, CheckedMixin, VersionedMixin, Time
         errors.update(cls.custom_errors(v))
         return errors
 
-    def items_total(self, exclude=()) -> Decimal:
-        return sum((_dec(i.amount) for i in self.items if i not in exclude), Decimal(0))
-
     def on_stage_entered(self, now, inserting: bool) -> None:
         stage = self.stage
         if stage is None and self.stage_id is not None:
@@ -157,10 +155,7 @@ class DealItem(LineItemMixin, AuditedMixin, CheckedMixin, TimestampMixin, Model)
             errors["deal"] = "Выберите сделку"
         if not (v.name or "").strip() and v.product is None:
             errors["name"] = "Укажите наименование или выберите номенклатуру"
-        if v.quantity in (None, "") or _dec(v.quantity) <= 0:
-            errors["quantity"] = "Количество должно быть больше нуля"
-        if v.price not in (None, "") and _dec(v.price) < 0:
-            errors["price"] = "Цена не может быть отрицательной"
+        errors.update(number_errors(cls, v))
         return errors
 
     @property
@@ -217,57 +212,19 @@ class PaymentScheduleEntry(AuditedMixin, CheckedMixin, TimestampMixin, Model):
 
 
 # --- derived values, kept in the flush whichever path wrote ---------------------------------
-
-def _deals_touched_by(item, session) -> set:
-    deals = set()
-    hist = sa_inspect(item).attrs.deal.history
-    for deal in list(hist.added) + list(hist.deleted) + list(hist.unchanged):
-        if deal is not None:
-            deals.add(deal)
-    if not deals and item.deal_id is not None:
-        deal = session.get(Deal, item.deal_id)
-        if deal is not None:
-            deals.add(deal)
-    return deals
+# The budget from the lines: models/lines.py (installed by app.listeners).
+LINE_TOTALS = LineTotals(Deal, DealItem, parent_attr="deal", items_attr="items",
+                         total_attr="budget", manual_attr="budget_manual")
 
 
-def _product_changed(item) -> bool:
-    state = sa_inspect(item)
-    if state.pending or state.transient:
-        return True
-    return any(state.attrs[a].history.added and state.attrs[a].history.deleted
-               for a in ("product", "product_id"))
-
-
-def _before_flush(session: Session, _context, _instances) -> None:
-    deals: set = set()
-    deleted = set(session.deleted)
+def _payment_amounts(session: Session, _context, _instances) -> None:
+    """A payment given as a share of the budget gets its amount."""
     for obj in list(session.new) + list(session.dirty):
-        if isinstance(obj, DealItem):
-            if obj.product is not None and _product_changed(obj):
-                obj.fill_from_product(obj.product)
-                # The relationships win over FK columns at flush: keep them in step.
-                obj.department = obj.product.department
-                obj.responsible = obj.product.responsible
-            obj.compute_amount()
-            deals |= _deals_touched_by(obj, session)
-        elif isinstance(obj, PaymentScheduleEntry):
-            if obj.amount is None and obj.percent is not None and obj.deal is not None:
-                obj.amount = (_dec(obj.deal.budget) * _dec(obj.percent) / 100).quantize(CENT)
-        elif isinstance(obj, Deal):
-            deals.add(obj)
-    for obj in deleted:
-        if isinstance(obj, DealItem):
-            deals |= _deals_touched_by(obj, session)
-    for deal in deals:
-        if deal in deleted or deal.budget_manual:
-            continue
-        total = deal.items_total(exclude=deleted)
-        if deal.budget is None or _dec(deal.budget) != total:
-            deal.budget = total
+        if isinstance(obj, PaymentScheduleEntry) and obj.amount is None \
+                and obj.percent is not None and obj.deal is not None:
+            obj.amount = (_dec(obj.deal.budget) * _dec(obj.percent) / 100).quantize(CENT)
 
 
-
-def install_totals() -> None:
-    """Called once by app.listeners.install()."""
-    event.listen(Session, "before_flush", _before_flush)
+def install_payment_amounts() -> None:
+    """Called once by app.listeners.install(), before the line totals (as it always ran)."""
+    event.listen(Session, "before_flush", _payment_amounts)

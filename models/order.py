@@ -3,19 +3,21 @@ from __future__ import annotations
 
 import datetime as dt
 import enum
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import Decimal
 
 from sqlalchemy import (Boolean, Date, DateTime, ForeignKey, Integer, Numeric, String, Text,
                         event, or_, select, update)
-from sqlalchemy.orm import (Mapped, Session, attributes, mapped_column, object_session,
+from sqlalchemy.orm import (Mapped, attributes, mapped_column, object_session,
                             relationship)
 from sqlalchemy import inspect as sa_inspect
 
 from models.base import (AuditedMixin, CheckedMixin, Model, RecordLinkMixin, TimestampMixin,
                          VersionedMixin, utcnow)
+from models.lines import LineTotals, money, number_errors
 from models.product import LineItemMixin, Product
+from models.reference import ReferenceItem
+from models.task import record_link_errors
 
-CENT = Decimal("0.01")
 NUMBER_PREFIX = "ЗП-"
 SOURCE_LIST = "lead_source"
 
@@ -40,10 +42,6 @@ ORDER_STATUS_LABELS = {
 # A request may be incomplete and a cancelled order may be dropped as it is; every other
 # status means the order is being executed and needs its lines and its executor.
 DRAFT_STATUSES = (OrderStatus.request.value, OrderStatus.cancelled.value)
-
-
-def money(value) -> Decimal:
-    return Decimal(value or 0).quantize(CENT, rounding=ROUND_HALF_UP)
 
 
 class Order(AuditedMixin, CheckedMixin, VersionedMixin, RecordLinkMixin, TimestampMixin,
@@ -141,7 +139,7 @@ class Order(AuditedMixin, CheckedMixin, VersionedMixin, RecordLinkMixin, Timesta
                 errors["executor"] = "Укажите исполнителя или руководителя отдела исполнения"
         source = v.source
         if source is None and _ref_id(v, "source") is not None and session is not None:
-            source = session.get(_reference_item(), _ref_id(v, "source"))
+            source = session.get(ReferenceItem, _ref_id(v, "source"))
         if source is not None:
             if source.list is not None and source.list.code != SOURCE_LIST:
                 errors["source"] = "Источник выбирается из справочника «Источники и каналы»"
@@ -150,10 +148,16 @@ class Order(AuditedMixin, CheckedMixin, VersionedMixin, RecordLinkMixin, Timesta
         elif company_id is not None and _is_new_client(session, company_id, v):
             errors["source"] = "Для нового клиента укажите источник"
         # "Создан на основании": the linked record must exist (one rule for every record).
-        from models.task import record_link_errors
-
         errors.update(record_link_errors(v))
         return errors
+
+    def fill_defaults(self) -> None:
+        """Run at every flush that touches the order: a date or status cleared on the way
+        gets its default again (the columns are NOT NULL)."""
+        if self.date is None:
+            self.date = utcnow()
+        if not self.status:
+            self.status = OrderStatus.request.value
 
     def __str__(self) -> str:
         return f"Заказ {self.number or 'без номера'}"
@@ -205,13 +209,15 @@ class OrderItem(LineItemMixin, AuditedMixin, CheckedMixin, TimestampMixin, Model
             errors["order"] = "Укажите заказ"
         if v.product is None and not (v.name or "").strip():
             errors["product"] = "Выберите номенклатуру или укажите наименование"
-        if v.quantity is None or Decimal(v.quantity) <= 0:
-            errors["quantity"] = "Количество должно быть больше нуля"
-        if v.price is not None and Decimal(v.price) < 0:
-            errors["price"] = "Цена не может быть отрицательной"
+        errors.update(number_errors(cls, v))
         return errors
 
     def compute_amount(self) -> Decimal:
+        # Both columns are NOT NULL: a line saved without them counts one piece at no price.
+        if self.quantity is None:
+            self.quantity = Decimal(1)
+        if self.price is None:
+            self.price = Decimal(0)
         self.amount = money(Decimal(self.quantity or 0) * Decimal(self.price or 0))
         return self.amount
 
@@ -294,63 +300,14 @@ def _stored_source_id(v):
     return hist.unchanged[0] if hist.unchanged else None
 
 
-def _reference_item():
-    from models.reference import ReferenceItem
-    return ReferenceItem
-
-
 def order_number(order_id: int) -> str:
     return f"{NUMBER_PREFIX}{order_id:06d}"
 
 
 # --- keeping derived values right on every path (forms, API, jobs, demo) ---------------------
-
-def _order_before_flush(session, _context, _instances) -> None:
-    """Line items copy their product and compute their amount; the order's total is the sum
-    of its lines. Done at flush so that forms, the API and jobs all get the same result."""
-    touched: set[Order] = set()
-    for obj in list(session.new) + list(session.dirty):
-        if isinstance(obj, OrderItem):
-            state = sa_inspect(obj)
-            product_changed = (state.attrs.product.history.added
-                               or state.attrs.product_id.history.added)
-            if obj.product is not None and (state.pending or product_changed):
-                obj.fill_from_product(obj.product)
-            if obj.quantity is None:
-                obj.quantity = Decimal(1)
-            if obj.price is None:
-                obj.price = Decimal(0)
-            obj.compute_amount()
-            order = obj.order or (session.get(Order, obj.order_id) if obj.order_id else None)
-            if order is not None:
-                touched.add(order)
-                # The line's old order (moved through the API) must be re-added up as well.
-                for old in state.attrs.order.history.deleted or ():
-                    if old is not None:
-                        touched.add(old)
-        elif isinstance(obj, Order):
-            touched.add(obj)
-    for obj in session.deleted:
-        if isinstance(obj, OrderItem):
-            order = obj.order or (session.get(Order, obj.order_id) if obj.order_id else None)
-            if order is not None and order not in session.deleted:
-                touched.add(order)
-    for order in touched:
-        if order in session.deleted:
-            continue
-        lines = [i for i in order.items if i not in session.deleted]
-        new_total = money(sum((Decimal(i.amount or 0) for i in lines), Decimal(0)))
-        if order.total is None or money(order.total) != new_total:
-            order.total = new_total
-        if order.date is None:
-            order.date = utcnow()
-        if not order.status:
-            order.status = OrderStatus.request.value
-
-
-def install_totals() -> None:
-    """Called once by app.listeners.install()."""
-    event.listen(Session, "before_flush", _order_before_flush)
+# The total from the lines: models/lines.py (installed by app.listeners).
+LINE_TOTALS = LineTotals(Order, OrderItem, parent_attr="order", items_attr="items",
+                          total_attr="total", prepare_parent="fill_defaults")
 
 
 @event.listens_for(Order, "after_insert")

@@ -7,6 +7,7 @@ import re
 from sqlalchemy import Boolean, ForeignKey, Integer, String, Text, func, or_, select
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from app.extensions import db
 from models import requisites as rq
 from models.base import AuditedMixin, CheckedMixin, Model, TimestampMixin
 
@@ -178,8 +179,6 @@ def _core_word(key: str) -> str:
 
 
 def _session():
-    from app.extensions import db
-
     return db.session
 
 

@@ -15,10 +15,14 @@ from sqlalchemy import (JSON, Boolean, DateTime, ForeignKey, Integer, String,
 from sqlalchemy import inspect as sa_inspect
 from sqlalchemy.orm import Mapped, declared_attr, mapped_column, object_session, relationship
 
+from app.extensions import db
 from models.attachment import Attachment
 from models.base import AuditedMixin, CheckedMixin, Model, TimestampMixin, current_actor_id, utcnow
 from models.party import Contact
+from models.reference import ReferenceItem, ReferenceList
+from models.task import open_task_exists
 from models.user import CrmUser
+from rules.durations import DurationError, parse_duration
 
 
 class PipelineEntity(str, enum.Enum):
@@ -83,8 +87,6 @@ KEY_RE = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
 def deadline_error(text: str | None) -> str | None:
     """The same grammar as the process definitions («30m», «1h», «2 рабочих дня», «2 рабочих
     часа», «today»), so a stage edited here never holds what the engine cannot read."""
-    from rules.durations import DurationError, parse_duration
-
     if not (text or "").strip():
         return None
     try:
@@ -105,8 +107,6 @@ def _record_id(values):
 
 
 def _session():
-    from app.extensions import db
-
     return db.session
 
 
@@ -246,8 +246,6 @@ class CustomFieldDef(AuditedMixin, CheckedMixin, TimestampMixin, Model):
 
     @classmethod
     def check_values(cls, v) -> dict[str, str]:
-        from models.reference import ReferenceList
-
         errors = {}
         pipeline = v.pipeline
         if pipeline is None:
@@ -312,8 +310,6 @@ class CustomFieldDef(AuditedMixin, CheckedMixin, TimestampMixin, Model):
         return None
 
     def _choice_error(self, value) -> str | None:
-        from models.reference import ReferenceItem, ReferenceList
-
         if not isinstance(value, str):
             return f"«{self.label}»: ожидается код значения справочника"
         item = _session().scalar(select(ReferenceItem).join(ReferenceList).where(
@@ -444,8 +440,6 @@ class PipelineRecordMixin:
     def has_open_task(self) -> bool | None:
         """Lists mark a record without an open task ("Нет задач"); None for a record at a
         won or lost stage, which owes nobody a task."""
-        from models.task import open_task_exists
-
         stage = self.stage
         if stage is not None and stage.kind != StageKind.open.value:
             return None

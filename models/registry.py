@@ -5,6 +5,7 @@ Comments, the timeline, attachments and the audit screen refer to records by
 a key without a hand-kept list, so a new entity needs no change here."""
 from __future__ import annotations
 
+from app.extensions import db
 from models.base import Model
 
 _cache: dict[str, type] = {}
@@ -73,7 +74,5 @@ def get_record(entity: str, record_id, session=None):
     except (TypeError, ValueError):
         return None
     if session is None:
-        from app.extensions import db
-
         session = db.session
     return session.get(model, record_id)

@@ -10,8 +10,10 @@ from sqlalchemy import event as sa_event
 from sqlalchemy import inspect as sa_inspect
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from app.extensions import db
 from models.base import (AuditedMixin, CheckedMixin, Model, RecordLinkMixin, TimestampMixin,
                          current_actor_id, utcnow)
+from models.registry import entity_label, get_record, model_for
 
 
 class TaskStatus(str, enum.Enum):
@@ -56,8 +58,6 @@ def record_link_errors(v) -> dict[str, str]:
         return {}
     if not entity:
         return {"record_entity": "Укажите тип записи-основания"}
-    from models.registry import entity_label, get_record, model_for
-
     if model_for(entity) is None:
         return {"record_entity": f"Неизвестный тип записи «{entity}»"}
     if raw_id in (None, ""):
@@ -66,8 +66,6 @@ def record_link_errors(v) -> dict[str, str]:
         record_id = int(raw_id)
     except (TypeError, ValueError):
         return {"record_id": "Номер записи-основания: целое число"}
-    from app.extensions import db
-
     # no_autoflush: the record being checked may already sit half-built in the session.
     with db.session.no_autoflush:
         found = get_record(entity, record_id)

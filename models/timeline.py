@@ -6,11 +6,21 @@ import datetime as dt
 import enum
 from dataclasses import dataclass, field as dc_field
 
-from sqlalchemy import JSON, DateTime, ForeignKey, Index, Integer, String, Text, select
+from flask import current_app, has_app_context
+from sqlalchemy import (JSON, Boolean, Date, DateTime, ForeignKey, Index, Integer, Numeric, String,
+                        Text, select)
 from sqlalchemy import inspect as sa_inspect
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from app.extensions import db
+from app.formatting import format_date, format_datetime, format_money
+from models.audit import AuditLog
 from models.base import Model, current_actor_id, utcnow
+from models.custom_words import custom_changes, custom_values, field_specs
+from models.labels import labels_for
+from models.registry import entity_label, model_for, model_for_table
+from models.task import TASK_STATUS_LABELS, Task
+from models.user import CrmUser
 
 
 class TimelineKind(str, enum.Enum):
@@ -96,8 +106,6 @@ def add_timeline(entity: str, record_id: int, kind: str, text: str, payload=None
     if author_id is None:
         author_id = current_actor_id()
     if session is None:
-        from app.extensions import db
-
         session = db.session
     entry = TimelineEntry(entity=entity, record_id=int(record_id), kind=kind,
                           text=(text or "").strip(), payload=payload,
@@ -135,8 +143,6 @@ class TimelineItem:
 def field_labels(model) -> dict[str, str]:
     """Russian labels of a model's columns: a column's own `info["label"]` first, then the
     domain's labels (models.labels), then a screen's own ones for what the domain lacks."""
-    from models.labels import labels_for
-
     labels = {k: str(v) for k, v in
               labels_for(getattr(model, "__entity__", None) if model else None).items()}
     for key, value in _view_labels(model).items():
@@ -152,14 +158,11 @@ def field_labels(model) -> dict[str, str]:
 def _view_labels(model) -> dict[str, str]:
     if model is None:
         return {}
-    try:
-        from flask import current_app, has_app_context
-
-        if not has_app_context():
-            return {}
-        baseviews = current_app.appbuilder.baseviews
-    except Exception:
+    if not has_app_context():
         return {}
+    # The labels the screens declare, read from the app's registry (models never import
+    # views/): none while the app is being built.
+    baseviews = getattr(getattr(current_app, "appbuilder", None), "baseviews", None) or []
     out: dict[str, str] = {}
     for view in baseviews:
         datamodel = getattr(view, "datamodel", None)
@@ -209,10 +212,6 @@ def format_value(model, key: str, value, session=None) -> str:
     the name of a linked record, the label of a choice."""
     if value is None or value == "":
         return EMPTY
-    from sqlalchemy import Boolean, Date, DateTime as SaDateTime, Numeric
-
-    from app.formatting import format_date, format_datetime, format_money
-
     column = _column(model, key)
     info = (getattr(column, "info", None) or {}) if column is not None else {}
     choices = info.get("choices") or (getattr(model, "__choice_labels__", None) or {}).get(key)
@@ -223,7 +222,7 @@ def format_value(model, key: str, value, session=None) -> str:
             ctype = column.type
             if isinstance(ctype, Boolean) or isinstance(value, bool):
                 return "да" if value else "нет"
-            if isinstance(ctype, SaDateTime):
+            if isinstance(ctype, DateTime):
                 return format_datetime(dt.datetime.fromisoformat(str(value)))
             if isinstance(ctype, Date):
                 return format_date(dt.date.fromisoformat(str(value)[:10]))
@@ -238,8 +237,6 @@ def format_value(model, key: str, value, session=None) -> str:
     if isinstance(value, bool):
         return "да" if value else "нет"
     if key == "record_entity":  # a task's or event's record kind: its Russian name
-        from models.registry import entity_label
-
         return entity_label(str(value))
     if isinstance(value, (list, tuple)):  # a list of words (a task's outcomes)
         return ", ".join(format_value(None, "", v, session) for v in value) or EMPTY
@@ -251,15 +248,11 @@ def format_value(model, key: str, value, session=None) -> str:
 
 
 def _linked_name(column, value, session) -> str | None:
-    from models.registry import model_for_table
-
     fk = next(iter(column.foreign_keys))
     target = model_for_table(fk.column.table.name)
     if target is None:
         return None
     if session is None:
-        from app.extensions import db
-
         session = db.session
     try:
         with session.no_autoflush:
@@ -271,16 +264,12 @@ def _linked_name(column, value, session) -> str | None:
 
 def _session_or_default(session):
     if session is None:
-        from app.extensions import db
-
         session = db.session
     return session
 
 
 def _custom_specs(model, record_id, changes: dict | None, session) -> dict:
     """The custom fields of the record's pipeline (the new one when the change moved it)."""
-    from models.custom_words import field_specs
-
     pipeline = (changes or {}).get("pipeline_id")
     pipeline_id = pipeline[-1] if isinstance(pipeline, (list, tuple)) and pipeline else None
     if pipeline_id is None and record_id is not None and model is not None \
@@ -292,8 +281,6 @@ def _custom_specs(model, record_id, changes: dict | None, session) -> dict:
 
 
 def _custom_change(model, record_id, changes, old, new, session) -> str | None:
-    from models.custom_words import custom_changes
-
     parts = custom_changes(_custom_specs(model, record_id, changes, session), old, new,
                            session)
     return "Изменены дополнительные поля: " + "; ".join(parts) if parts else None
@@ -305,8 +292,6 @@ def describe_changes(entity: str, changes: dict | None, session=None,
                      record_id: int | None = None) -> list[tuple[str, str]]:
     """[(field key, "Изменено поле «Бюджет»: 100 000,00 ₽ → 150 000,00 ₽"), ...]: only what
     reads as a change (a None → "" is none); custom fields one by one, by their labels."""
-    from models.registry import model_for
-
     model = model_for(entity)
     session = _session_or_default(session)
     if labels is None:
@@ -337,9 +322,6 @@ def describe_changes(entity: str, changes: dict | None, session=None,
 def changes_in_words(entity: str, action: str, changes: dict | None, session=None,
                      record_id: int | None = None) -> str:
     """The audit screen's column: what an insert, update or delete changed, in words."""
-    from models.custom_words import custom_values
-    from models.registry import model_for
-
     model = model_for(entity)
     session = _session_or_default(session)
     labels = field_labels(model)
@@ -371,8 +353,6 @@ def _task_items(entity: str, record_id: int, session, kinds) -> list:
     want = {TimelineKind.task_created.value, TimelineKind.task_closed.value}
     if kinds is not None and not kinds & want:
         return []
-    from models.task import TASK_STATUS_LABELS, Task
-
     out = []
     tasks = session.scalars(select(Task).where(Task.record_entity == entity,
                                                Task.record_id == record_id)).all()
@@ -400,13 +380,7 @@ def timeline_for(entity: str, record_id: int, session=None,
                  kinds: set[str] | None = None) -> list[TimelineItem]:
     """The record's history, oldest first: its timeline entries merged with the audit log's
     creation and field changes of the record. `kinds` keeps only those kinds."""
-    from models.audit import AuditLog
-    from models.registry import model_for
-    from models.user import CrmUser
-
     if session is None:
-        from app.extensions import db
-
         session = db.session
     record_id = int(record_id)
     items: list[tuple[tuple, TimelineItem]] = []

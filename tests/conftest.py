@@ -198,13 +198,13 @@ def fresh_database_url(tmp_path):
     drop()
 
 
-def _seeded_app(url):
+def _seeded_app(url, **config):
     from app.seeding import seed_all
 
     other = create_app({"TESTING": True, "SQLALCHEMY_DATABASE_URI": url,
                         "SECRET_KEY": "test-secret-key-of-at-least-32-bytes!",
                         "WTF_CSRF_ENABLED": False,
-                        "FAB_PASSWORD_HASH_METHOD": "pbkdf2:sha256:1"})
+                        "FAB_PASSWORD_HASH_METHOD": "pbkdf2:sha256:1", **config})
     with other.app_context():
         db.create_all()
         seed_all()
@@ -215,7 +215,8 @@ def _seeded_app(url):
 def _demo_app(tmp_path_factory):
     """One app with `flask crm demo` data, shared by the tests that only read it."""
     url, drop = _new_database(tmp_path_factory.mktemp("demo"))
-    demo = _seeded_app(url)
+    # The demo attaches the documents its stages ask for: kept out of the project's folder.
+    demo = _seeded_app(url, UPLOAD_DIR=str(tmp_path_factory.mktemp("demo_uploads")))
     os.environ["DEMO_PASSWORD"] = PASSWORD
     try:
         with demo.app_context():

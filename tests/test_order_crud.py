@@ -3,7 +3,11 @@ from __future__ import annotations
 
 from decimal import Decimal
 
+import pytest
+from flask import g
+
 from app.extensions import db
+from errors import FieldErrors
 from models.order import Order, OrderItem
 from tests.test_order_support import company, order, product, ref_item, user
 
@@ -173,3 +177,50 @@ def test_api_info_offers_only_active_sources(login):
     source = next(c for c in info.json["add_columns"] if c["name"] == "source")
     labels = {v["value"] for v in source["values"]}
     assert "Входящий звонок" in labels and "Дорого" not in labels  # not another list
+
+
+def _line_screen(app):
+    return next(v for v in app.appbuilder.baseviews if type(v).__name__ == "OrderItemView")
+
+
+def test_line_screen_runs_the_base_save_checks(app):
+    """The line screen's guard is the base screen's (version, the model's check, the
+    process) plus the line's own: a line failing the model's check is refused at the save
+    with the Russian message, and the change is rolled back."""
+    box = product("Коробка", "100.00")
+    ordr = order(company(), lines=[(box, "1")])
+    line = ordr.items[0]
+    with app.test_request_context():
+        g.user = user("manager")
+        line.quantity = Decimal(0)
+        with pytest.raises(FieldErrors) as refused:
+            _line_screen(app).pre_update(line)
+    assert refused.value.errors == {"quantity": "Количество должно быть больше нуля"}
+    assert db.session.get(OrderItem, line.id).quantity == Decimal("1.000")
+
+
+@pytest.mark.parametrize("quantity, price, message", [
+    ("Infinity", "100", "Количество должно быть больше нуля"),
+    ("NaN", "100", "Количество должно быть больше нуля"),
+    ("2", "Infinity", "Цена должна быть числом"),
+    ("1000000000", "1", "Количество слишком велико"),
+    ("1000000", "10000000", "Сумма позиции слишком велика: уменьшите количество или цену"),
+], ids=["infinity", "nan", "price-infinity", "quantity-overflow", "amount-overflow"])
+def test_line_form_refuses_numbers_the_line_cannot_hold(client, quantity, price, message):
+    """Not a number, or more than the columns hold: the Russian message at the field, no
+    error page, nothing saved (the order's total stays)."""
+    box = product("Коробка", "100.00")
+    ordr = order(company(), lines=[(box, "1")])
+    line = ordr.items[0]
+    resp = client.post(f"/orderitemview/edit/{line.id}",
+                       data={"product": str(box.id), "quantity": quantity, "price": price,
+                             "name": "Коробка", "unit": "шт"})
+    assert resp.status_code == 200
+    assert message in resp.get_data(as_text=True)
+    added = client.post("/orderitemview/add", data={
+        "order": str(ordr.id), "product": str(box.id), "quantity": quantity, "price": price})
+    assert added.status_code == 200 and message in added.get_data(as_text=True)
+    db.session.expire_all()
+    kept = db.session.get(Order, ordr.id)
+    assert [i.quantity for i in kept.items] == [Decimal("1.000")]
+    assert kept.total == Decimal("100.00")

@@ -181,20 +181,15 @@ class OrderItemView(CrmModelView):
     add_form_query_rel_fields = {"product": [["active", FilterEqual, True]],
                             "order": [["id", RowScopeFilter, None]]}
 
-    def pre_add(self, item):
-        super().pre_add(item)
-        self._guard(item)
-
-    def pre_update(self, item):
-        super().pre_update(item)
-        self._guard(item)
-
     def _guard(self, item):
+        """The line's own guard (its order visible to the user), then every check of the
+        base screen: the version, the model's check, the process."""
         try:
             _guard_line(item)
         except CrmError:
             db.session.rollback()
             raise
+        super()._guard(item)
 
     def pre_delete(self, item):
         _guard_line(item, deleting=True)
