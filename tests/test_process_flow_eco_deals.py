@@ -7,9 +7,9 @@ import pytest
 
 from app.extensions import db
 from models.party import Company
-from tests.process_flow_helpers import (close, custom_of, frozen, install, messages, move, msk,
-                                        new_deal, new_tasks, put_deal, schedules, stage_of,
-                                        task, tasks, text, user, utc)
+from tests.process_flow_helpers import (attach, close, custom_of, frozen, install, messages,
+                                        move, msk, new_deal, new_tasks, put_deal, schedules,
+                                        stage_of, task, tasks, text, user, utc)
 
 FRIDAY = msk(2026, 10, 30, 15, 0)
 TUESDAY = msk(2026, 11, 3, 15, 0)
@@ -142,7 +142,8 @@ def test_feedback_into_production_through_the_approval_chain(login, eco, buyer):
         resp = close(manager, approve, "Документы согласованы и прикреплены")
         assert resp.status_code == 422
         assert len(tasks(deal)) == 4
-        assert put_deal(manager, deal, custom={**custom_of(deal), "signed_documents": 11}
+        assert put_deal(manager, deal, custom={
+            **custom_of(deal), "signed_documents": attach(manager, deal, "Документы.pdf")}
                         ).status_code == 200
         assert close(manager, tasks(deal)[3],
                      "Документы согласованы и прикреплены").status_code == 200
@@ -183,7 +184,8 @@ def test_feedback_into_production_through_the_approval_chain(login, eco, buyer):
                                        utc(2026, 11, 5, 15, 0))]
         assert [c.text for c in tasks(deal)[6].checklist] == [
             "CMR", "invoice", "packing list", "акт", "спецификация"]
-        assert put_deal(manager, deal, custom={**custom_of(deal), "shipping_scans": 12}
+        scans = attach(manager, deal, "Сканы.pdf")
+        assert put_deal(manager, deal, custom={**custom_of(deal), "shipping_scans": scans}
                         ).status_code == 200
     assert stage_of(deal) == "payment"
     shipped = messages(deal, "email")[-1]

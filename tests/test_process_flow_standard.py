@@ -8,9 +8,9 @@ from app.extensions import db
 from models.deal import Deal
 from models.party import Company, Contact
 from tests.helpers import ref_item
-from tests.process_flow_helpers import (close, custom_of, frozen, history, install, messages,
-                                        move, msk, new_deal, new_tasks, put_deal, stage_of,
-                                        task, tasks, user, utc)
+from tests.process_flow_helpers import (attach, close, custom_of, frozen, history, install,
+                                        messages, move, msk, new_deal, new_tasks, put_deal,
+                                        stage_of, task, tasks, user, utc)
 
 FRIDAY = msk(2026, 10, 30, 15, 0)
 TUESDAY = msk(2026, 11, 3, 15, 0)
@@ -122,7 +122,8 @@ def test_contract_invoice_and_paid_by_the_task_outcome(login, standard, person):
         assert resp.json["message"] == {"contract_file": [
             "Заполните поле «Договор»: оно обязательно на этапе «Счет»"]}
         assert move(manager, deal, standard, "invoice",
-                    custom={**LEGAL, "contract_file": 5}).status_code == 200
+                    custom={**LEGAL, "contract_file": attach(manager, deal, "Договор.pdf")}
+                    ).status_code == 200
         invoice = task(deal, "Выставить счет и отправить клиенту ссылку")
         assert (invoice.assignee.username, invoice.creator.username, invoice.deadline) == \
             ("manager", "manager", utc(2026, 11, 5, 15, 0))
@@ -131,7 +132,8 @@ def test_contract_invoice_and_paid_by_the_task_outcome(login, standard, person):
         resp = close(manager, invoice, "Счет оплачен")
         assert resp.status_code == 422
         assert stage_of(deal) == "invoice"
-        assert put_deal(manager, deal, custom={**custom_of(deal), "invoice_file": 6,
+        invoice_file = attach(manager, deal, "Счёт.pdf")
+        assert put_deal(manager, deal, custom={**custom_of(deal), "invoice_file": invoice_file,
                                                "payment_date": "2026-11-03"}).status_code == 200
         assert close(manager, tasks(deal)[-1], "Счет оплачен").status_code == 200
     assert stage_of(deal) == "paid"
@@ -144,7 +146,8 @@ def test_invoice_not_paid_keeps_the_stage(login, standard, person):
     deal = _ready_for_contract(login, standard, person)
     with frozen(login, TUESDAY, "manager") as manager:
         assert move(manager, deal, standard, "invoice",
-                    custom={**LEGAL, "contract_file": 5}).status_code == 200
+                    custom={**LEGAL, "contract_file": attach(manager, deal, "Договор.pdf")}
+                    ).status_code == 200
         invoice = task(deal, "Выставить счет и отправить клиенту ссылку")
         assert close(manager, invoice, "Счет не оплачен").status_code == 200
     assert stage_of(deal) == "invoice"
@@ -155,9 +158,11 @@ def test_marking_the_invoice_paid_by_hand_notifies_and_moves(login, standard, pe
     deal = _ready_for_contract(login, standard, person)
     with frozen(login, TUESDAY, "manager") as manager:
         assert move(manager, deal, standard, "invoice",
-                    custom={**LEGAL, "contract_file": 5}).status_code == 200
+                    custom={**LEGAL, "contract_file": attach(manager, deal, "Договор.pdf")}
+                    ).status_code == 200
         resp = put_deal(manager, deal, custom={
-            **custom_of(deal), "invoice_file": 6, "payment_date": "2026-11-03",
+            **custom_of(deal), "invoice_file": attach(manager, deal, "Счёт.pdf"),
+            "payment_date": "2026-11-03",
             "invoice_paid": True})
         assert resp.status_code == 200, resp.json
     assert stage_of(deal) == "paid"
