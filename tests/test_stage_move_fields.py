@@ -159,6 +159,9 @@ def test_a_reason_other_asks_for_its_comment_before_the_deal_is_lost(login, bare
     resp = taker.post(f"/crm/move/deal/{bare_request.id}/fields",
                       data={**data, "f_lost_comment": "Закрылись"})
     assert resp.status_code == 302, _page(resp)
+    # the request is no longer offered to him: back home with the message, not to a 404
+    assert resp.headers["Location"] == "/"
+    assert "Запись переведена на этап «Сделка провалена»" in flashes(_page(taker.get("/")))
     deal = _fresh(bare_request)
     assert (deal.stage.key, deal.lost_reason.code, deal.lost_comment) == (
         "lost", "other", "Закрылись")

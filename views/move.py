@@ -158,18 +158,23 @@ class StageMoveView(BaseView):
                 values = record_fields.form_values(record, asked, form)
                 record_fields.move_with_fields(record, stage, values,
                                                form.get("record_version"), source="form")
-                name = process_of(record).stage(stage).name
+                name = _stage_name(record, stage)
             record_fields.commit()
         except CrmError as exc:
             db.session.rollback()
             return self._refused(type(record).__entity__, record.id, stage, exc, asked)
         flash(f"Запись переведена на этап «{name}»", "success")
+        # A participant of the stage left sees the record no more: home, not a 404.
+        if not can_see(record, acting_user()):
+            return redirect(url_for("HomeView.index"))
         return redirect(_record_page(record))
 
     def _refused(self, entity: str, pk: int, stage: str, exc: CrmError, asked_before):
         """The form again with the messages at its fields, or the message on the record
         page when no field of the form answers it (a record changed meanwhile...)."""
         record = get_record(entity, pk)
+        if record is None:
+            abort(404)
         fillable = record_fields.fillable_fields(record)
         errors = dict(exc.errors) if isinstance(exc, FieldErrors) else {}
         named = [key for key in errors if key in fillable]
@@ -186,11 +191,10 @@ class StageMoveView(BaseView):
                      notes=()):
         """The form; `submitted` None is its first display: no message yet, only what to
         fill."""
-        process = process_of(record)
         entity = type(record).__entity__
         return self.render_template(
             "crm/move_fields.html", title="Переход на этап",
-            stage=stage, stage_name=process.stage(stage).name if process else stage,
+            stage=stage, stage_name=_stage_name(record, stage),
             record_link=format_record_link((entity, record.id)),
             of_record=record_fields.of_record(entity), notes=notes, asked=asked,
             rows=record_fields.input_rows(record, asked, submitted, errors or {}),
@@ -234,6 +238,12 @@ def _record_to_act_on(entity: str, pk: int, user, allowed):
     return record
 
 
+def _stage_name(record, key: str) -> str:
+    """The stage's name by the record's process (a pipeline without one: its key)."""
+    process = process_of(record)
+    return process.stage(key).name if process is not None else key
+
+
 def _record_page(record) -> str:
     entity = type(record).__entity__
     return record_url(entity, record.id) or request.referrer or url_for("HomeView.index")
@@ -264,7 +274,7 @@ class RecordMoveApi(BaseApi):
             stage, fields, version = _move_body(request.get_json(silent=True))
             with db.session.no_autoflush:
                 record_fields.move_with_fields(record, stage, fields, version, source="api")
-                name = process_of(record).stage(stage).name
+                name = _stage_name(record, stage)
             record_fields.commit()
         except CrmError as exc:
             db.session.rollback()
