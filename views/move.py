@@ -116,8 +116,7 @@ class StageMoveView(BaseView):
 
         def act(record):
             service.transition(record, stage, source="form")
-            name = process_of(record).stage(stage).name
-            return f"Запись переведена на этап «{name}»"
+            return f"Запись переведена на этап «{_stage_name(record, stage)}»"
 
         return self._act_on(entity, pk, act, may_change_stage)
 
