@@ -247,9 +247,12 @@ def test_the_record_page_offers_the_moves_the_service_allows(client, login, sale
     deal = _new_deal(client, sales)
     manager = login("manager")
     page = manager.get(f"/dealview/show/{deal.id}").get_data(as_text=True)
-    # the same answer as the request: «Взят в работу» disabled with the missing fields
-    assert 'disabled\n                title="Нельзя перейти на этап «Взят в работу»: не ' \
-           'заполнены поля «Приоритет (А/В/С)», «Контрагент», «Срок поставки»"' in page
+    # the same answer as the request: «Взят в работу» names the missing fields and opens
+    # the form asking for them
+    assert f'href="/crm/move/deal/{deal.id}/fields?stage=in_work"' in page
+    assert 'title="Нельзя перейти на этап «Взят в работу»: не заполнены поля «Приоритет ' \
+           '(А/В/С)», «Контрагент», «Срок поставки». Нажмите, чтобы заполнить поля и ' \
+           'перейти"' in page
     assert 'name="stage" value="lost"' not in page  # lost needs a reason
     company = Company(kind="person", name="Юрьев Ю. Ю.")
     db.session.add(company)

@@ -106,10 +106,12 @@ def test_refusal_without_the_lost_reason_asks_for_it_then_closes(login, client, 
     resp = acceptor.post(f"/taskview/{take.id}/complete",
                          data={"outcome": "Отказ", "result": "Клиент передумал"})
     page = _page(resp)
-    assert resp.status_code == 422
+    # the first display says what to fill: no refusal yet, no error look
+    assert resp.status_code == 200
     assert "Завершение задачи" in page and "Итог:</strong> «Отказ»" in page
-    assert "Нельзя перейти на этап «Сделка провалена»: не заполнено поле «Причина проигрыша»" \
-        in page
+    assert "Чтобы завершить задачу с итогом «Отказ», заполните поля сделки:" in page
+    assert "Нельзя перейти" not in page and "has-error" not in page
+    assert flashes(page) == []
     assert '<label class="control-label" for="f_lost_reason">Причина проигрыша' in page
     assert f'<option value="{_reason("no_money")}" >Денег нет</option>' in page
     assert 'name="f_lost_comment"' in page  # «Другое» needs it: offered alongside
@@ -229,7 +231,7 @@ def test_accepting_a_bare_request_asks_for_the_fields_of_the_next_stage(login, c
     acceptor = login(take.assignee.username)
     resp = acceptor.post(f"/taskview/{take.id}/complete", data={"outcome": "Принять заявку"})
     page = _page(resp)
-    assert resp.status_code == 422
+    assert resp.status_code == 200
     for label in ("Приоритет (А/В/С)", "Контрагент", "Срок поставки"):
         assert f"{label} <span class=\"text-danger\">*</span></label>" in page
     assert f'<option value="{company.id}" >ООО «Весы»</option>' in page
@@ -331,3 +333,55 @@ def test_a_task_without_outcomes_has_one_button(client):
     assert "Задача «Позвонить поставщику» завершена" in flashes(_page(resp))
     task = db.session.get(Task, pk)
     assert (task.status, task.outcome, task.result) == ("done", None, "Позвонил")
+
+
+def test_a_refused_submit_of_the_fields_form_shows_the_refusal(login, client, request_deal):
+    """The first display only asks; the form's own submit, still missing the reason, is
+    refused with the message at the field and what was typed kept."""
+    take = _observed_by_assignee(client, request_deal)
+    acceptor = login(take.assignee.username)
+    first = acceptor.post(f"/taskview/{take.id}/complete", data={"outcome": "Отказ"})
+    assert first.status_code == 200
+    assert 'name="from_form" value="1"' in _page(first)
+    resp = acceptor.post(f"/taskview/{take.id}/complete", data={
+        "from_form": "1", "outcome": "Отказ", "result": "Дорого",
+        "asked": ["lost_reason", "lost_comment"], "f_lost_reason": "",
+        "f_lost_comment": "Нашли дешевле"})
+    page = _page(resp)
+    assert resp.status_code == 422
+    assert "Нельзя перейти на этап «Сделка провалена»: не заполнено поле «Причина проигрыша»" \
+        in page
+    assert "has-error" in page
+    assert "Заполните поле «Причина проигрыша»: оно обязательно на этапе «Сделка провалена»" \
+        in page
+    assert ">Дорого</textarea>" in page and ">Нашли дешевле</textarea>" in page
+    assert stage_of(request_deal) == "new"
+    assert db.session.get(Task, take.id).status == "open"
+
+
+def test_the_edit_form_keeps_what_was_typed_and_points_to_complete(login, request_deal):
+    """Closing the task on its edit form with «Отказ» needs the lost reason, which that form
+    cannot take: the form comes back as typed, pointing to «Завершить»; nothing is saved."""
+    take = _take(request_deal)
+    acceptor = login(take.assignee.username)
+    before = _counts(request_deal)
+    resp = acceptor.post(f"/taskview/edit/{take.id}", data={
+        "title": "Взять заявку (перезвонить)", "description": "Клиент не отвечает",
+        "assignee": str(take.assignee_id), "creator": str(take.creator_id), "deadline": "",
+        "status": "done", "result": "Клиент передумал", "outcome": "Отказ",
+        "record_entity": "deal", "record_id": str(request_deal.id)})
+    page = _page(resp)
+    assert resp.status_code == 200
+    assert ("Нельзя перейти на этап «Сделка провалена»: не заполнено поле «Причина "
+            "проигрыша». Завершите задачу кнопкой «Завершить» на странице задачи — там можно "
+            "заполнить поля") in flashes(page)
+    assert f'<a href="/taskview/show/{take.id}#crm-complete">«Завершить» на странице ' \
+           'задачи</a>' in page
+    assert 'value="Взять заявку (перезвонить)"' in page
+    assert "Клиент не отвечает</textarea>" in page and "Клиент передумал</textarea>" in page
+    assert '<option selected value="Отказ">' in page
+    assert '<option selected value="done">' in page
+    db.session.expire_all()
+    kept = db.session.get(Task, take.id)
+    assert (kept.title, kept.status, kept.outcome) == ("Взять заявку в работу", "open", None)
+    assert stage_of(request_deal) == "new" and _counts(request_deal) == before

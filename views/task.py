@@ -4,7 +4,7 @@ Also holds the small helpers the event screens share: user pickers, the record-l
 formatter and the "на основании" fields."""
 from __future__ import annotations
 
-from flask import abort, current_app, flash, redirect, request, url_for
+from flask import abort, current_app, flash, g, redirect, request, url_for
 from flask_appbuilder import expose
 from flask_appbuilder.fields import QuerySelectField, QuerySelectMultipleField
 from flask_appbuilder.fieldwidgets import (BS3TextAreaFieldWidget, BS3TextFieldWidget,
@@ -29,7 +29,7 @@ from models.task import (OPEN_TASK_STATUSES, TASK_STATUS_LABELS, ChecklistItem,
                          Task, TaskStatus, outcome_values)
 from models.user import CrmUser
 from views.base import CrmModelRestApi, CrmModelView, register
-from views import task_outcome
+from views import record_fields, task_outcome
 
 # --- shared helpers ------------------------------------------------------------------------
 
@@ -238,6 +238,20 @@ TASK_SEARCH = ["title", "status", "assignee", "creator", "deadline", "record_ent
 # «Завершить» posts to the general task screen and returns there: «Мои задачи» shows open
 # tasks only, and the task is closed by then.
 COMPLETE_ENDPOINT = "TaskView"
+# Sent by the fields form of «Завершить», not by the task page's buttons: a refusal of the
+# form's own submit is shown as one.
+COMPLETE_FORM_MARK = "from_form"
+COMPLETE_POINTER = ("Завершите задачу кнопкой «Завершить» на странице задачи — там можно "
+                    "заполнить поля")
+
+
+class OutcomeNeedsFields(FieldErrors):
+    """The edit form closed a task with an outcome whose move needs empty fields of the
+    record: the edit form cannot fill them, «Завершить» can."""
+
+    def __init__(self, refusal: MissingFields):
+        super().__init__(refusal.errors)
+        self.message = f"{refusal.message}. {COMPLETE_POINTER}"
 
 
 class TaskListWidget(ListWidget):
@@ -315,6 +329,39 @@ class TaskView(PlainExportMixin, CrmModelView):
             form.outcome.choices = [("", "—")] + [(c, c) for c in allowed]
         return super()._get_edit_widget(form, exclude_cols=exclude_cols, widgets=widgets)
 
+    # --- a refused save keeps what was typed --------------------------------------------
+    def pre_update(self, item):
+        closing_with_outcome = item.status == TaskStatus.done.value and bool(item.outcome)
+        try:
+            super().pre_update(item)
+        except MissingFields as exc:
+            if not closing_with_outcome:
+                g.crm_task_refused = "fields"
+                raise
+            g.crm_task_refused = "outcome"
+            raise OutcomeNeedsFields(exc) from None
+        except FieldErrors:
+            g.crm_task_refused = "fields"
+            raise
+
+    def _edit(self, pk):
+        """FAB sends a refused save back to an empty form; a refusal of the task's fields
+        (the outcome's move needing fields of the record) shows the form again as it was
+        typed, the outcome pointing to «Завершить»."""
+        widgets = super()._edit(pk)
+        refused = g.pop("crm_task_refused", None)
+        if widgets is not None or refused is None or request.method != "POST":
+            return widgets
+        g.pop("crm_refused_pk", None)  # answered here, not by a redirect to the form
+        form = self.edit_form.refresh(request.form)
+        form._id = pk
+        if refused == "outcome" and hasattr(form, "outcome"):
+            link = url_for(f"{COMPLETE_ENDPOINT}.show", pk=pk, _anchor="crm-complete")
+            form.outcome.errors = [Markup(
+                f'Завершите задачу кнопкой <a href="{escape(link)}">«Завершить» на странице '
+                f'задачи</a> — там можно заполнить поля')]
+        return self._get_edit_widget(form=form)
+
     # --- the list -------------------------------------------------------------------------
     def _get_list_widget(self, filters, *args, **kwargs):
         widgets = super()._get_list_widget(filters, *args, **kwargs)
@@ -364,11 +411,11 @@ class TaskView(PlainExportMixin, CrmModelView):
         try:
             with db.session.no_autoflush:
                 record = task_outcome.linked_record(task) if asked else None
-                values = task_outcome.form_values(record, asked, form) \
+                values = record_fields.form_values(record, asked, form) \
                     if record is not None else None
                 task_outcome.complete(task, outcome, form.get("result"), values,
                                       form.get("record_version"), source="form")
-            task_outcome.commit()
+            record_fields.commit()
         except CrmError as exc:
             db.session.rollback()
             return self._refused(pk, exc, asked)
@@ -377,7 +424,9 @@ class TaskView(PlainExportMixin, CrmModelView):
         return redirect(url_for(f"{COMPLETE_ENDPOINT}.show", pk=pk))
 
     def _refused(self, pk, exc: CrmError, asked_before):
-        """The form of the fields the refusal names, or its message on the task page."""
+        """The form of the fields the refusal names, or its message on the task page. Its
+        first display (from the task page's buttons) only says what to fill: 200, no
+        messages; a refused submit of the form shows them, with what was typed (422)."""
         task = self._visible_task(pk)
         asked = task_outcome.fields_to_ask(task, exc, asked_before)
         record = task_outcome.linked_record(task)
@@ -386,22 +435,26 @@ class TaskView(PlainExportMixin, CrmModelView):
                   "danger")
             return self._back(pk)
         form = request.form
+        resubmitted = COMPLETE_FORM_MARK in form or bool(asked_before)
         errors = dict(getattr(exc, "errors", {}))
-        notes = [exc.message] if isinstance(exc, MissingFields) else []
+        notes = [exc.message] if resubmitted and isinstance(exc, MissingFields) else []
         notes += [text for key, text in errors.items()
                   if key not in asked and key != task_outcome.COMMENT_KEY]
-        rows = task_outcome.input_rows(record, asked, form if asked_before else None,
-                                       errors) if record is not None else []
+        shown_errors = errors if resubmitted else {}
+        rows = record_fields.input_rows(record, asked, form if asked_before else None,
+                                        shown_errors) if record is not None else []
         return self.render_template(
             "crm/task_complete.html", title="Завершение задачи", task=task,
             record_link=format_record_link(task.record_ref),
+            of_record=record_fields.of_record(task.record_entity),
             action=url_for(f"{COMPLETE_ENDPOINT}.complete", pk=pk),
-            back=url_for(f"{COMPLETE_ENDPOINT}.show", pk=pk),
+            back=url_for(f"{COMPLETE_ENDPOINT}.show", pk=pk), form_mark=COMPLETE_FORM_MARK,
             outcome=(form.get("outcome") or "").strip(), result=form.get("result") or "",
-            result_error=errors.get(task_outcome.COMMENT_KEY),
+            result_error=shown_errors.get(task_outcome.COMMENT_KEY),
             notes=list(dict.fromkeys(notes)), asked=asked, rows=rows,
             record_version=form.get("record_version") or getattr(record, "version", ""),
-            other=task_outcome.OTHER, money_types=task_outcome.MONEY_TYPES), 422
+            other=record_fields.OTHER,
+            money_types=record_fields.MONEY_TYPES), 422 if resubmitted else 200
 
     @expose("/<int:pk>/checklist/add", methods=["POST"])
     @has_access
@@ -608,7 +661,7 @@ class TaskApi(KnownRelatedMixin, CrmModelRestApi):
             outcome, result, fields, version = _complete_body(body)
             with db.session.no_autoflush:
                 task_outcome.complete(task, outcome, result, fields, version, source="api")
-            task_outcome.commit()
+            record_fields.commit()
         except CrmError as exc:
             return self._crm_error(task_outcome.for_api(exc))
         return self.response(200, id=pk, result=self.show_model_schema.dump(task, many=False))
