@@ -266,10 +266,8 @@ def task_closed(task, source: str = "form") -> None:
     process = process_of(record)
     if process is None or task.rule_key not in getattr(process, "rules", {}):
         return
-    outcome = task.outcome or None
-    if outcome and OUTCOME_SEPARATOR in outcome:
-        outcome = [part.strip() for part in outcome.split(OUTCOME_SEPARATOR)]
-    effects = plan_outcome(process, task.rule_key, outcome, record_values(record),
+    effects = plan_outcome(process, task.rule_key, _outcome_parts(task.outcome),
+                           record_values(record),
                            uuid.uuid4().hex, _now_local(), comment=task.result,
                            stage_key=current_stage(record), context=template_context(record))
     if any(e.action in OUTCOME_CHANGES_RECORD for e in effects) and has_request_context() \
@@ -278,6 +276,29 @@ def task_closed(task, source: str = "form") -> None:
         raise AccessDenied("Итог задачи меняет запись, которую вы не можете изменять: "
                            "закройте задачу без итога или попросите ответственного")
     apply_effects(record, effects, current_actor_id(), "task")
+
+
+def _outcome_parts(outcome):
+    """An outcome as the engine takes it: "Да / Отложенные" is the answer and the second
+    question's answer."""
+    if outcome and OUTCOME_SEPARATOR in outcome:
+        return [part.strip() for part in outcome.split(OUTCOME_SEPARATOR)]
+    return outcome or None
+
+
+def outcome_target(task, outcome) -> str | None:
+    """The stage `outcome` of a rule's `task` would move its record to (None: no move).
+    Planned, not applied: what a form may ask for before closing the task."""
+    model = model_for(task.record_entity) if task.record_entity else None
+    record = db.session.get(model, task.record_id) if model is not None else None
+    process = process_of(record) if record is not None else None
+    if process is None or task.rule_key not in getattr(process, "rules", {}):
+        return None
+    effects = plan_outcome(process, task.rule_key, _outcome_parts(outcome),
+                           record_values(record), "probe",
+                           _now_local(), stage_key=current_stage(record),
+                           context=template_context(record))
+    return next((e.params["to"] for e in effects if e.action == "move_stage"), None)
 
 
 # --- «создать на основании» --------------------------------------------------------------

@@ -385,3 +385,24 @@ def test_the_edit_form_keeps_what_was_typed_and_points_to_complete(login, reques
     kept = db.session.get(Task, take.id)
     assert (kept.title, kept.status, kept.outcome) == ("Взять заявку в работу", "open", None)
     assert stage_of(request_deal) == "new" and _counts(request_deal) == before
+
+
+def test_the_api_writes_only_what_the_outcomes_move_asks_for(login, client, sales):
+    """A manager offered the request (a participant, not its responsible) fills what
+    «Принять заявку» needs, and nothing else of the deal."""
+    deal = new_deal(client, sales, "new", title="Заявка", responsible=user("sales_head").id)
+    take = _take(deal)
+    company = legal_company(name="ООО «Весы»", inn="7736050003")
+    api = token_only(login, take.assignee.username)
+    needed = {"priority": "A", "company": company.id, "delivery_term": "2026-12-31"}
+    resp = api.api("post", f"/api/v1/task/{take.id}/complete", json={
+        "outcome": "Принять заявку", "fields": {**needed, "budget": 1}})
+    assert resp.status_code == 422, resp.json
+    assert "не нужно для перехода на этап «Взят в работу»" in str(resp.json["message"])
+    db.session.expire_all()
+    assert db.session.get(Deal, deal.id).budget in (None, 0)
+    assert stage_of(deal) == "new"
+    resp = api.api("post", f"/api/v1/task/{take.id}/complete", json={
+        "outcome": "Принять заявку", "fields": needed})
+    assert resp.status_code == 200, resp.json
+    assert stage_of(deal) == "in_work"

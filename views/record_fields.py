@@ -282,13 +282,13 @@ def move_with_fields(record, to_key: str, values: dict | None, seen_version=None
     if isinstance(refusal, TransitionNotAllowed):
         raise refusal
     if values:
-        _fill_asked(record, to_key, dict(values))
+        fill_asked(record, to_key, dict(values))
         check_model(record)
         route_stage_change(record, source)
     transition(record, to_key, source=source)
 
 
-def _fill_asked(record, to_key: str, pending: dict) -> None:
+def fill_asked(record, to_key: str, pending: dict) -> None:
     """Writes the values the move asks for, as often as a written value makes the move
     ask for more (a reason «Другое» asks for its comment); a value it never asks for is
     refused."""

@@ -17,9 +17,10 @@ from errors import AccessDenied, CrmError, FieldErrors
 from models.base import acting_user
 from models.registry import entity_label, get_record
 from models.task import OUTCOME_SEPARATOR, TASK_STATUS_LABELS, TaskStatus, outcome_values
-from process.service import route_stage_change
+from process.service import outcome_target, route_stage_change
 from views.base import check_model
-from views.record_fields import check_version, fill_record, fillable_fields, with_companions
+from views.record_fields import (check_version, fill_asked, fillable_fields,
+                                 with_companions)
 
 # What the engine calls the task's comment (`plan_outcome`: «Оставьте комментарий: ...»); on
 # the form and in the API it is the task's «Результат».
@@ -78,7 +79,7 @@ def complete(task, outcome: str | None, result: str | None, values: dict | None 
     if outcome and not outcome_values(task.outcome_choices):
         raise TaskRefused({"outcome": "У задачи нет вариантов итога: завершите её без итога"})
     if values:
-        _write_record(task, values, record_version, source)
+        _write_record(task, outcome, values, record_version, source)
     task.status = TaskStatus.done.value
     task.outcome = outcome
     if (result or "").strip():
@@ -89,7 +90,9 @@ def complete(task, outcome: str | None, result: str | None, values: dict | None 
     route_stage_change(task, source)
 
 
-def _write_record(task, values: dict, record_version, source: str) -> None:
+def _write_record(task, outcome, values: dict, record_version, source: str) -> None:
+    """Only what the outcome's move asks for, as a stage button's form writes: closing a
+    task is no way to change other fields of a record (a participant's above all)."""
     record = linked_record(task)
     if record is None:
         raise TaskRefused({"fields": "Задача не относится к записи: заполнять нечего"})
@@ -97,7 +100,11 @@ def _write_record(task, values: dict, record_version, source: str) -> None:
         raise AccessDenied(f"Нет прав изменять запись «{entity_label(task.record_entity)}: "
                            f"{record}»: её поля может заполнить ответственный за неё.")
     check_version(record, record_version)
-    fill_record(record, values)
+    to_key = outcome_target(task, outcome)
+    if to_key is None:
+        raise TaskRefused({"fields": "Этот итог не переводит запись на другой этап: "
+                                     "заполнять нечего"})
+    fill_asked(record, to_key, dict(values))
     check_model(record)
     route_stage_change(record, source)
 
