@@ -265,3 +265,21 @@ def test_a_based_on_click_acts_once_however_often_it_arrives(app, client, login,
     assert codes == [302] * 4
     db.session.expire_all()
     assert db.session.query(Task).count() == 2
+
+
+def test_event_no2_made_by_the_rule_enters_its_process(client, one_c, client_company):
+    """Event №2, created when the call is completed, has its own stage history like an
+    event a person creates."""
+    from models.process import StageHistory
+
+    company, contact = client_company
+    first = _event_with_contact(client, contact, topic=_topic("client_call"),
+                                subject="Звонок от потенциального клиента",
+                                responsible=_user("secretary").id)
+    resp = client.api("put", f"/api/v1/event/{first.id}", json={"state": "completed"})
+    assert resp.status_code == 200, resp.json
+    second = db.session.scalar(select(Event).where(Event.id != first.id))
+    assert second is not None
+    rows = db.session.scalars(select(StageHistory).where(
+        StageHistory.entity == "event", StageHistory.record_id == second.id)).all()
+    assert [r.stage_key for r in rows] == [second.state]

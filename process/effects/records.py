@@ -17,7 +17,7 @@ from models.timeline import add_timeline
 from process.effects.context import EffectContext, already_applied
 from process.effects.schedule import write_row
 from process.people import resolve_person
-from process.snapshot import current_stage
+from process.snapshot import current_stage, is_process_record, process_of
 from rules.engine import Effect
 
 
@@ -101,6 +101,10 @@ def create_record(ctx: EffectContext, effect: Effect) -> None:
     first_stage = _place_in_pipeline(new, params.get("values") or {})
     db.session.add(new)
     db.session.flush()
+    if first_stage is None and is_process_record(new) and process_of(new) is not None:
+        # An event or order enters its process at the state it was made in: stage
+        # history and entry actions, as one a person creates.
+        first_stage = current_stage(new)
     if first_stage is not None:
         ctx.move(new, first_stage, from_key=None)
     label = getattr(model, "__label__", "") or params["entity"]
