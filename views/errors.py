@@ -55,6 +55,8 @@ API_MESSAGES = {
     # flask-jwt-extended (its key is "msg")
     "Missing Authorization Header": "Нужна авторизация: передайте заголовок Authorization",
     "Token has expired": "Срок действия токена истёк: войдите заново",
+    # app/sessions.py: the user logged out or the password changed since the token was issued
+    "Token has been revoked": "Сеанс завершён: войдите заново",
     "Not enough segments": "Неверный токен",
     "Signature verification failed": "Неверный токен",
 }
@@ -104,6 +106,8 @@ def _message(status: int, exc) -> tuple[str, str]:
     title, text = PAGES.get(status, PAGES[500] if status >= 500 else PAGES[400])
     if status == 400 and type(exc).__name__ == "CSRFError":
         text = CSRF_MESSAGE
+    if status == 429 and getattr(getattr(exc, "limit", None), "error_message", None):
+        text = exc.description  # a limit that says why (the sign-in limit of app/throttle.py)
     if status == 413:
         limit = current_app.config.get("UPLOAD_MAX_BYTES")
         if limit:
