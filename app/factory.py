@@ -85,6 +85,8 @@ API_CSRF_MESSAGE = ("Запрос изменяет данные, а CSRF-ток�
                     "передайте заголовок X-CSRFToken со значением со страницы системы, "
                     "программе — вход по токену (Authorization: Bearer ...).")
 _SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+# Trading a password for a token changes nothing and sets no cookie.
+API_LOGIN_PATH = "/api/v1/security/login"
 
 
 def install_csrf(app: Flask) -> None:
@@ -106,6 +108,7 @@ def check_api_csrf():
     cannot read the token. A bearer token is no cookie: a page cannot make the browser add
     it, so such calls need no CSRF token."""
     if request.method in _SAFE_METHODS or not request.path.startswith("/api/") \
+            or request.path == API_LOGIN_PATH \
             or not current_app.config.get("WTF_CSRF_ENABLED", True):
         return None
     if request.headers.get("Authorization", "").startswith("Bearer ") \
