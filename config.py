@@ -20,6 +20,10 @@ def _secret_key() -> str:
     return key_file.read_text().strip()
 
 
+def _flag(name: str) -> bool:
+    return os.environ.get(name, "").lower() in ("1", "true", "yes", "on")
+
+
 class Config:
     SECRET_KEY = _secret_key()
     SQLALCHEMY_DATABASE_URI = os.environ.get(
@@ -82,5 +86,21 @@ class Config:
     WTF_CSRF_TIME_LIMIT = None
     SESSION_COOKIE_HTTPONLY = True
     SESSION_COOKIE_SAMESITE = "Lax"
-    RATELIMIT_ENABLED = False
+    # Production behind HTTPS: the session cookie never travels over plain HTTP.
+    SESSION_COOKIE_SECURE = _flag("CRM_SECURE_COOKIES")
+    # Behind N reverse proxies (nginx: 1) the client's address and scheme are read from
+    # X-Forwarded-For/-Proto; without this every client looks like the proxy's address.
+    PROXY_COUNT = int(os.environ.get("CRM_PROXY_COUNT", "0"))
+
+    # Sign-in throttling (app/throttle.py): the N-th wrong password in a row locks the
+    # account for M minutes; failed attempts from one address are limited too.
+    LOGIN_MAX_FAILURES = int(os.environ.get("LOGIN_MAX_FAILURES", "10"))
+    LOGIN_LOCK_MINUTES = int(os.environ.get("LOGIN_LOCK_MINUTES", "15"))
+    LOGIN_ADDRESS_LIMIT = os.environ.get("LOGIN_ADDRESS_LIMIT", "50 per 15 minutes")
+    # Flask-Limiter (created by Flask-AppBuilder): counters in Redis when there is one, so
+    # every web process shares them; a Redis outage lets logins through to the account lock.
+    RATELIMIT_ENABLED = True
+    RATELIMIT_STORAGE_URI = REDIS_URL or "memory://"
+    RATELIMIT_SWALLOW_ERRORS = True
+    RATELIMIT_HEADERS_ENABLED = True
     PAGE_SIZE = 25

@@ -47,6 +47,28 @@ def demo_command(deals: int, random_seed: int):
         click.echo(line)
 
 
+@crm.command("unlock")
+@click.argument("login")
+def unlock_command(login: str):
+    """Снять блокировку входа после неверных паролей (логин или e-mail)."""
+    from app import throttle
+    from app.extensions import db
+    from flask import current_app
+
+    sm = current_app.appbuilder.sm
+    user = sm.find_user(username=login) or sm.find_user(email=login)
+    if user is None:
+        click.echo(f"Пользователь «{login}» не найден", err=True)
+        raise SystemExit(1)
+    had = throttle.unlock(user)
+    db.session.commit()
+    if had:
+        click.echo(f"Блокировка входа снята: {user.username}")
+    else:
+        click.echo(f"Вход пользователя {user.username} не был заблокирован; счётчик "
+                   "неудачных попыток сброшен")
+
+
 # --- process definitions ----------------------------------------------------------------
 
 rules = AppGroup("rules", help="Процессы: проверка, установка, список, симуляция.")

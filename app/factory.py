@@ -3,9 +3,13 @@ from __future__ import annotations
 
 import logging
 
-from flask import Flask
+from flask import Flask, current_app, jsonify, request
 from flask_appbuilder import AppBuilder
 from flask_appbuilder.api import BaseApi
+from flask_login import current_user
+from flask_wtf.csrf import validate_csrf
+from werkzeug.middleware.proxy_fix import ProxyFix
+from wtforms.validators import ValidationError
 
 from app.extensions import csrf, db, migrate
 from app.forms import install_blank_choice_label
@@ -25,6 +29,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     if test_config:
         app.config.update(test_config)
     install_working_hours(app)
+    install_proxy(app)
 
     db.init_app(app)
     migrate.init_app(app, db, directory=str(BASE_DIR / "migrations"),
@@ -33,7 +38,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     # Not at the top, a cycle: models import app.extensions, which loads app/__init__ and so
     # this module (models → app → factory → models; jobs.tasks → app.create_app likewise).
     import models.all  # noqa: F401  every model registered before FAB and Alembic look
-    from app import cli, jinja, listeners
+    from app import cli, headers, jinja, listeners, throttle
     from process.effects.registry import check_registry
     from views import errors, registry
 
@@ -43,6 +48,8 @@ def create_app(test_config: dict | None = None) -> Flask:
         registry.register_all(appbuilder)
     errors.install(app)
     install_csrf(app)
+    throttle.install(app, sign_in_blueprints(app))
+    headers.install(app)
     install_blank_choice_label()
     listeners.install()
     check_registry()
@@ -59,10 +66,55 @@ def install_working_hours(app: Flask) -> None:
                             parse_clock(app.config["WORK_DAY_END"]))
 
 
+def install_proxy(app: Flask) -> None:
+    """Behind reverse proxies the sign-in limits must see the client's address, not the
+    proxy's; only as many X-Forwarded-* hops as configured are trusted."""
+    hops = int(app.config.get("PROXY_COUNT") or 0)
+    if hops:
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops)
+
+
+def sign_in_blueprints(app: Flask) -> list:
+    from views.user import CrmSecurityApi
+
+    api = next(v for v in app.appbuilder.baseviews if isinstance(v, CrmSecurityApi))
+    return [app.appbuilder.sm.auth_view.blueprint, api.blueprint]
+
+
+API_CSRF_MESSAGE = ("Запрос изменяет данные, а CSRF-токена нет или он устарел: из браузера "
+                    "передайте заголовок X-CSRFToken со значением со страницы системы, "
+                    "программе — вход по токену (Authorization: Bearer ...).")
+_SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+# Trading a password for a token changes nothing and sets no cookie.
+API_LOGIN_PATH = "/api/v1/security/login"
+
+
 def install_csrf(app: Flask) -> None:
-    """CSRF on every form post. The REST API is exempt: it takes JSON only (a cross-site
-    form cannot send that) and is used with a bearer token."""
+    """CSRF on every form post. The REST API has its own rule (`check_api_csrf`): the
+    form check would refuse its bearer-token clients, which need none."""
     csrf.init_app(app)
     for view in app.appbuilder.baseviews:
         if isinstance(view, BaseApi) and view.blueprint is not None:
             csrf.exempt(view.blueprint)
+    app.before_request(check_api_csrf)
+
+
+def check_api_csrf():
+    """An API call that changes data on the strength of the session cookie carries the
+    session's CSRF token in a header, as the forms carry it in a field: a page of another
+    site can make the browser send the cookie (a multipart upload needs no preflight), but
+    cannot read the token. A bearer token is no cookie: a page cannot make the browser add
+    it, so such calls need no CSRF token."""
+    if request.method in _SAFE_METHODS or not request.path.startswith("/api/") \
+            or request.path == API_LOGIN_PATH \
+            or not current_app.config.get("WTF_CSRF_ENABLED", True):
+        return None
+    if request.headers.get("Authorization", "").startswith("Bearer ") \
+            or not current_user.is_authenticated:
+        return None
+    token = request.headers.get("X-CSRFToken") or request.headers.get("X-CSRF-Token")
+    try:
+        validate_csrf(token)
+    except ValidationError:
+        return jsonify(message=API_CSRF_MESSAGE), 403
+    return None

@@ -84,6 +84,9 @@ FIELD_TYPE_LABELS = {
 }
 
 KEY_RE = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
+COLOR_RE = re.compile(r"^#(?:[0-9a-fA-F]{3}|[0-9a-fA-F]{6})$")
+
+
 def deadline_error(text: str | None) -> str | None:
     """The same grammar as the process definitions («30m», «1h», «2 рабочих дня», «2 рабочих
     часа», «today»), so a stage edited here never holds what the engine cannot read."""
@@ -166,7 +169,7 @@ class Stage(AuditedMixin, CheckedMixin, TimestampMixin, Model):
     __table_args__ = (UniqueConstraint("pipeline_id", "key", name="uq_stage_pipeline_key"),)
     __entity__ = "stage"
     __label__ = "Этап"
-    __checked_fields__ = ("pipeline", "key", "name", "kind", "deadline")
+    __checked_fields__ = ("pipeline", "key", "name", "kind", "deadline", "color")
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     pipeline_id: Mapped[int] = mapped_column(Integer, ForeignKey("pipeline.id", ondelete="CASCADE"),
@@ -212,6 +215,9 @@ class Stage(AuditedMixin, CheckedMixin, TimestampMixin, Model):
             errors["kind"] = "Тип этапа: в работе, успешно или провал"
         if deadline_error(v.deadline):
             errors["deadline"] = deadline_error(v.deadline)
+        if v.color and not COLOR_RE.match(v.color):
+            # It lands in a style attribute of the stage buttons.
+            errors["color"] = "Цвет записывается как #rgb или #rrggbb, например #39a8ef"
         return errors
 
     def __str__(self) -> str:

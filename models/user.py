@@ -1,8 +1,10 @@
 """Users (Flask-AppBuilder's ab_user, extended) and departments."""
 from __future__ import annotations
 
+import datetime as dt
+
 from flask_appbuilder.security.sqla.models import User
-from sqlalchemy import Boolean, ForeignKey, Integer, String
+from sqlalchemy import Boolean, DateTime, ForeignKey, Integer, String
 from sqlalchemy import false as sa_false
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -42,6 +44,14 @@ class CrmUser(User):
     # Notifications come in the app; with this on, a copy goes to the user's e-mail too.
     notify_email: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False,
                                                server_default=sa_false())
+
+    # Too many wrong passwords in a row lock the sign-in until then (UTC); the admin may
+    # lift it earlier (app/throttle.py). FAB's fail_login_count counts the attempts.
+    login_locked_until: Mapped[dt.datetime | None] = mapped_column(DateTime, nullable=True)
+    # Raised when the user logs out or a password changes: sessions and API tokens carry
+    # the number they were issued under and stop working once it moves (app/sessions.py).
+    auth_epoch: Mapped[int] = mapped_column(Integer, nullable=False, default=0,
+                                            server_default="0")
 
     department = relationship(Department, foreign_keys=[department_id])
 

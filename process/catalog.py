@@ -35,7 +35,7 @@ from models.pipeline import CustomFieldDef, Pipeline, Stage
 from models.process import ProcessVersion
 from models.reference import ReferenceItem, ReferenceList
 from rules.actions import ACTIONS
-from rules.definition import ActionDef, Catalog, ProcessDef, parse
+from rules.definition import ActionDef, Catalog, ProcessDef, load_yaml, parse
 from rules.durations import DurationError, parse_duration
 from rules.engine import plan_move, why_not
 
@@ -82,13 +82,17 @@ def app_catalog() -> Catalog:
 
 def parse_text(source_text: str, filename: str, catalog: Catalog | None = None) -> ProcessDef:
     """The YAML text as a validated ProcessDef, or DefinitionError naming the file."""
+    data = load_yaml(source_text, filename)
     try:
-        data = yaml.safe_load(source_text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f"строка {mark.line + 1}" if mark else "файл"
-        raise DefinitionError(f"{filename}: {where}: не разбирается как YAML") from exc
-    return parse(data, catalog or app_catalog(), filename)
+        return parse(data, catalog or app_catalog(), filename)
+    except (TypeError, AttributeError, KeyError, IndexError, ValueError) as exc:
+        # The checks name the path of what they expect; a value of an unexpected type
+        # where none is checked (a list of objects where field names are expected...)
+        # is refused as a whole rather than failing the upload with a server error.
+        raise DefinitionError(
+            f"{filename}: значение неверного типа: где-то вместо названия, числа или "
+            "списка названий указан список или объект; сверьте определение с образцами "
+            "в rules/definitions") from exc
 
 
 def sha256(text: str) -> str:

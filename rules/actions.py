@@ -191,8 +191,12 @@ def _param_problem(kind, value, labels, roles, stages, ctx=None):
                 return problem
         return None
     if kind == "stage":
+        if not isinstance(value, str):
+            return f"ожидается ключ этапа, а указано «{value}»"
         return None if value in stages else f"неизвестный этап «{value}»"
     if kind == "field":
+        if not isinstance(value, str):
+            return f"ожидается название поля, а указано «{value}»"
         return None if value in labels else f"неизвестное поле «{value}»"
     if kind == "bool":
         return None if isinstance(value, bool) else "ожидается true или false"
@@ -204,6 +208,8 @@ def _param_problem(kind, value, labels, roles, stages, ctx=None):
         if not isinstance(value, list) or not value:
             return "ожидается непустой список полей"
         for name in value:
+            if not isinstance(name, str):
+                return f"ожидается список названий полей, а указано «{name}»"
             if name not in labels:
                 return f"неизвестное поле «{name}»"
         return None

@@ -36,6 +36,18 @@ STAGE_KINDS = ("open", "won", "lost")
 FIELD_TYPES = ("string", "text", "integer", "money", "percent", "date", "datetime", "bool",
                "choice", "user", "contact", "file")
 _KEY = re.compile(r"^[a-z][a-z0-9_]*$")
+_COLOR = re.compile(r"^#(?:[0-9a-fA-F]{3}|[0-9a-fA-F]{6})$")
+# Far above what an office process needs, low enough that installing a definition and
+# drawing its diagram stay fast (an 8 000-stage file took 79 s to install). Actions are
+# counted wherever they are nested: stages, outcomes, schedules, on_change, based_on.
+MAX_STAGES = 100
+MAX_FIELDS = 200
+MAX_ACTIONS = 500
+# The YAML itself, counted as if every alias (*ref) were written out in full: a few hundred
+# bytes of nested aliases would otherwise become gigabytes in every record they reach.
+MAX_DEPTH = 40
+MAX_EXPANDED_NODES = 100_000
+MAX_EXPANDED_CHARS = 1_000_000
 
 
 @dataclass(frozen=True)
@@ -186,13 +198,93 @@ _KIND_NAMES = {str: "строка", list: "список", dict: "объект", 
 
 
 def load_file(path: Path, catalog: Catalog) -> ProcessDef:
+    path = Path(path)
+    return parse(load_yaml(path.read_text(encoding="utf-8"), path.name), catalog, path.name)
+
+
+# --- the YAML of a definition, within limits -------------------------------------------
+
+class _TooDeep(yaml.YAMLError):
+    def __init__(self, mark):
+        super().__init__()
+        self.problem_mark = mark
+
+
+class _DepthLimitedLoader(yaml.SafeLoader):
+    """PyYAML's safe loader; its composer recurses once per nesting level, so a file of
+    «[[[[…» would end in RecursionError: it stops at MAX_DEPTH instead."""
+
+    def __init__(self, stream):
+        super().__init__(stream)
+        self._depth = 0
+
+    def compose_node(self, parent, index):
+        if self._depth >= MAX_DEPTH:
+            raise _TooDeep(self.peek_event().start_mark)
+        self._depth += 1
+        try:
+            return super().compose_node(parent, index)
+        finally:
+            self._depth -= 1
+
+
+def load_yaml(text: str, source: str):
+    """The data of a definition's YAML text, or DefinitionError naming the file: not YAML,
+    nested deeper than MAX_DEPTH, or bigger than the budget once aliases are expanded."""
+    loader = _DepthLimitedLoader(text)
     try:
-        data = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
+        node = loader.get_single_node()
+        if node is not None and _expanded_too_big(node):
+            raise DefinitionError(
+                f"{source}: файл: после раскрытия ссылок YAML (&якорь, *ссылка) определение "
+                f"слишком большое или вложено глубже {MAX_DEPTH} уровней (допустимо "
+                f"{MAX_EXPANDED_NODES} значений, {MAX_EXPANDED_CHARS} символов)")
+        return loader.construct_document(node) if node is not None else None
+    except _TooDeep as exc:
+        raise DefinitionError(f"{source}: строка {exc.problem_mark.line + 1}: вложенность "
+                              f"глубже {MAX_DEPTH} уровней") from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"строка {mark.line + 1}" if mark else "файл"
-        raise DefinitionError(f"{Path(path).name}: {where}: не разбирается как YAML") from exc
-    return parse(data, catalog, Path(path).name)
+        raise DefinitionError(f"{source}: {where}: не разбирается как YAML") from exc
+    finally:
+        loader.dispose()
+
+
+def _expanded_too_big(root) -> bool:
+    """Measures the node graph as the data it becomes: an alias shares its anchor's node,
+    so each node is measured once (document order puts an anchor before its aliases) and
+    the recursion is as deep as the file's own nesting. A node inside itself never ends."""
+    sizes: dict[int, tuple[int, int, int]] = {}   # id -> (nodes, characters, depth)
+    open_nodes: set[int] = set()
+
+    def measure(node) -> tuple[int, int, int]:
+        key = id(node)
+        if key in sizes:
+            return sizes[key]
+        if key in open_nodes:
+            raise OverflowError
+        if isinstance(node, yaml.ScalarNode):
+            sizes[key] = (1, len(node.value), 1)
+            return sizes[key]
+        open_nodes.add(key)
+        children = node.value if isinstance(node, yaml.SequenceNode) \
+            else [part for pair in node.value for part in pair]
+        nodes, chars, depth = 1, 0, 0
+        for child in children:
+            n, c, d = measure(child)
+            nodes, chars, depth = nodes + n, chars + c, max(depth, d)
+            if nodes > MAX_EXPANDED_NODES or chars > MAX_EXPANDED_CHARS:
+                raise OverflowError
+        open_nodes.discard(key)
+        sizes[key] = (nodes, chars, depth + 1)
+        return sizes[key]
+
+    try:
+        _nodes, _chars, depth = measure(root)
+    except OverflowError:
+        return True
+    return depth > MAX_DEPTH
 
 
 def parse(data, catalog: Catalog, source: str = "definition") -> ProcessDef:
@@ -200,6 +292,7 @@ def parse(data, catalog: Catalog, source: str = "definition") -> ProcessDef:
     if not isinstance(data, dict):
         check.fail("(корень)", "определение процесса должно быть объектом YAML")
     check.known_keys(data, TOP_KEYS, "")
+    _check_limits(data, check)
     key = check.require(data, "key", "")
     if not _KEY.match(key):
         check.fail("key", f"«{key}»: только строчные латинские буквы, цифры и _")
@@ -235,6 +328,31 @@ def parse(data, catalog: Catalog, source: str = "definition") -> ProcessDef:
                          readonly_if=readonly_if, triggers=triggers, manual=manual)
     _register_rules(process)
     return process
+
+
+def _check_limits(data: dict, check: _Check) -> None:
+    """Before anything is validated: the size of the work it would take."""
+    for key, limit, what in (("stages", MAX_STAGES, "этапов"), ("fields", MAX_FIELDS, "полей")):
+        items = data.get(key)
+        if isinstance(items, list) and len(items) > limit:
+            check.fail(key, f"{what} {len(items)}, а допустимо не больше {limit}")
+    actions = _count_actions(data, MAX_ACTIONS)
+    if actions > MAX_ACTIONS:
+        check.fail("(корень)", f"действий (do: ...) больше {MAX_ACTIONS}; разделите процесс "
+                   "или упростите правила")
+
+
+def _count_actions(data, limit: int) -> int:
+    """Objects with `do:` anywhere in the definition, counted up to limit + 1."""
+    count, todo = 0, [data]
+    while todo and count <= limit:
+        value = todo.pop()
+        if isinstance(value, dict):
+            count += "do" in value
+            todo.extend(value.values())
+        elif isinstance(value, list):
+            todo.extend(value)
+    return count
 
 
 def action_from_dict(item: dict, index: int = 0) -> ActionDef:
@@ -431,6 +549,11 @@ def _stages(raw: list, check: _Check, catalog: Catalog, labels: dict) -> list[St
                                 "participants"}, path)
         if not _KEY.match(item["key"]):
             check.fail(f"{path}.key", "только строчные латинские буквы, цифры и _")
+        color = item.get("color")
+        if color is not None and not (isinstance(color, str) and _COLOR.match(color)):
+            # It lands in a style attribute of the stage buttons and the diagram.
+            check.fail(f"{path}.color", f"«{color}»: цвет записывается как #rgb или #rrggbb, "
+                       "например #39a8ef")
         kind = item.get("kind", "open")
         if kind not in STAGE_KINDS:
             check.fail(f"{path}.kind", f"неизвестный вид этапа «{kind}»; допустимы: "

@@ -40,6 +40,8 @@ def _app(tmp_path_factory):
         "SERVER_NAME": "localhost",
         # One round of hashing: logins in tests need not resist brute force.
         "FAB_PASSWORD_HASH_METHOD": "pbkdf2:sha256:1",
+        # Sign-in limits count in memory, never in a Redis another run shares.
+        "RATELIMIT_STORAGE_URI": "memory://",
     })
     with app.app_context():
         if url.startswith("postgresql"):
@@ -203,7 +205,7 @@ def _seeded_app(url, **config):
 
     other = create_app({"TESTING": True, "SQLALCHEMY_DATABASE_URI": url,
                         "SECRET_KEY": "test-secret-key-of-at-least-32-bytes!",
-                        "WTF_CSRF_ENABLED": False,
+                        "WTF_CSRF_ENABLED": False, "RATELIMIT_STORAGE_URI": "memory://",
                         "FAB_PASSWORD_HASH_METHOD": "pbkdf2:sha256:1", **config})
     with other.app_context():
         db.create_all()

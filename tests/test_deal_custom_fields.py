@@ -111,7 +111,7 @@ def test_add_form_groups_fields_by_pipeline(client, sales):
     db.session.commit()
     html = client.get("/dealview/add").get_data(as_text=True)
     assert f'data-pipeline="{sales.id}"' in html and "<legend>Продажа</legend>" in html
-    assert "<script>" in html
+    assert 'getElementsByName("pipeline")' in html  # the script that switches the groups
     one = client.get(f"/dealview/add?pipeline={sales.id}").get_data(as_text=True)
     assert f'name="custom__{sales.id}__priority"' in one and "<legend>" not in one
 

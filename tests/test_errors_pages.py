@@ -63,6 +63,36 @@ def test_413_page_is_russian(app, client):
     assert_error_page(resp, 413, "Слишком большой файл")
 
 
+def test_over_size_api_bodies_get_413_in_russian_json_not_500(app, client):
+    """Flask-AppBuilder's @safe turned the refusal raised inside an endpoint into a 500."""
+    import io
+
+    from app.extensions import db
+    from models.party import Company
+
+    company = Company(kind="person", name="Большой Б. Б.")
+    db.session.add(company)
+    db.session.commit()
+    client.api("get", "/api/v1/company/")  # the token, before the limit is lowered
+    auth = {"Authorization": f"Bearer {client._token}"}
+    with config(app, MAX_CONTENT_LENGTH=1000):
+        responses = [
+            client.api("post", "/api/v1/company/", json={"kind": "person", "name": "Ж" * 3000}),
+            client.api("put", f"/api/v1/company/{company.id}", json={"name": "Ж" * 3000}),
+            client.api("post", f"/api/v1/timeline/company/{company.id}", json={"text": "Ж" * 3000}),
+            client.http.post(f"/api/v1/attachment/record/company/{company.id}",
+                             data={"file": (io.BytesIO(b"x" * 5000), "big.txt")},
+                             content_type="multipart/form-data", headers=auth),
+            app.test_client().post("/api/v1/security/login", json={
+                "username": "Ж" * 3000, "password": "x", "provider": "db"}),
+        ]
+    for resp in responses:
+        assert resp.status_code == 413, (resp.request.path, resp.status_code)
+        assert "превышает допустимый" in resp.json["message"]
+    db.session.expire_all()
+    assert db.session.get(Company, company.id).name == "Большой Б. Б."
+
+
 def test_500_page_hides_the_error(app):
     with config(app, PROPAGATE_EXCEPTIONS=False), app.test_request_context("/companyview/list/"):
         resp = app.make_response(app.handle_exception(RuntimeError("secret-detail")))

@@ -1,10 +1,12 @@
 """Every generated screen opens without an error on realistic demo data, for the admin and a
-manager: lists, record pages, add and edit forms, CSV exports."""
+manager: lists, record pages, add and edit forms, CSV exports; each page runs under its own
+Content-Security-Policy (tests/test_security_headers.py)."""
 import pytest
 from flask import g
 
 from app.extensions import db
 from tests.factories import PASSWORD
+from tests.test_security_headers import assert_page_satisfies_csp
 from views.base import CrmModelView
 
 
@@ -40,6 +42,8 @@ def test_every_screen_opens(demo_app, username):
             # 404: a record outside the user's rows or the screen's own filter ("Мои задачи").
             assert resp.status_code in (200, 302, 403, 404), (url, resp.status_code)
             assert "Traceback" not in resp.get_data(as_text=True), url
+            if resp.status_code == 200 and resp.mimetype == "text/html":
+                assert_page_satisfies_csp(resp)
             opened += resp.status_code == 200
         db.session.rollback()
     assert opened > (60 if username == "admin" else 20), opened

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import csv
 import io
+import re
+from decimal import Decimal
 
 from flask import Response, g, redirect, request, url_for
 from flask_appbuilder import ModelRestApi, ModelView, expose
@@ -26,6 +28,32 @@ from models.registry import entity_label, get_record
 from models.user import CrmUser
 from process.service import route_stage_change, transition
 from process.snapshot import is_process_record
+
+
+# A cell starting with one of these is a formula to a spreadsheet (OWASP: CSV injection).
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+_PLAIN_NUMBER = re.compile(r"^[+-]?\d+(?:[.,]\d+)?$")
+
+
+def csv_cell(value) -> str:
+    """One exported cell. Numbers (money included) are plain numbers with a decimal comma
+    and no grouping, which Russian Excel, the reader of a `;`-separated file, sums; text
+    that a spreadsheet would run as a formula gets a leading apostrophe."""
+    if isinstance(value, (int, float, Decimal)) and not isinstance(value, bool):
+        return _csv_number(value)
+    text = "" if value is None else str(value)
+    if text.startswith(FORMULA_START) and not _PLAIN_NUMBER.match(text):
+        return "'" + text
+    return text
+
+
+# Formatters for the screen that would turn a number into text an export cannot sum.
+_NUMBER_FORMATTERS = (display, format_money)
+
+
+def _csv_number(value) -> str:
+    number = value if isinstance(value, Decimal) else Decimal(repr(value))
+    return format(number, "f").replace(".", ",")
 
 
 def is_money(column) -> bool:
@@ -261,9 +289,12 @@ class CrmModelView(ModelView):
         for part in column.split("."):
             value = getattr(value, part, None) if value is not None else None
         formatter = self.formatters_columns.get(column)
+        if formatter in _NUMBER_FORMATTERS and isinstance(value, (int, float, Decimal)) \
+                and not isinstance(value, bool):
+            formatter = None  # a number stays a number: «1 073 782,00 ₽» cannot be summed
         if formatter and value is not None:
-            return formatter(value)
-        return "" if value is None else str(value)
+            value = formatter(value)
+        return csv_cell(value)
 
 
 class CrmModelRestApi(ModelRestApi):

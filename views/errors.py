@@ -57,6 +57,8 @@ API_MESSAGES = {
     # flask-jwt-extended (its key is "msg")
     "Missing Authorization Header": "Нужна авторизация: передайте заголовок Authorization",
     "Token has expired": "Срок действия токена истёк: войдите заново",
+    # app/sessions.py: the user logged out or the password changed since the token was issued
+    "Token has been revoked": "Сеанс завершён: войдите заново",
     "Not enough segments": "Неверный токен",
     "Signature verification failed": "Неверный токен",
 }
@@ -106,6 +108,8 @@ def _message(status: int, exc) -> tuple[str, str]:
     title, text = PAGES.get(status, PAGES[500] if status >= 500 else PAGES[400])
     if status == 400 and type(exc).__name__ == "CSRFError":
         text = CSRF_MESSAGE
+    if status == 429 and getattr(getattr(exc, "limit", None), "error_message", None):
+        text = exc.description  # a limit that says why (the sign-in limit of app/throttle.py)
     if status == 413:
         limit = current_app.config.get("UPLOAD_MAX_BYTES")
         if limit:
@@ -192,6 +196,22 @@ def translate_api_errors(response):
     return response
 
 
+_BODY_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+_FORM_TYPES = frozenset({"multipart/form-data", "application/x-www-form-urlencoded"})
+
+
+def read_api_body_within_limit() -> None:
+    """before_request: an API body is read here, where an over-size one becomes the 413
+    above. Read inside an endpoint, Flask-AppBuilder's @safe would turn the same refusal
+    into a 500. The body is kept: request.json and request.files use what was read."""
+    if request.method not in _BODY_METHODS or not is_api_request():
+        return
+    if request.mimetype in _FORM_TYPES:
+        _ = request.form
+    else:
+        request.get_data()
+
+
 def install(app) -> None:
     """Registers the handlers once (create_app may call it, and so may views.user)."""
     if app.extensions.get("crm_error_pages"):
@@ -200,6 +220,7 @@ def install(app) -> None:
     for code in ERROR_CODES:
         app.register_error_handler(code, handle_error)
     app.after_request(translate_api_errors)
+    app.before_request(read_api_body_within_limit)
 
 
 __all__ = ["install", "handle_error", "PAGES", "InternalServerError"]

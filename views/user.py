@@ -2,16 +2,23 @@
 the Russian users screen the security manager uses."""
 from __future__ import annotations
 
+from flask import abort, flash, redirect
+from flask_appbuilder import expose
+from flask_appbuilder.actions import action
+from flask_appbuilder.api import safe
 from flask_appbuilder.fields import QuerySelectField, QuerySelectMultipleField
 from flask_appbuilder.fieldwidgets import Select2ManyWidget, Select2Widget
 from flask_appbuilder.models.sqla.filters import FilterEqual
 from flask_appbuilder.models.sqla.interface import SQLAInterface
 from flask_appbuilder.security.sqla.models import Role
-from flask_appbuilder.security.views import UserDBModelView
+from flask_appbuilder.security.api import SecurityApi
+from flask_appbuilder.security.decorators import has_access
+from flask_appbuilder.security.views import AuthDBView, AuthView, UserDBModelView
 from sqlalchemy import func, select
 from sqlalchemy import inspect as sa_inspect
 from wtforms import BooleanField, validators
 
+from app import throttle
 from app.access import role_labels
 from app.extensions import db
 from app.formatting import format_datetime
@@ -33,6 +40,7 @@ USER_DESCRIPTIONS = {
 }
 # Roles Flask-AppBuilder needs that the access table does not list.
 SYSTEM_ROLE_LABELS = {"public": "Гость (без входа)"}
+UNLOCK_LABEL = "Снять блокировку входа"
 IN_USE_MESSAGE = ("В отделе есть сотрудники ({count}): переведите их в другой отдел, "
                   "затем удалите отдел. Или снимите отметку «Активен».")
 
@@ -228,7 +236,8 @@ class CrmUserView(UserDBModelView):
     show_title = "Пользователь"
     add_title = "Новый пользователь"
     edit_title = "Изменение пользователя"
-    label_columns = {**UserDBModelView.label_columns, **USER_LABELS}
+    label_columns = {**UserDBModelView.label_columns, **USER_LABELS,
+                     "login_locked_until": "Вход заблокирован до"}
     description_columns = USER_DESCRIPTIONS
     list_columns = ["last_name", "first_name", "username", "position", "department", "email",
                     "active", "roles"]
@@ -239,20 +248,110 @@ class CrmUserView(UserDBModelView):
     search_columns = ["last_name", "first_name", "username", "email", "department", "active",
                       "roles"]
     show_fieldsets = USER_FIELDSETS + [
-        ("Аудит", {"fields": ["last_login", "fail_login_count", "created_on", "changed_on"],
-                   "expanded": False}),
+        ("Аудит", {"fields": ["last_login", "fail_login_count", "login_locked_until",
+                             "created_on", "changed_on"], "expanded": False}),
     ]
     user_show_fieldsets = USER_FIELDSETS
     formatters_columns = _formatters(
         ["first_name", "last_name", "username", "position", "department", "phone", "email",
          "active", "login_count", "fail_login_count", "notify_email"],
         roles=display_roles, last_login=format_datetime, created_on=format_datetime,
-        changed_on=format_datetime)
+        changed_on=format_datetime, login_locked_until=format_datetime)
     add_form_query_rel_fields = {"department": _ACTIVE_DEPARTMENTS}
     # The password fields are FAB's own; their labels come from app/translations.
     add_form_extra_fields = {**UserDBModelView.add_form_extra_fields, "roles": _roles_field(),
                              "notify_email": _notify_email_field()}
     edit_form_extra_fields = {"roles": _roles_field(), "notify_email": _notify_email_field()}
+
+    @expose("/show/<pk>", methods=["GET"])
+    @has_access
+    def show(self, pk):
+        """FAB's user page, offering the lifting of a sign-in lock beside its password
+        reset (FAB lists the reset alone)."""
+        item = self.datamodel.get(pk, self._base_filters)
+        if not item:
+            abort(404)
+        actions = {name: self.actions[name] for name in ("resetpasswords", "unlock_login")}
+        widgets = self._get_show_widget(pk, item, actions=actions)
+        self.update_redirect()
+        return self.render_template(self.show_template, pk=pk, title=self.show_title,
+                                    widgets=widgets, appbuilder=self.appbuilder,
+                                    related_views=self._related_views)
+
+    @action("unlock_login", UNLOCK_LABEL, confirmation=None, icon="fa-unlock",
+            multiple=True, single=True)
+    def unlock_login(self, items):
+        """Lifts the lock wrong passwords put on the account (app/throttle.py)."""
+        users = items if isinstance(items, list) else [items]
+        lifted = [u for u in users if u is not None and throttle.unlock(u)]
+        db.session.commit()
+        if lifted:
+            flash(f"Блокировка входа снята: {', '.join(u.username for u in lifted)}", "success")
+        else:
+            flash("Вход этих пользователей не был заблокирован", "info")
+        return redirect(self.get_redirect())
+
+
+# --- signing in -------------------------------------------------------------------------
+class CrmAuthDBView(AuthDBView):
+    """FAB's sign-in form; a refusal of the throttling says why instead of «неверный
+    логин»."""
+
+    @property
+    def invalid_login_message(self):
+        return throttle.refusal() or AuthView.invalid_login_message
+
+
+class CrmSecurityApi(SecurityApi):
+    """FAB's /api/v1/security/login, with the throttling's reason in the 401 body."""
+
+    @expose("/login", methods=["POST"])
+    @safe
+    def login(self):
+        """A token for the API.
+        ---
+        post:
+          summary: Вход в API
+          description: >-
+            Логин и пароль в обмен на токен (access_token; с refresh: true ещё и
+            refresh_token). После нескольких неверных паролей подряд вход в учётную
+            запись блокируется на время, а адрес, с которого много неудачных попыток,
+            получает 429.
+          requestBody:
+            required: true
+            content:
+              application/json:
+                schema:
+                  type: object
+                  properties:
+                    username: {type: string}
+                    password: {type: string}
+                    provider: {type: string, enum: [db, ldap]}
+                    refresh: {type: boolean}
+          responses:
+            200:
+              description: Вход выполнен
+              content:
+                application/json:
+                  schema:
+                    type: object
+                    properties:
+                      access_token: {type: string}
+                      refresh_token: {type: string}
+            400:
+              $ref: '#/components/responses/400'
+            401:
+              $ref: '#/components/responses/401'
+            429:
+              description: Слишком много неудачных попыток входа с этого адреса
+            500:
+              $ref: '#/components/responses/500'
+        """
+        response = super().login()
+        refusal = throttle.refusal()
+        if refusal and response.status_code == 401:
+            return self.response(401, message=refusal)
+        return response
 
 
 def register_views(appbuilder):
