@@ -11,6 +11,7 @@ from flask.cli import AppGroup
 from rq import Queue, SimpleWorker
 from werkzeug.serving import run_simple
 
+from app import throttle
 from app.access import role_labels
 from app.demo import load_demo
 from app.extensions import db
@@ -51,10 +52,6 @@ def demo_command(deals: int, random_seed: int):
 @click.argument("login")
 def unlock_command(login: str):
     """Снять блокировку входа после неверных паролей (логин или e-mail)."""
-    from app import throttle
-    from app.extensions import db
-    from flask import current_app
-
     sm = current_app.appbuilder.sm
     user = sm.find_user(username=login) or sm.find_user(email=login)
     if user is None:

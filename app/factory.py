@@ -75,6 +75,7 @@ def install_proxy(app: Flask) -> None:
 
 
 def sign_in_blueprints(app: Flask) -> list:
+    # cycle: views.user imports models that import app (the factory's own wiring)
     from views.user import CrmSecurityApi
 
     api = next(v for v in app.appbuilder.baseviews if isinstance(v, CrmSecurityApi))

@@ -12,6 +12,7 @@ from flask import has_request_context, session
 from flask_login import current_user
 
 from app.extensions import db
+from models.user import CrmUser
 
 SESSION_KEY = "crm_epoch"
 CLAIM = "crm_epoch"
@@ -40,8 +41,6 @@ def end_other_sessions(user) -> None:
 
 
 def _user(identity):
-    from models.user import CrmUser
-
     try:
         return db.session.get(CrmUser, int(identity))
     except (TypeError, ValueError):
