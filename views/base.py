@@ -2,6 +2,7 @@
 from the access table, row scope, optimistic locking, model checks and typed errors."""
 from __future__ import annotations
 
+import copy
 import csv
 import io
 
@@ -12,8 +13,11 @@ from flask_appbuilder.models.filters import BaseFilter
 from flask_appbuilder.security.decorators import has_access
 from flask_appbuilder.urltools import get_filter_args, get_order_args
 from flask_appbuilder import expose
+from flask_babel import lazy_gettext
+from marshmallow import ValidationError
 from sqlalchemy import Boolean, Date, DateTime, Numeric
 from sqlalchemy import inspect as sa_inspect
+from werkzeug.exceptions import RequestEntityTooLarge
 from wtforms import BooleanField
 
 from app.access import API_METHOD_RIGHTS, VIEW_METHOD_RIGHTS
@@ -25,6 +29,7 @@ from process.service import route_stage_change, transition
 from process.snapshot import is_process_record
 from errors import CrmError, FieldErrors, StaleRecord
 from models.base import acting_user
+from views.errors import INT64_MAX, PAGES, refusing_database_errors
 # Labels shared by many entities (models.labels); a view adds or overrides its own.
 from models.labels import COMMON_LABELS
 
@@ -64,6 +69,46 @@ def check_version(item) -> None:
         raise StaleRecord()
 
 
+class _RefusingWrites:
+    """Mixed into the interface of every screen: a save the database refuses after the
+    checks (a concurrent save of the same record, a duplicate value, a link to a row deleted
+    meanwhile) raises its typed refusal, with the Russian message FAB then flashes."""
+
+    def add(self, item, commit=True):
+        with refusing_database_errors():
+            return super().add(item, commit)
+
+    def edit(self, item, commit=True):
+        try:
+            with refusing_database_errors():
+                return super().edit(item, commit)
+        except CrmError as refusal:
+            # FAB's edit flashes `database_error_message`, not the exception: see below.
+            g.crm_save_refusal = refusal
+            g.crm_refused_pk = item.id
+            raise
+
+    def delete(self, item, commit=True):
+        with refusing_database_errors():
+            return super().delete(item, commit)
+
+
+_REFUSING_INTERFACES: dict[type, type] = {}
+
+
+def refusing_writes(datamodel):
+    """A copy of a view's interface whose writes raise typed refusals (`_RefusingWrites`);
+    each view class keeps its own interface class (PipelineRecordInterface...)."""
+    cls = type(datamodel)
+    if isinstance(datamodel, _RefusingWrites):
+        return datamodel
+    if cls not in _REFUSING_INTERFACES:
+        _REFUSING_INTERFACES[cls] = type(f"Refusing{cls.__name__}", (_RefusingWrites, cls), {})
+    typed = copy.copy(datamodel)
+    typed.__class__ = _REFUSING_INTERFACES[cls]
+    return typed
+
+
 class CrmModelView(ModelView):
     """A generated CRUD screen. Subclasses set `datamodel`, columns and `titles`."""
 
@@ -83,6 +128,7 @@ class CrmModelView(ModelView):
                            "crm_entity": getattr(model, "__entity__", ""),
                            "crm_view": type(self).__name__}
         self.list_title, self.show_title, self.add_title, self.edit_title = self.titles
+        self.datamodel = refusing_writes(self.datamodel)
         self.base_filters = list(self.base_filters or []) + _row_scope_filters(model)
         self.label_columns = {**COMMON_LABELS, **(self.label_columns or {})}
         self.formatters_columns = {**self._auto_formatters(model),
@@ -152,6 +198,13 @@ class CrmModelView(ModelView):
         with db.session.no_autoflush:
             return super()._edit(pk)
 
+    @property
+    def database_error_message(self):
+        """What FAB flashes when the save of an edit fails in the database: the refusal of
+        this request (another user saved the record first...), else the generic message."""
+        refusal = g.pop("crm_save_refusal", None)
+        return refusal.message if refusal is not None else lazy_gettext("Database Error")
+
     # --- hooks ------------------------------------------------------------------------
     def pre_add(self, item):
         self._guard(item)
@@ -161,9 +214,10 @@ class CrmModelView(ModelView):
 
     def _guard(self, item) -> None:
         try:
-            check_version(item)
-            check_model(item)
-            route_stage_change(item, source="form")
+            with refusing_database_errors():
+                check_version(item)
+                check_model(item)
+                route_stage_change(item, source="form")
         except CrmError:
             g.crm_refused_pk = item.id
             # populate_obj already changed the object: forget it before FAB flashes.
@@ -327,32 +381,127 @@ class CrmModelRestApi(ModelRestApi):
                                  message={k: [v] for k, v in exc.errors.items()})
         return self.response(exc.http_status, message=exc.message)
 
-    def post_headless(self):
-        # No autoflush while the body is loaded attribute by attribute: the checks see the
-        # whole input and nothing half-written reaches the database.
+    # --- reading a request ------------------------------------------------------------
+    def _item(self, pk):
+        """The record `pk` names within the row rules, or None: a path that is no number
+        (PUT and DELETE take any text) or a number beyond 64 bits names no record."""
         try:
+            number = int(pk)
+        except (TypeError, ValueError):
+            return None
+        if abs(number) > INT64_MAX:
+            return None
+        return self.datamodel.get(number, self._base_filters)
+
+    def _json_object(self):
+        """(body, None) for a JSON object, or (None, the 400/413 answer refusing it)."""
+        if not request.is_json:
+            return None, self.response_400(message="Request is not JSON")
+        try:
+            body = request.get_json(silent=True)
+        except RequestEntityTooLarge:
+            return None, self.response(413, message=PAGES[413][1])
+        if not isinstance(body, dict):
+            return None, self.response_400(message=NOT_AN_OBJECT)
+        return body, None
+
+    # --- writes: FAB's flow with a schema per request and typed refusals ---------------
+    def post_headless(self):
+        body, refused = self._json_object()
+        if refused is not None:
+            return refused
+        schema = fresh_schema(self.add_model_schema)
+        try:
+            # No autoflush while the body is loaded attribute by attribute: the checks see
+            # the whole input and nothing half-written reaches the database.
             with db.session.no_autoflush:
-                return super().post_headless()
+                item = schema.load(body)
+                self.pre_add(item)
+            with refusing_database_errors():
+                self.datamodel.add(item)
+        except ValidationError as err:
+            db.session.rollback()
+            return self.response_422(message=err.messages)
         except CrmError as exc:
             return self._crm_error(exc)
+        self.post_add(item)
+        return self.response(201, result=schema.dump(item),
+                             id=self.datamodel.get_pk_value(item))
 
     def put_headless(self, pk):
-        model = self.datamodel.obj
-        if hasattr(model, "version") and request.is_json and \
-                "version" not in (request.json or {}):
+        item = self._item(pk)
+        body, refused = self._json_object()
+        if refused is not None:
+            return refused
+        if item is None:
+            return self.response_404()
+        if hasattr(self.datamodel.obj, "version") and "version" not in body:
             return self.response(422, message={"version": [
                 "Укажите version: номер версии записи, которую вы изменяете"]})
+        schema = fresh_schema(self.edit_model_schema)
         try:
             with db.session.no_autoflush:
-                return super().put_headless(pk)
+                # A PUT changes what it names; the rest keeps its stored values.
+                item = schema.load({**schema.dump(item), **body}, instance=item)
+                self.pre_update(item)
+            with refusing_database_errors():
+                self.datamodel.edit(item)
+        except ValidationError as err:
+            db.session.rollback()
+            return self.response_422(message=err.messages)
         except CrmError as exc:
             return self._crm_error(exc)
+        self.post_update(item)
+        return self.response(200, result=schema.dump(item))
 
     def delete_headless(self, pk):
+        item = self._item(pk)
+        if item is None:
+            return self.response_404()
         try:
-            return super().delete_headless(pk)
+            self.pre_delete(item)
+            with refusing_database_errors():
+                self.datamodel.delete(item)
         except CrmError as exc:
             return self._crm_error(exc)
+        self.post_delete(item)
+        return self.response(200, message="OK")
+
+    # --- reads --------------------------------------------------------------------------
+    def get_headless(self, pk, **kwargs):
+        if self._item(pk) is None:
+            return self.response_404()
+        return super().get_headless(pk, **kwargs)
+
+    def get_list_headless(self, **kwargs):
+        args = kwargs.get("rison") or {}
+        for key in ("page", "page_size"):
+            value = args.get(key)
+            if value is not None and not 0 <= value <= MAX_PAGE_ARG:
+                return self.response_400(message=f"Параметр {key}: ожидается число от 0 "
+                                                 f"до {MAX_PAGE_ARG}")
+        return super().get_list_headless(**kwargs)
+
+    def _handle_filters_args(self, rison_args):
+        # FAB fills the one Filters object of the API class: two lists at once would each
+        # apply the other's filters. Each request fills a copy.
+        filters = copy.copy(self._filters)
+        filters.clear_filters()
+        filters.rest_add_filters(rison_args.get("filters", []))
+        return filters.get_joined_filters(self._base_filters)
+
+
+def fresh_schema(schema):
+    """A schema object of this request's own. marshmallow-sqlalchemy keeps the record being
+    loaded on the schema object (`schema.instance`) and FAB builds one per API class: two
+    saves at once could load into each other's record or, once the other had reset it,
+    into a new row — an INSERT carrying an edit, answered 200."""
+    return type(schema)()
+
+
+NOT_AN_OBJECT = "Тело запроса должно быть объектом JSON: {\"поле\": значение, ...}"
+# Pages beyond this are empty anyway; the database cannot take an offset past 64 bits.
+MAX_PAGE_ARG = 1_000_000
 
 
 def register(appbuilder, view, name: str, category: str, icon: str = "fa-folder-open-o",

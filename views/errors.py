@@ -8,11 +8,18 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import re
+from contextlib import contextmanager
 
-from flask import current_app, jsonify, render_template, request
+from flask import abort, current_app, jsonify, render_template, request
+from flask_appbuilder.exceptions import DatabaseException
 from markupsafe import escape
+from sqlalchemy.exc import DataError, IntegrityError, SQLAlchemyError
+from sqlalchemy.orm.exc import StaleDataError
 from werkzeug.exceptions import HTTPException, InternalServerError
+
+from errors import CrmError, StaleRecord
 
 log = logging.getLogger(__name__)
 
@@ -75,6 +82,11 @@ FIELD_MESSAGES = {
     "Invalid input type.": "Неверный тип значения",
     "Length must be between 0 and 64.": "Длина не больше 64 символов",
     "Related object does not exist.": "Связанная запись не найдена",
+    "Special numeric values (nan or infinity) are not permitted.":
+        "Ожидается число (NaN и бесконечность не допускаются)",
+    "Not a valid UUID.": "Неверный идентификатор",
+    "Not a valid time.": "Неверное время",
+    "Field may not be blank.": "Поле не может быть пустым",
 }
 # marshmallow's parameterised messages: (pattern, Russian template).
 FIELD_PATTERNS = [
@@ -88,6 +100,11 @@ FIELD_PATTERNS = [
 DB_ERROR_PREFIX = "Database exception occurred"
 DB_ERROR_MESSAGE = ("Запись не сохранена: данные противоречат уже сохранённым "
                     "(например, повторяется уникальное значение)")
+# FAB's rison decorator: "Not a valid rison schema <jsonschema's first line>".
+RISON_SCHEMA_PREFIX = "Not a valid rison schema"
+RISON_SCHEMA_MESSAGE = ("Неверный параметр q: недопустимое поле или значение (ожидается "
+                        "rison: page, page_size, order_column, order_direction, filters, "
+                        "columns, keys)")
 
 
 def is_api_request() -> bool:
@@ -127,6 +144,16 @@ def handle_error(exc):
     return render_error_page(status, title, text), status
 
 
+def handle_database_error(exc):
+    """A database error no save helper caught: a refusal a user can cause answers with its
+    status and message; anything else is the 500 it is."""
+    refusal = database_refusal(exc)
+    if refusal is None:
+        return handle_error(InternalServerError(original_exception=exc))
+    _rollback()
+    return _refusal_response(refusal)
+
+
 def render_error_page(status: int, title: str, text: str) -> str:
     """The page in the panel's layout; a bare page if the layout itself fails, so an error
     page never turns into a second error."""
@@ -160,6 +187,8 @@ def _translate_value(value):
             return FIELD_MESSAGES[value]
         if value.startswith(DB_ERROR_PREFIX):
             return DB_ERROR_MESSAGE
+        if value.startswith(RISON_SCHEMA_PREFIX):
+            return RISON_SCHEMA_MESSAGE
         for pattern, template in FIELD_PATTERNS:
             match = pattern.match(value)
             if match:
@@ -191,6 +220,160 @@ def translate_api_errors(response):
         response.set_data(json.dumps(changed, ensure_ascii=False))
     return response
 
+# --- the database's refusals of a save -----------------------------------------------------
+class DatabaseRefusal(CrmError):
+    """The database refused a save the checks let through (a value saved by someone else a
+    moment ago, a link to a row deleted meanwhile): nothing is saved."""
+
+    http_status = 422
+
+
+REFERENCED_MESSAGE = ("Запись не удалена: на неё ссылаются другие записи. Сначала удалите "
+                      "или переназначьте их")
+MISSING_LINK_MESSAGE = "Запись не сохранена: связанная запись не найдена (возможно, её удалили)"
+NOT_NULL_MESSAGE = "Запись не сохранена: не заполнено обязательное поле"
+DATA_MESSAGE = ("Запись не сохранена: значение не помещается в поле (слишком большое число "
+                "или слишком длинный текст)")
+# PostgreSQL's SQLSTATE and SQLite's wording of the same integrity errors.
+_INTEGRITY_KINDS = (("23505", "UNIQUE", "unique"), ("23503", "FOREIGN KEY", "reference"),
+                    ("23502", "NOT NULL", "not_null"))
+
+
+def _integrity_kind(exc: IntegrityError) -> str:
+    state = getattr(exc.orig, "sqlstate", None)
+    text = str(exc.orig)
+    for code, sqlite_words, kind in _INTEGRITY_KINDS:
+        if state == code or sqlite_words in text:
+            return kind
+    return "other"
+
+
+def database_refusal(exc: BaseException) -> CrmError | None:
+    """The typed refusal for a database error a user's input or a concurrent save caused;
+    None for a fault of the system (a lost connection...), which stays a 500."""
+    if isinstance(exc, DatabaseException) and exc.__cause__ is not None:
+        exc = exc.__cause__  # FAB's interface wraps the error of its commit
+    if isinstance(exc, StaleDataError):
+        return StaleRecord()
+    if isinstance(exc, IntegrityError):
+        kind = _integrity_kind(exc)
+        if kind == "reference":
+            deleting = (exc.statement or "").lstrip().upper().startswith("DELETE")
+            return DatabaseRefusal(REFERENCED_MESSAGE if deleting else MISSING_LINK_MESSAGE)
+        if kind == "not_null":
+            return DatabaseRefusal(NOT_NULL_MESSAGE)
+        return DatabaseRefusal(DB_ERROR_MESSAGE)
+    if isinstance(exc, DataError):
+        return DatabaseRefusal(DATA_MESSAGE)
+    return None
+
+
+@contextmanager
+def refusing_database_errors():
+    """Around a save: a database error a user can cause is rolled back and raised as its
+    typed refusal (a concurrent save of the same record is StaleRecord, 409), which the
+    caller answers like any refusal of the checks; anything else propagates."""
+    try:
+        yield
+    except (SQLAlchemyError, DatabaseException) as exc:
+        refusal = database_refusal(exc)
+        if refusal is None:
+            raise
+        _rollback()
+        raise refusal from exc
+
+
+def _refusal_response(refusal: CrmError):
+    """An uncaught refusal (a database refusal outside any save helper) as its status and
+    Russian message, on a page or in JSON."""
+    status = refusal.http_status
+    if is_api_request():
+        return jsonify(message=refusal.message), status
+    title = PAGES.get(status, ("Изменения не сохранены", ""))[0]
+    if status == 409:
+        title = "Изменения не сохранены"
+    return render_error_page(status, title, refusal.message), status
+
+
+# --- input no handler can read ---------------------------------------------------------------
+INT64_MAX = 2 ** 63 - 1
+BAD_JSON_MESSAGE = "Тело запроса должно быть в формате JSON (не удалось разобрать)"
+SURROGATE_MESSAGE = ("Текст содержит недопустимые символы (одиночные суррогаты UTF-16): "
+                     "проверьте кодировку")
+NUL_MESSAGE = "Текст содержит недопустимый символ NUL (\\u0000): удалите его"
+NON_FINITE_MESSAGE = "Числа NaN и Infinity не допускаются: укажите обычное число"
+BIG_NUMBER_MESSAGE = "Число слишком большое"
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def _bad_text(value: str) -> str | None:
+    if "\x00" in value:
+        return NUL_MESSAGE
+    if _SURROGATE.search(value):
+        return SURROGATE_MESSAGE
+    return None
+
+
+def _bad_json_value(value) -> str | None:
+    """Why a parsed JSON body cannot be stored by any handler, or None. Walks the body
+    without recursion, so a deeply nested body is no fault of its own."""
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, str):
+            problem = _bad_text(item)
+        elif isinstance(item, bool):
+            problem = None
+        elif isinstance(item, int):
+            problem = BIG_NUMBER_MESSAGE if abs(item) > INT64_MAX else None
+        elif isinstance(item, float):
+            problem = None if math.isfinite(item) else NON_FINITE_MESSAGE
+        elif isinstance(item, dict):
+            stack.extend(item.keys())
+            stack.extend(item.values())
+            problem = None
+        elif isinstance(item, list):
+            stack.extend(item)
+            problem = None
+        else:
+            problem = None
+        if problem:
+            return problem
+    return None
+
+
+def _refuse(status: int, message: str):
+    if is_api_request():
+        return jsonify(message=message), status
+    return render_error_page(status, PAGES[status][0], message), status
+
+
+def refuse_unreadable_input():
+    """before_request: input that would reach the database only to fail there (a number
+    beyond 64 bits, a lone surrogate, NUL, NaN, a body that is not JSON, a body over the size
+    limit) is refused here with its Russian message, whichever handler it was meant for."""
+    for value in (request.view_args or {}).values():
+        if isinstance(value, int) and abs(value) > INT64_MAX:
+            abort(404)  # no record has such a number
+    limit = current_app.config.get("MAX_CONTENT_LENGTH")
+    if limit and request.content_length and request.content_length > limit:
+        abort(413)
+    if request.method not in ("POST", "PUT", "PATCH", "DELETE"):
+        return None
+    if request.is_json:
+        body = request.get_json(silent=True)
+        if body is None and request.get_data(cache=True).strip():
+            return _refuse(400, BAD_JSON_MESSAGE)
+        problem = _bad_json_value(body)
+        if problem:
+            return _refuse(400, problem)
+    elif request.mimetype in ("application/x-www-form-urlencoded", "multipart/form-data"):
+        for value in request.form.values():
+            problem = _bad_text(value)
+            if problem:
+                return _refuse(400, problem)
+    return None
+
 
 def install(app) -> None:
     """Registers the handlers once (create_app may call it, and so may views.user)."""
@@ -199,6 +382,8 @@ def install(app) -> None:
     app.extensions["crm_error_pages"] = True
     for code in ERROR_CODES:
         app.register_error_handler(code, handle_error)
+    app.register_error_handler(SQLAlchemyError, handle_database_error)
+    app.before_request(refuse_unreadable_input)
     app.after_request(translate_api_errors)
 
 
