@@ -79,3 +79,42 @@ def test_saves_at_once_insert_nothing_and_refuse_each_loser(app, login):
             stored = db.session.get(Deal, deal.id)
             assert stored.title == winners[0][1]
             assert stored.version == 2
+
+
+def _overtaken(monkeypatch, deal_id: int):
+    """Another user's save committed between this request's checks and its write: the
+    version the client sent was current when checked, stale when written."""
+    import views.base
+
+    real = views.base.route_stage_change
+
+    def overtaken(item, source):
+        with db.engine.begin() as other:
+            other.execute(Deal.__table__.update().where(Deal.id == deal_id).values(
+                title="Сохранено другим", version=Deal.version + 1))
+        return real(item, source)
+
+    monkeypatch.setattr(views.base, "route_stage_change", overtaken)
+
+
+def test_api_save_overtaken_after_its_check_is_a_409_not_a_422(login, monkeypatch):
+    deal = make_deal("Сделка", "manager", make_pipeline(), observers=["manager2"])
+    client = login("manager")
+    client.api("get", "/api/v1/deal/?q=(page_size:1)")
+    _overtaken(monkeypatch, deal.id)
+    resp = client.api("put", f"/api/v1/deal/{deal.id}", json={"title": "Моя", "version": 1})
+    assert resp.status_code == 409, resp.json
+    assert STALE in resp.json["message"]
+    db.session.expire_all()
+    assert db.session.get(Deal, deal.id).title == "Сохранено другим"
+
+
+def test_form_save_overtaken_after_its_check_says_so(login, monkeypatch):
+    deal = make_deal("Сделка", "manager", make_pipeline(), observers=["manager2"], budget="1")
+    client = login("manager")
+    _overtaken(monkeypatch, deal.id)
+    resp = client.post(f"/dealview/edit/{deal.id}", data=_form_data(deal, "Моя"),
+                       follow_redirects=True)
+    assert any(STALE in f for f in flashes(resp.get_data(as_text=True)))
+    db.session.expire_all()
+    assert db.session.get(Deal, deal.id).title == "Сохранено другим"

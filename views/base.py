@@ -363,9 +363,9 @@ class CrmModelRestApi(ModelRestApi):
                                 "message": "Недостаточно прав, чтобы перевести запись"})
                 continue
             try:
-                with db.session.no_autoflush:
+                with refusing_database_errors(), db.session.no_autoflush:
                     transition(item, stage, source="bulk")
-                db.session.commit()
+                    db.session.commit()
                 results.append({"id": pk, "ok": True, "message": "Перемещено"})
             except CrmError as exc:
                 db.session.rollback()

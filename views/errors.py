@@ -15,7 +15,7 @@ from contextlib import contextmanager
 from flask import abort, current_app, jsonify, render_template, request
 from flask_appbuilder.exceptions import DatabaseException
 from markupsafe import escape
-from sqlalchemy.exc import DataError, IntegrityError, SQLAlchemyError
+from sqlalchemy.exc import DataError, IntegrityError, OperationalError, SQLAlchemyError
 from sqlalchemy.orm.exc import StaleDataError
 from werkzeug.exceptions import HTTPException, InternalServerError
 
@@ -234,6 +234,17 @@ MISSING_LINK_MESSAGE = "Запись не сохранена: связанная
 NOT_NULL_MESSAGE = "Запись не сохранена: не заполнено обязательное поле"
 DATA_MESSAGE = ("Запись не сохранена: значение не помещается в поле (слишком большое число "
                 "или слишком длинный текст)")
+BUSY_MESSAGE = ("Запись сейчас сохраняет другой пользователь: изменения не сохранены. "
+                "Повторите действие через несколько секунд")
+# Two saves of the same records at once: PostgreSQL aborts one of them (a deadlock, a
+# serialization failure, a lock not available), SQLite gives up waiting for its lock.
+_CONFLICT_STATES = {"40P01", "40001", "55P03"}
+
+
+class Busy(CrmError):
+    http_status = 409
+
+
 # PostgreSQL's SQLSTATE and SQLite's wording of the same integrity errors.
 _INTEGRITY_KINDS = (("23505", "UNIQUE", "unique"), ("23503", "FOREIGN KEY", "reference"),
                     ("23502", "NOT NULL", "not_null"))
@@ -265,6 +276,11 @@ def database_refusal(exc: BaseException) -> CrmError | None:
         return DatabaseRefusal(DB_ERROR_MESSAGE)
     if isinstance(exc, DataError):
         return DatabaseRefusal(DATA_MESSAGE)
+    if isinstance(exc, OperationalError):
+        if getattr(exc.orig, "sqlstate", None) in _CONFLICT_STATES:
+            return StaleRecord()
+        if "database is locked" in str(exc.orig):
+            return Busy(BUSY_MESSAGE)
     return None
 
 

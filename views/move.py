@@ -15,6 +15,7 @@ from errors import CrmError
 from models.base import acting_user
 from models.registry import get_record
 from rules.engine import manual_actions, why_not
+from views.errors import refusing_database_errors
 
 
 def _may_write(record) -> bool:
@@ -115,8 +116,9 @@ class StageMoveView(BaseView):
         if not allowed(record, user):
             abort(403)
         try:
-            message = act(record)
-            db.session.commit()
+            with refusing_database_errors():  # a move saved meanwhile: StaleRecord
+                message = act(record)
+                db.session.commit()
             flash(message, "success")
         except (CrmError, KeyError) as exc:
             db.session.rollback()

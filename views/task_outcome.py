@@ -16,7 +16,6 @@ from decimal import Decimal, InvalidOperation
 from flask import current_app
 from sqlalchemy import Boolean, Date, DateTime, Integer, Numeric, Text, select
 from sqlalchemy import inspect as sa_inspect
-from sqlalchemy.orm.exc import StaleDataError
 
 from app.extensions import db
 from app.formatting import to_local, to_utc
@@ -32,6 +31,7 @@ from models.user import CrmUser
 from process.service import route_stage_change
 from process.snapshot import STAGE_ATTR, process_of
 from views.base import CrmModelRestApi, check_model
+from views.errors import refusing_database_errors
 from views.pipeline import OTHER, custom_input_row, parse_custom_value
 
 # What the engine calls the task's comment (`plan_outcome`: «Оставьте комментарий: ...»); on
@@ -271,6 +271,11 @@ def complete(task, outcome: str | None, result: str | None, values: dict | None 
     """Closes `task` with `outcome` as a save of the task would, after writing `values` to
     the record it belongs to. Everything goes into the caller's session: raises the typed
     refusal (the caller rolls back) or leaves the caller to commit."""
+    with refusing_database_errors():  # a flush meeting a concurrent save: StaleRecord
+        _complete(task, outcome, result, values, record_version, source)
+
+
+def _complete(task, outcome, result, values, record_version, source) -> None:
     db.session.refresh(task, with_for_update=True)  # two clicks at once: one closes it
     if not task.is_open:
         raise TaskClosed(task)
@@ -307,11 +312,8 @@ def _write_record(task, values: dict, record_version, source: str) -> None:
 def commit() -> None:
     """The request's one commit; a record changed meanwhile by someone else is the same
     refusal as on its own form."""
-    try:
+    with refusing_database_errors():
         db.session.commit()
-    except StaleDataError:
-        db.session.rollback()
-        raise StaleRecord() from None
 
 
 # --- answering a refusal -----------------------------------------------------------------
