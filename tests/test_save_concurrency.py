@@ -8,7 +8,7 @@ from app.extensions import db
 from models.deal import Deal
 from tests.conftest import flashes
 from tests.helpers import in_threads, user
-from tests.test_pipeline_fixtures import make_deal, make_pipeline, stage
+from tests.test_pipeline_fixtures import make_deal, make_pipeline
 
 STALE = "Запись изменена другим пользователем"
 SAVED = "Изменения сохранены"

@@ -284,6 +284,14 @@ def database_refusal(exc: BaseException) -> CrmError | None:
     return None
 
 
+def concurrent_conflict(exc: BaseException) -> bool:
+    """The error is another transaction doing the same thing at the same moment (the same
+    unique value inserted, a deadlock, a lock waited for too long): worth trying again."""
+    refusal = database_refusal(exc)
+    return isinstance(refusal, (StaleRecord, Busy)) or (
+        isinstance(exc, IntegrityError) and _integrity_kind(exc) == "unique")
+
+
 @contextmanager
 def refusing_database_errors():
     """Around a save: a database error a user can cause is rolled back and raised as its
