@@ -15,6 +15,7 @@ from flask_appbuilder.urltools import get_filter_args, get_order_args
 from flask_appbuilder import expose
 from flask_babel import lazy_gettext
 from marshmallow import ValidationError
+from marshmallow_sqlalchemy.fields import Related, RelatedList
 from sqlalchemy import Boolean, Date, DateTime, Numeric
 from sqlalchemy import inspect as sa_inspect
 from werkzeug.exceptions import RequestEntityTooLarge
@@ -411,6 +412,9 @@ class CrmModelRestApi(ModelRestApi):
         if refused is not None:
             return refused
         schema = fresh_schema(self.add_model_schema)
+        wrong_ids = related_id_errors(schema, body)
+        if wrong_ids:
+            return self.response_422(message=wrong_ids)
         try:
             # No autoflush while the body is loaded attribute by attribute: the checks see
             # the whole input and nothing half-written reaches the database.
@@ -439,6 +443,9 @@ class CrmModelRestApi(ModelRestApi):
             return self.response(422, message={"version": [
                 "Укажите version: номер версии записи, которую вы изменяете"]})
         schema = fresh_schema(self.edit_model_schema)
+        wrong_ids = related_id_errors(schema, body)
+        if wrong_ids:
+            return self.response_422(message=wrong_ids)
         try:
             with db.session.no_autoflush:
                 # A PUT changes what it names; the rest keeps its stored values.
@@ -499,6 +506,27 @@ def fresh_schema(schema):
     return type(schema)()
 
 
+def related_id_errors(schema, body: dict) -> dict[str, list[str]]:
+    """{field: [message]} for a relation given anything but a record number (a list of them
+    for a list): marshmallow-sqlalchemy would build a new record of an object's keys (a
+    TypeError, 500) or look a text up as a number (an error of PostgreSQL)."""
+    errors = {}
+    for name, value in body.items():
+        field = schema.fields.get(name)
+        if isinstance(field, RelatedList):
+            if not isinstance(value, list) or not all(_is_id(v) for v in value):
+                errors[name] = [IDS_EXPECTED]
+        elif isinstance(field, Related) and value is not None and not _is_id(value):
+            errors[name] = [ID_EXPECTED]
+    return errors
+
+
+def _is_id(value) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+ID_EXPECTED = "Ожидается номер записи (целое число) или null"
+IDS_EXPECTED = "Ожидается список номеров записей (целых чисел)"
 NOT_AN_OBJECT = "Тело запроса должно быть объектом JSON: {\"поле\": значение, ...}"
 # Pages beyond this are empty anyway; the database cannot take an offset past 64 bits.
 MAX_PAGE_ARG = 1_000_000

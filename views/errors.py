@@ -399,6 +399,55 @@ def refuse_unreadable_input():
     return None
 
 
+# --- the OpenAPI document -----------------------------------------------------------------------
+_ERROR_BODY = {"application/json": {"schema": {
+    "type": "object", "properties": {"message": {}}}}}
+_ERROR_ANSWERS = {
+    "400": "Неверный запрос: тело или параметры не разобрать",
+    "401": "Нужна авторизация",
+    "403": "Недостаточно прав",
+    "404": "Запись не найдена",
+    "405": "Адрес не поддерживает этот метод (например, номер записи — не число)",
+    "409": "Запись изменена другим пользователем или действие уже выполнено",
+    "413": "Тело запроса больше допустимого",
+    "422": "Данные не прошли проверку: сообщение по каждому полю",
+}
+
+
+def _answers_for(method: str, path: str) -> list[str]:
+    codes = ["400", "401", "403", "404", "422"]
+    if "{" in path:
+        codes.append("405")
+    if method in ("post", "put", "patch", "delete"):
+        codes.append("409")
+    if method in ("post", "put", "patch"):
+        codes.append("413")
+    return codes
+
+
+def document_error_answers(response):
+    """after_request on the OpenAPI document: every operation lists the error answers any
+    API of the panel can give (the refusals of views/base.py and of this module), which
+    Flask-AppBuilder's docstrings leave out; an operation documented with no answer at all
+    gets its 200."""
+    if not request.path.endswith("/_openapi") or response.status_code != 200 \
+            or not response.is_json:
+        return response
+    spec = response.get_json()
+    for path, operations in (spec.get("paths") or {}).items():
+        for method, operation in operations.items():
+            if not isinstance(operation, dict):
+                continue
+            answers = operation.setdefault("responses", {})
+            if not any(code.startswith("2") for code in answers):
+                answers["200"] = {"description": "Выполнено", "content": _ERROR_BODY}
+            for code in _answers_for(method, path):
+                answers.setdefault(code, {"description": _ERROR_ANSWERS[code],
+                                          "content": _ERROR_BODY})
+    response.set_data(json.dumps(spec, ensure_ascii=False))
+    return response
+
+
 def install(app) -> None:
     """Registers the handlers once (create_app may call it, and so may views.user)."""
     if app.extensions.get("crm_error_pages"):
@@ -409,6 +458,7 @@ def install(app) -> None:
     app.register_error_handler(SQLAlchemyError, handle_database_error)
     app.before_request(refuse_unreadable_input)
     app.after_request(translate_api_errors)
+    app.after_request(document_error_answers)
 
 
 __all__ = ["install", "handle_error", "PAGES", "InternalServerError"]
