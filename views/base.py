@@ -5,19 +5,23 @@ from __future__ import annotations
 import copy
 import csv
 import io
+import math
+from decimal import Decimal
 
 from flask import Response, g, redirect, request, url_for
 from flask_appbuilder import ModelRestApi, ModelView
 from flask_appbuilder.security.decorators import protect
 from flask_appbuilder.models.filters import BaseFilter
 from flask_appbuilder.security.decorators import has_access
+from flask_appbuilder.exceptions import InvalidOperationFilterFABException
 from flask_appbuilder.urltools import get_filter_args, get_order_args
 from flask_appbuilder import expose
 from flask_babel import lazy_gettext
 from marshmallow import ValidationError
 from marshmallow_sqlalchemy.fields import Related, RelatedList
-from sqlalchemy import Boolean, Date, DateTime, Numeric
+from sqlalchemy import Boolean, Date, DateTime, Integer, Numeric
 from sqlalchemy import inspect as sa_inspect
+from sqlalchemy.exc import StatementError
 from werkzeug.exceptions import RequestEntityTooLarge
 from wtforms import BooleanField
 
@@ -30,7 +34,7 @@ from process.service import route_stage_change, transition
 from process.snapshot import is_process_record
 from errors import CrmError, FieldErrors, StaleRecord
 from models.base import acting_user
-from views.errors import INT64_MAX, PAGES, refusing_database_errors
+from views.errors import MAX_ID, PAGES, refusing_database_errors
 # Labels shared by many entities (models.labels); a view adds or overrides its own.
 from models.labels import COMMON_LABELS
 
@@ -54,11 +58,51 @@ def _row_scope_filters(model):
 
 
 def check_model(item) -> None:
-    """Runs the model's own checks (`check()` returns {field: message}) before a save."""
+    """Runs the model's own checks (`check()` returns {field: message}) before a save,
+    after the sizes of its number columns."""
+    errors = number_range_errors(item)
+    if errors:  # before the model's checks, which compare numbers (NaN cannot be compared)
+        raise FieldErrors(errors)
     checker = getattr(item, "check", None)
     errors = checker() if checker else {}
     if errors:
         raise FieldErrors(errors)
+
+
+def _finite(value) -> bool:
+    if isinstance(value, Decimal):
+        return value.is_finite()
+    return not isinstance(value, float) or math.isfinite(value)
+
+
+def number_range_errors(item) -> dict[str, str]:
+    """{field: message} for numbers the column cannot hold: PostgreSQL refuses them at the
+    write (a 500 before), SQLite would store them. INTEGER is 32 bits; NUMERIC(p, s) holds
+    fewer than 10^(p-s)."""
+    errors = {}
+    for column in sa_inspect(type(item)).columns:
+        if column.primary_key or column.foreign_keys:
+            continue
+        value = getattr(item, column.key, None)
+        if value is None or isinstance(value, bool):
+            continue
+        if not _finite(value):
+            errors[column.key] = "Ожидается число (NaN и бесконечность не допускаются)"
+            continue
+        if isinstance(column.type, Numeric) and column.type.precision:
+            limit = 10 ** (column.type.precision - (column.type.scale or 0))
+        elif isinstance(column.type, Integer):
+            limit = MAX_ID + 1
+        else:
+            continue
+        try:
+            too_big = abs(value) >= limit
+        except TypeError:
+            continue  # not a number: the model's own check names it
+        if too_big:
+            errors[column.key] = f"Слишком большое число: по модулю меньше {limit:,}" \
+                .replace(",", "\u00a0")
+    return errors
 
 
 def check_version(item) -> None:
@@ -390,7 +434,7 @@ class CrmModelRestApi(ModelRestApi):
             number = int(pk)
         except (TypeError, ValueError):
             return None
-        if abs(number) > INT64_MAX:
+        if abs(number) > MAX_ID:
             return None
         return self.datamodel.get(number, self._base_filters)
 
@@ -480,6 +524,23 @@ class CrmModelRestApi(ModelRestApi):
             return self.response_404()
         return super().get_headless(pk, **kwargs)
 
+    def _handle_filters_args(self, rison_args):
+        # FAB fills the one Filters object of the API class: two lists at once would each
+        # apply the other's filters. Each request fills a copy.
+        filters = copy.copy(self._filters)
+        filters.clear_filters()
+        requested = rison_args.get("filters", [])
+        filters.rest_add_filters(requested)
+        if len(filters.filters) != len(requested):
+            # FAB skips an operation a column does not have instead of refusing it.
+            raise InvalidOperationFilterFABException(UNKNOWN_FILTER)
+        for spec in requested:
+            if isinstance(spec.get("value"), list) and spec.get("opr") not in LIST_FILTERS:
+                raise InvalidOperationFilterFABException(
+                    f"Фильтр «{spec.get('opr')}» по полю «{spec.get('col')}» принимает одно "
+                    "значение, не список")
+        return filters.get_joined_filters(self._base_filters)
+
     def get_list_headless(self, **kwargs):
         args = kwargs.get("rison") or {}
         for key in ("page", "page_size"):
@@ -487,15 +548,15 @@ class CrmModelRestApi(ModelRestApi):
             if value is not None and not 0 <= value <= MAX_PAGE_ARG:
                 return self.response_400(message=f"Параметр {key}: ожидается число от 0 "
                                                  f"до {MAX_PAGE_ARG}")
-        return super().get_list_headless(**kwargs)
-
-    def _handle_filters_args(self, rison_args):
-        # FAB fills the one Filters object of the API class: two lists at once would each
-        # apply the other's filters. Each request fills a copy.
-        filters = copy.copy(self._filters)
-        filters.clear_filters()
-        filters.rest_add_filters(rison_args.get("filters", []))
-        return filters.get_joined_filters(self._base_filters)
+        if not args.get("filters"):
+            return super().get_list_headless(**kwargs)
+        try:
+            return super().get_list_headless(**kwargs)
+        except (TypeError, ValueError, StatementError):
+            # A filter value of the wrong kind (a number where text is compared, a word
+            # where a number is): the query cannot be built or run with it.
+            db.session.rollback()
+            return self.response_400(message=BAD_FILTER_VALUE)
 
 
 def fresh_schema(schema):
@@ -522,10 +583,17 @@ def related_id_errors(schema, body: dict) -> dict[str, list[str]]:
 
 
 def _is_id(value) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool)
+    """A number a primary key can hold; 0 and negative ones name no record, which the
+    relation check says (`_refuse_unknown_related`)."""
+    return isinstance(value, int) and not isinstance(value, bool) and abs(value) <= MAX_ID
 
 
-ID_EXPECTED = "Ожидается номер записи (целое число) или null"
+UNKNOWN_FILTER = ("Неизвестная операция фильтра: операции каждого поля перечислены в "
+                  "filters ответа _info")
+LIST_FILTERS = ("in", "not_in")
+BAD_FILTER_VALUE = ("Неверное значение фильтра: для текстовых полей — текст, для чисел и "
+                    "номеров записей — число, для дат — дата ГГГГ-ММ-ДД")
+ID_EXPECTED = "Ожидается номер записи (целое число до 2\u00a0147\u00a0483\u00a0647) или null"
 IDS_EXPECTED = "Ожидается список номеров записей (целых чисел)"
 NOT_AN_OBJECT = "Тело запроса должно быть объектом JSON: {\"поле\": значение, ...}"
 # Pages beyond this are empty anyway; the database cannot take an offset past 64 bits.

@@ -12,6 +12,8 @@ import math
 import re
 from contextlib import contextmanager
 
+import prison
+
 from flask import abort, current_app, jsonify, render_template, request
 from flask_appbuilder.exceptions import DatabaseException
 from markupsafe import escape
@@ -96,6 +98,12 @@ FIELD_PATTERNS = [
     (re.compile(r"^Must be greater than or equal to (\S+) and less than or equal to (\S+)\.$"),
      "Значение от {0} до {1}"),
     (re.compile(r"^Must be one of: (.+)\.$"), "Допустимые значения: {0}"),
+    # Flask-AppBuilder's list arguments
+    (re.compile(r"^Invalid order by column: (.*)$"), "Нельзя сортировать по полю «{0}»"),
+    (re.compile(r"^Filter column: (.*) not allowed to filter$"),
+     "По полю «{0}» нельзя фильтровать"),
+    (re.compile(r"^Filter operation: (.*) not allowed on column: (.*)$"),
+     "Операция фильтра «{0}» недоступна для поля «{1}»"),
 ]
 DB_ERROR_PREFIX = "Database exception occurred"
 DB_ERROR_MESSAGE = ("Запись не сохранена: данные противоречат уже сохранённым "
@@ -321,13 +329,26 @@ def _refusal_response(refusal: CrmError):
 
 # --- input no handler can read ---------------------------------------------------------------
 INT64_MAX = 2 ** 63 - 1
+# Every primary key is an INTEGER: 32 bits on PostgreSQL.
+MAX_ID = 2 ** 31 - 1
 BAD_JSON_MESSAGE = "Тело запроса должно быть в формате JSON (не удалось разобрать)"
 SURROGATE_MESSAGE = ("Текст содержит недопустимые символы (одиночные суррогаты UTF-16): "
                      "проверьте кодировку")
 NUL_MESSAGE = "Текст содержит недопустимый символ NUL (\\u0000): удалите его"
 NON_FINITE_MESSAGE = "Числа NaN и Infinity не допускаются: укажите обычное число"
 BIG_NUMBER_MESSAGE = "Число слишком большое"
+BAD_RISON_MESSAGE = "Неверный параметр q (ожидается rison, например (page:0,page_size:25))"
 _SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def _may_be_an_id(name: str, value) -> bool:
+    """A record number in the path: an int of the route, or the text `pk` of
+    Flask-AppBuilder's screens (every primary key is an INTEGER)."""
+    if isinstance(value, int):
+        return abs(value) <= MAX_ID
+    if name == "pk" and isinstance(value, str):
+        return bool(re.fullmatch(r"-?[0-9]{1,10}", value)) and abs(int(value)) <= MAX_ID
+    return True
 
 
 def _bad_text(value: str) -> str | None:
@@ -376,12 +397,19 @@ def refuse_unreadable_input():
     """before_request: input that would reach the database only to fail there (a number
     beyond 64 bits, a lone surrogate, NUL, NaN, a body that is not JSON, a body over the size
     limit) is refused here with its Russian message, whichever handler it was meant for."""
-    for value in (request.view_args or {}).values():
-        if isinstance(value, int) and abs(value) > INT64_MAX:
+    for name, value in (request.view_args or {}).items():
+        if not _may_be_an_id(name, value):
             abort(404)  # no record has such a number
     limit = current_app.config.get("MAX_CONTENT_LENGTH")
     if limit and request.content_length and request.content_length > limit:
         abort(413)
+    if is_api_request() and request.args.get("q"):
+        try:
+            prison.loads(request.args["q"])
+        except prison.decoder.ParserException:
+            pass  # Flask-AppBuilder tries it as JSON, then refuses it (translated)
+        except Exception:  # noqa: BLE001 - the parser fails in other ways on some input
+            return _refuse(400, BAD_RISON_MESSAGE)
     if request.method not in ("POST", "PUT", "PATCH", "DELETE"):
         return None
     if request.is_json:
