@@ -96,13 +96,20 @@ def _fuzz_operation(operation, auth, examples, seed, report, per_finding) -> Non
                 if seen.get(name, 0) >= per_finding:
                     continue
                 seen[name] = seen.get(name, 0) + 1
+                body = (response.content or b"").decode("utf-8", "replace")[:300]
                 report.findings.append(Finding(operation.label, response.status_code, name,
-                                               (response.content or b"").decode("utf-8", "replace")[:300],
-                                               _describe(case)))
+                                               body, _describe(case)))
 
     # A fixed seed on top of derandomize: the same requests on every run.
     send._hypothesis_internal_use_seed = seed
     send()
+
+
+def token_of(app, password: str) -> str:
+    resp = app.test_client().post("/api/v1/security/login", json={
+        "username": "admin", "password": password, "provider": "db"})
+    assert resp.status_code == 200, resp.get_data(as_text=True)
+    return resp.json["access_token"]
 
 
 def fuzz_app(url: str, upload_dir: str, password: str):
