@@ -183,3 +183,19 @@ def test_nul_in_a_comment_is_refused(client, deal):
     assert page.status_code == 400
     _russian(page)
     assert db.session.query(TimelineEntry).filter_by(kind="comment").count() == 0
+
+
+@pytest.mark.parametrize("query", [
+    "_oc_DealView=no_such&_od_DealView=asc", "_oc_DealView=title&_od_DealView=sideways",
+    "_flt_99_title=x", "_flt_9_title=x", "_flt_9_stage=1", "_flt_0_no_such=x",
+    "_flt_x_title=x", f"_flt_{HUGE}_title=x",
+    f"page_DealView={HUGE}", "page_DealView=-3", f"psize_DealView={HUGE}",
+    "psize_DealView=-1", "page_DealView=abc", "_flt_0_budget=abc", "_flt_0_created_at=abc",
+    "_flt_0_stage=abc", "_flt_0_stage=99999999999",
+])
+def test_broken_list_arguments_on_screens_are_no_500(client, deal, query):
+    for url in (f"/dealview/list/?{query}", f"/dealview/export/?{query}"):
+        resp = client.get(url)
+        assert resp.status_code in (200, 400), (url, resp.status_code)
+        if resp.status_code == 400:
+            _russian(resp)

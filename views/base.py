@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import copy
 import csv
+import datetime as dt
 import io
 import math
+import re
 from decimal import Decimal
 
 from flask import Response, g, redirect, request, url_for
@@ -16,6 +18,8 @@ from flask_appbuilder.security.decorators import has_access
 from flask_appbuilder.exceptions import InvalidOperationFilterFABException
 from flask_appbuilder.urltools import get_filter_args, get_order_args
 from flask_appbuilder import expose
+from flask_appbuilder.hooks import before_request
+from flask_appbuilder.models.filters import FilterRelation
 from flask_babel import lazy_gettext
 from marshmallow import ValidationError
 from marshmallow_sqlalchemy.fields import Related, RelatedList
@@ -34,7 +38,8 @@ from process.service import route_stage_change, transition
 from process.snapshot import is_process_record
 from errors import CrmError, FieldErrors, StaleRecord
 from models.base import acting_user
-from views.errors import MAX_ID, PAGES, refusing_database_errors
+from app.forms import DATE_INPUT_FORMATS, DATETIME_INPUT_FORMATS
+from views.errors import MAX_ID, PAGES, refuse_with, refusing_database_errors
 # Labels shared by many entities (models.labels); a view adds or overrides its own.
 from models.labels import COMMON_LABELS
 
@@ -250,6 +255,16 @@ class CrmModelView(ModelView):
         refusal = g.pop("crm_save_refusal", None)
         return refusal.message if refusal is not None else lazy_gettext("Database Error")
 
+    # --- list arguments ---------------------------------------------------------------
+    @before_request
+    def _refuse_broken_list_args(self):
+        """FAB reads page, size, order and filter arguments of every list on the page as
+        they come: a word for a page, an unknown column to order by or a filter index beyond
+        the column's filters were a 500. They are refused here with a Russian 400."""
+        problem = list_args_problem({type(v).__name__: v for v in
+                                     [self, *getattr(self, "_related_views", [])]}, self)
+        return refuse_with(400, problem) if problem else None
+
     # --- hooks ------------------------------------------------------------------------
     def pre_add(self, item):
         self._guard(item)
@@ -316,6 +331,89 @@ class CrmModelView(ModelView):
         if formatter and value is not None:
             return formatter(value)
         return "" if value is None else str(value)
+
+
+MAX_SCREEN_PAGE_SIZE = 1000
+_LIST_ARG = re.compile(r"^(page|psize|_oc|_od)_(.+)$")
+_FILTER_ARG = re.compile(r"^_flt_(\d)_(.+)$")
+
+
+def list_args_problem(views: dict, main) -> str | None:
+    """The Russian reason the list arguments of a screen request cannot be used, or None.
+    `views`: the screens of the page by class name (the main one and its related lists)."""
+    for name, value in request.args.items():
+        match = _LIST_ARG.match(name)
+        if match:
+            problem = _list_arg_problem(match.group(1), views.get(match.group(2)), value)
+            if problem:
+                return problem
+    for name in request.args:
+        match = _FILTER_ARG.match(name)
+        if match:
+            problem = _filter_problem(main, int(match.group(1)), match.group(2),
+                                      request.args.getlist(name))
+            if problem:
+                return problem
+    return None
+
+
+def _list_arg_problem(kind: str, view, value: str) -> str | None:
+    if kind in ("page", "psize"):
+        top = MAX_PAGE_ARG if kind == "page" else MAX_SCREEN_PAGE_SIZE
+        low = 0 if kind == "page" else -1
+        if not re.fullmatch(r"-?[0-9]{1,9}", value.strip()) or not low <= int(value) <= top:
+            what = "Номер страницы" if kind == "page" else "Размер страницы"
+            return f"{what}: ожидается число от {low} до {top}"
+    elif kind == "_od" and value not in ("asc", "desc"):
+        return "Направление сортировки: asc или desc"
+    elif kind == "_oc" and view is not None and value not in (view.order_columns or []):
+        return f"Нельзя сортировать по полю «{value}»"
+    return None
+
+
+def _filter_problem(view, index: int, column: str, values: list[str]) -> str | None:
+    filters = getattr(view, "_filters", None)
+    known = getattr(filters, "_all_filters", {}) if filters is not None else {}
+    if column not in known:
+        return None  # FAB ignores a filter of a column it does not know
+    if index >= len(known[column]):
+        return f"Фильтр № {index} для поля «{column}» не существует"
+    model = view.datamodel.obj
+    mapper = sa_inspect(model)
+    flt = known[column][index]
+    for value in values:
+        if isinstance(flt, FilterRelation) or column in mapper.relationships:
+            ok = value == "" or (re.fullmatch(r"[0-9]{1,10}", value.strip()) is not None
+                                 and int(value) <= MAX_ID)
+        elif column in mapper.columns:
+            ok = _fits_column(mapper.columns[column].type, value.strip())
+        else:
+            ok = True
+        if not ok:
+            return f"Неверное значение фильтра по полю «{column}»: «{value[:50]}»"
+    return None
+
+
+def _fits_column(kind, value: str) -> bool:
+    if value == "" or isinstance(kind, Boolean):
+        return True
+    if isinstance(kind, (Integer, Numeric)):
+        try:
+            number = Decimal(value.replace(",", ".").replace(" ", ""))
+        except ArithmeticError:
+            return False
+        return number.is_finite() and abs(number) < 10 ** 15
+    if isinstance(kind, (Date, DateTime)):
+        formats = ("%Y-%m-%d %H:%M:%S", "%Y-%m-%d %H:%M", *DATETIME_INPUT_FORMATS,
+                   *DATE_INPUT_FORMATS)
+        for fmt in formats:
+            try:
+                dt.datetime.strptime(value, fmt)
+                return True
+            except ValueError:
+                continue
+        return False
+    return True
 
 
 class CrmModelRestApi(ModelRestApi):

@@ -387,6 +387,11 @@ def _bad_json_value(value) -> str | None:
     return None
 
 
+def refuse_with(status: int, message: str):
+    """A refusal with its own Russian message: JSON under /api/, else the error page."""
+    return _refuse(status, message)
+
+
 def _refuse(status: int, message: str):
     if is_api_request():
         return jsonify(message=message), status
