@@ -360,7 +360,7 @@ def list_args_problem(views: dict, main) -> str | None:
 def _list_arg_problem(kind: str, view, value: str) -> str | None:
     if kind in ("page", "psize"):
         top = MAX_PAGE_ARG if kind == "page" else MAX_SCREEN_PAGE_SIZE
-        low = 0 if kind == "page" else -1
+        low = 0 if kind == "page" else 1
         if not re.fullmatch(r"-?[0-9]{1,9}", value.strip()) or not low <= int(value) <= top:
             what = "Номер страницы" if kind == "page" else "Размер страницы"
             return f"{what}: ожидается число от {low} до {top}"
