@@ -199,3 +199,20 @@ def test_broken_list_arguments_on_screens_are_no_500(client, deal, query):
         assert resp.status_code in (200, 400), (url, resp.status_code)
         if resp.status_code == 400:
             _russian(resp)
+
+
+def test_a_token_of_a_removed_user_is_refused_in_russian(app, login):
+    from sqlalchemy import text
+
+    from tests.factories import make_user
+
+    make_user("leaving", ["manager"])
+    client = login("leaving")
+    assert client.api("get", "/api/v1/deal/").status_code == 200
+    uid = db.session.execute(text("SELECT id FROM ab_user WHERE username = 'leaving'")).scalar()
+    db.session.execute(text("DELETE FROM ab_user_role WHERE user_id = :u"), {"u": uid})
+    db.session.execute(text("DELETE FROM ab_user WHERE id = :u"), {"u": uid})
+    db.session.commit()
+    resp = client.api("get", "/api/v1/deal/")
+    assert resp.status_code == 401
+    assert "Пользователь этого токена не найден" in resp.json["message"]

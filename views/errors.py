@@ -100,6 +100,9 @@ FIELD_PATTERNS = [
     (re.compile(r"^Must be one of: (.+)\.$"), "Допустимые значения: {0}"),
     # Flask-AppBuilder's list arguments
     (re.compile(r"^Invalid order by column: (.*)$"), "Нельзя сортировать по полю «{0}»"),
+    # flask-jwt-extended: the token's user is gone or cannot be loaded
+    (re.compile(r"^Error loading the user (.*)$"),
+     "Пользователь этого токена не найден или отключён: войдите заново"),
     (re.compile(r"^Filter column: (.*) not allowed to filter$"),
      "По полю «{0}» нельзя фильтровать"),
     (re.compile(r"^Filter operation: (.*) not allowed on column: (.*)$"),
