@@ -216,3 +216,10 @@ def test_a_token_of_a_removed_user_is_refused_in_russian(app, login):
     resp = client.api("get", "/api/v1/deal/")
     assert resp.status_code == 401
     assert "Пользователь этого токена не найден" in resp.json["message"]
+
+
+def test_a_token_request_without_its_provider_is_a_400(client):
+    resp = client.http.post("/api/v1/security/login", json={"username": "admin",
+                                                            "password": "x"})
+    assert resp.status_code == 400
+    assert resp.json["message"] == {"provider": ["Обязательное поле: db"]}

@@ -427,6 +427,10 @@ def refuse_unreadable_input():
         problem = _bad_json_value(body)
         if problem:
             return _refuse(400, problem)
+        if request.path.endswith("/security/login") and isinstance(body, dict) \
+                and "provider" not in body:
+            # Flask-AppBuilder's login reads the provider its schema does not require.
+            return jsonify(message={"provider": ["Обязательное поле: db"]}), 400
     elif request.mimetype in ("application/x-www-form-urlencoded", "multipart/form-data"):
         for value in request.form.values():
             problem = _bad_text(value)
