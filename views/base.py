@@ -559,11 +559,13 @@ class CrmModelRestApi(ModelRestApi):
             return self.response_422(message=wrong_ids)
         try:
             # No autoflush while the body is loaded attribute by attribute: the checks see
-            # the whole input and nothing half-written reaches the database.
-            with db.session.no_autoflush:
-                item = schema.load(body)
-                self.pre_add(item)
+            # the whole input and nothing half-written reaches the database. The checks
+            # read and lock rows too (the least busy manager): a concurrent save can meet
+            # them there as well as at the write.
             with refusing_database_errors():
+                with db.session.no_autoflush:
+                    item = schema.load(body)
+                    self.pre_add(item)
                 self.datamodel.add(item)
         except ValidationError as err:
             db.session.rollback()
@@ -589,11 +591,11 @@ class CrmModelRestApi(ModelRestApi):
         if wrong_ids:
             return self.response_422(message=wrong_ids)
         try:
-            with db.session.no_autoflush:
-                # A PUT changes what it names; the rest keeps its stored values.
-                item = schema.load({**schema.dump(item), **body}, instance=item)
-                self.pre_update(item)
             with refusing_database_errors():
+                with db.session.no_autoflush:
+                    # A PUT changes what it names; the rest keeps its stored values.
+                    item = schema.load({**schema.dump(item), **body}, instance=item)
+                    self.pre_update(item)
                 self.datamodel.edit(item)
         except ValidationError as err:
             db.session.rollback()
@@ -608,8 +610,8 @@ class CrmModelRestApi(ModelRestApi):
         if item is None:
             return self.response_404()
         try:
-            self.pre_delete(item)
             with refusing_database_errors():
+                self.pre_delete(item)
                 self.datamodel.delete(item)
         except CrmError as exc:
             return self._crm_error(exc)
