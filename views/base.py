@@ -527,7 +527,7 @@ class CrmModelRestApi(ModelRestApi):
     # --- reading a request ------------------------------------------------------------
     def _item(self, pk):
         """The record `pk` names within the row rules, or None: a path that is no number
-        (PUT and DELETE take any text) or a number beyond 64 bits names no record."""
+        (PUT and DELETE take any text) or one beyond an INTEGER key names no record."""
         try:
             number = int(pk)
         except (TypeError, ValueError):

@@ -13,7 +13,6 @@ import re
 from contextlib import contextmanager
 
 import prison
-
 from flask import abort, current_app, jsonify, render_template, request
 from flask_appbuilder.exceptions import DatabaseException
 from markupsafe import escape
@@ -100,13 +99,13 @@ FIELD_PATTERNS = [
     (re.compile(r"^Must be one of: (.+)\.$"), "Допустимые значения: {0}"),
     # Flask-AppBuilder's list arguments
     (re.compile(r"^Invalid order by column: (.*)$"), "Нельзя сортировать по полю «{0}»"),
-    # flask-jwt-extended: the token's user is gone or cannot be loaded
-    (re.compile(r"^Error loading the user (.*)$"),
-     "Пользователь этого токена не найден или отключён: войдите заново"),
     (re.compile(r"^Filter column: (.*) not allowed to filter$"),
      "По полю «{0}» нельзя фильтровать"),
     (re.compile(r"^Filter operation: (.*) not allowed on column: (.*)$"),
      "Операция фильтра «{0}» недоступна для поля «{1}»"),
+    # flask-jwt-extended: the token's user is gone or cannot be loaded
+    (re.compile(r"^Error loading the user (.*)$"),
+     "Пользователь этого токена не найден или отключён: войдите заново"),
 ]
 DB_ERROR_PREFIX = "Database exception occurred"
 DB_ERROR_MESSAGE = ("Запись не сохранена: данные противоречат уже сохранённым "
