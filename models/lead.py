@@ -18,13 +18,6 @@ lead_observer = Table(
 )
 
 
-def email_error(value: str | None) -> str | None:
-    email = (value or "").strip()
-    if email and ("@" not in email or "." not in email.split("@")[-1] or " " in email):
-        return "Неверный адрес электронной почты"
-    return None
-
-
 class Lead(PipelineRecordMixin, AuditedMixin, CheckedMixin, VersionedMixin, TimestampMixin,
            Model):
     __tablename__ = "lead"
@@ -81,8 +74,8 @@ class Lead(PipelineRecordMixin, AuditedMixin, CheckedMixin, VersionedMixin, Time
         if not (v.title or "").strip():
             errors["title"] = "Укажите название лида"
         errors.update(cls.pipeline_errors(v))
-        if email_error(v.email):
-            errors["email"] = email_error(v.email)
+        if rq.email_error(v.email):
+            errors["email"] = rq.email_error(v.email)
         if (v.inn or "").strip() and rq.any_inn_error(v.inn):
             errors["inn"] = rq.any_inn_error(v.inn)
         errors.update(cls.reference_errors(v, "source", "lead_source", "Источники и каналы"))

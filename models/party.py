@@ -32,7 +32,7 @@ class Company(AuditedMixin, CheckedMixin, TimestampMixin, Model):
     __choice_labels__ = {"kind": COMPANY_KIND_LABELS}
     __checked_fields__ = ("kind", "name", "inn", "kpp", "ogrn", "ogrnip", "bik",
                           "settlement_account", "correspondent_account", "passport_series",
-                          "passport_number")
+                          "passport_number", "email")
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     kind: Mapped[str] = mapped_column(String(16), nullable=False, default=CompanyKind.legal.value)
@@ -97,6 +97,7 @@ class Company(AuditedMixin, CheckedMixin, TimestampMixin, Model):
                   and len(v.passport_series) == 4 else "Серия паспорта: 4 цифры")
             check("passport_number", None if (v.passport_number or "").isdigit()
                   and len(v.passport_number) == 6 else "Номер паспорта: 6 цифр")
+        check("email", rq.email_error(v.email))
         if kind != CompanyKind.person.value:
             check("bik", rq.bik_error(v.bik))
             check("settlement_account", rq.settlement_account_error(v.settlement_account, v.bik))
@@ -112,7 +113,7 @@ class Contact(AuditedMixin, CheckedMixin, TimestampMixin, Model):
     __tablename__ = "contact"
     __entity__ = "contact"
     __label__ = "Контакт"
-    __checked_fields__ = ("last_name", "email")
+    __checked_fields__ = ("last_name", "email", "email_extra")
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     last_name: Mapped[str] = mapped_column(String(100), nullable=False, index=True)
@@ -138,9 +139,9 @@ class Contact(AuditedMixin, CheckedMixin, TimestampMixin, Model):
         errors = {}
         if not (v.last_name or "").strip():
             errors["last_name"] = "Укажите фамилию"
-        email = (v.email or "").strip()
-        if email and ("@" not in email or "." not in email.split("@")[-1]):
-            errors["email"] = "Неверный адрес электронной почты"
+        for field in ("email", "email_extra"):
+            if rq.email_error(getattr(v, field)):
+                errors[field] = rq.email_error(getattr(v, field))
         return errors
 
     def __str__(self) -> str:

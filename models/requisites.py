@@ -1,6 +1,9 @@
-"""Check digits of Russian requisites (INN, OGRN, OGRNIP, bank accounts). Pure functions:
-each returns None when the value is right, or a Russian message."""
+"""Check digits of Russian requisites (INN, OGRN, OGRNIP, bank accounts) and the form of an
+e-mail address. Pure functions: each returns None when the value is right, or a Russian
+message."""
 from __future__ import annotations
+
+import re
 
 _INN10 = (2, 4, 10, 3, 5, 9, 4, 6, 8)
 _INN12_1 = (7, 2, 4, 10, 3, 5, 9, 4, 6, 8)
@@ -128,3 +131,19 @@ def make_correspondent_account(prefix19: str, bik: str) -> str:
         if _account_ok("0" + bik[4:6] + account):
             return account
     raise ValueError("no control digit")  # pragma: no cover
+
+
+# name@domain.tld: no spaces, quotes or brackets in the name, no dot at its ends or twice;
+# domain labels of letters (Cyrillic too), digits and inner hyphens; a TLD of letters.
+_EMAIL = re.compile(r"^(?!\.)(?!.*\.\.)[^\s@\"(),:;<>\[\]\\]+(?<!\.)"
+                    r"@(?:[^\W_](?:(?:[^\W_]|-)*[^\W_])?\.)+[^\W\d_]{2,}$")
+EMAIL_MESSAGE = "Неверный адрес электронной почты: ожидается вида name@example.ru"
+
+
+def email_error(value: str | None) -> str | None:
+    email = (value or "").strip()
+    if not email:
+        return None
+    if len(email) > 254 or not _EMAIL.match(email):
+        return EMAIL_MESSAGE
+    return None

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import enum
+import unicodedata
 from dataclasses import dataclass, field as dc_field
 
 from flask import current_app, has_app_context
@@ -89,6 +90,12 @@ class TimelineEntry(Model):
 
     def __str__(self) -> str:
         return f"{self.kind_label}: {self.text[:80]}"
+
+
+def is_blank(text: str | None) -> bool:
+    """Nothing a reader would see: spaces, line breaks and invisible characters (zero-width
+    spaces and joiners, BOM, soft hyphens: Unicode's format and control categories)."""
+    return all(ch.isspace() or unicodedata.category(ch) in ("Cf", "Cc") for ch in text or "")
 
 
 def add_timeline(entity: str, record_id: int, kind: str, text: str, payload=None,

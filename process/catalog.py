@@ -18,7 +18,7 @@ import uuid
 from pathlib import Path
 
 import yaml
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy import inspect as sa_inspect
 
 from app.access import access_table, role_labels
@@ -113,6 +113,7 @@ def install_definition(source_text: str, filename: str,
                 from None
     process = parse_text(source_text, filename)
     digest = sha256(source_text)
+    lock_installs(process.key)
     active = active_version(process.key)
     if active is not None and active.sha256 == digest:
         return active
@@ -137,6 +138,18 @@ def install_definition(source_text: str, filename: str,
     db.session.add(version)
     db.session.flush()
     return version
+
+
+def lock_installs(process_key: str) -> None:
+    """Installs of one process wait for each other, so each reads the active version only
+    after the one before it committed (two would otherwise both deactivate the same version
+    and leave two active). A no-op write takes the lock: the rows of that process on
+    PostgreSQL, the database on SQLite. The first install of a process has no row to lock:
+    two of those at once meet the (key, version) constraint, and the caller installs again."""
+    db.session.execute(update(ProcessVersion)
+                       .where(ProcessVersion.process_key == process_key)
+                       .values(active=ProcessVersion.active)
+                       .execution_options(synchronize_session=False))
 
 
 def _records_on_stage(stage_id: int) -> int:

@@ -1,6 +1,8 @@
 """Lookups and builders shared by the test modules (no tests here)."""
 from __future__ import annotations
 
+import threading
+
 from sqlalchemy import select
 
 from app.extensions import db
@@ -28,3 +30,27 @@ def legal_company(**kw) -> Company:
     db.session.add(company)
     db.session.commit()
     return company
+
+
+def in_threads(app, calls, timeout: float = 60) -> list:
+    """Runs each call in its own thread and app context, all released at once by a barrier;
+    returns their results in order (a call that raised fails the test)."""
+    barrier = threading.Barrier(len(calls))
+    results, errors = [None] * len(calls), []
+
+    def run(i, call):
+        try:
+            with app.app_context():
+                barrier.wait(timeout=10)
+                results[i] = call()
+                db.session.remove()
+        except Exception as exc:  # noqa: BLE001 - reported by the test
+            errors.append(exc)
+
+    threads = [threading.Thread(target=run, args=(i, c)) for i, c in enumerate(calls)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=timeout)
+    assert not errors, errors
+    return results

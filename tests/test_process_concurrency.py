@@ -1,41 +1,17 @@
 """Requests arriving together: seed 001's new requests, created at the same moment, go to
 different managers (the least busy one is counted under a lock, not twice)."""
-import threading
-
 import pytest
 from sqlalchemy import select
 
 from app.extensions import db
 from models.task import Task
+from tests.helpers import in_threads
 from tests.process_flow_helpers import install, stage, user
 
 
 @pytest.fixture()
 def sales(app):
     return install("001_sales.yaml", "sales")
-
-
-def _in_threads(app, calls):
-    """Runs each call in its own thread and app context, all released at once."""
-    barrier = threading.Barrier(len(calls))
-    results, errors = [None] * len(calls), []
-
-    def run(i, call):
-        try:
-            with app.app_context():
-                barrier.wait(timeout=10)
-                results[i] = call()
-                db.session.remove()
-        except Exception as exc:  # noqa: BLE001 - reported by the test
-            errors.append(exc)
-
-    threads = [threading.Thread(target=run, args=(i, c)) for i, c in enumerate(calls)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(timeout=60)
-    assert not errors, errors
-    return results
 
 
 def test_requests_arriving_together_go_to_different_managers(app, login, sales):
@@ -50,7 +26,7 @@ def test_requests_arriving_together_go_to_different_managers(app, login, sales):
             "title": f"Заявка {i}", "pipeline": sales.id,
             "stage": stage(sales, "new").id}).status_code
 
-    codes = _in_threads(app, [create(h, i) for i, h in enumerate(heads)])
+    codes = in_threads(app, [create(h, i) for i, h in enumerate(heads)])
     assert codes == [201] * len(heads)
     db.session.expire_all()
     assignees = [t.assignee_id for t in db.session.scalars(

@@ -2,8 +2,11 @@
 from the access table, row scope, optimistic locking, model checks and typed errors."""
 from __future__ import annotations
 
+import copy
 import csv
+import datetime as dt
 import io
+import math
 import re
 from decimal import Decimal
 
@@ -13,13 +16,23 @@ from flask_appbuilder.models.filters import BaseFilter
 from flask_appbuilder.security.decorators import has_access, protect
 from flask_appbuilder.urltools import get_filter_args, get_order_args
 from sqlalchemy import Boolean, Date, DateTime, Numeric
+from flask_appbuilder.exceptions import InvalidOperationFilterFABException
+from flask_appbuilder.hooks import before_request
+from flask_appbuilder.models.filters import FilterRelation
+from flask_babel import lazy_gettext
+from marshmallow import ValidationError
+from marshmallow_sqlalchemy.fields import Related, RelatedList
+from sqlalchemy import Integer
 from sqlalchemy import inspect as sa_inspect
+from sqlalchemy.exc import StatementError
+from werkzeug.exceptions import RequestEntityTooLarge
 from wtforms import BooleanField
 
 from app.access import API_METHOD_RIGHTS, VIEW_METHOD_RIGHTS
 from app.extensions import db
 from app.formatting import display, format_date, format_datetime, format_money
-from app.forms import LocalDateField, LocalDateTimeField, VersionField, checked_form
+from app.forms import (DATE_INPUT_FORMATS, DATETIME_INPUT_FORMATS, LocalDateField,
+                       LocalDateTimeField, VersionField, checked_form)
 from app.scope import READ, can_see, may_change_stage, request_mode, scope_query
 from errors import CrmError, FieldErrors, StaleRecord
 from models.base import RecordLinkMixin, acting_user
@@ -28,6 +41,7 @@ from models.registry import entity_label, get_record
 from models.user import CrmUser
 from process.service import route_stage_change, transition
 from process.snapshot import is_process_record
+from views.errors import MAX_ID, PAGES, refuse_with, refusing_database_errors
 
 
 # A cell starting with one of these is a formula to a spreadsheet (OWASP: CSV injection).
@@ -92,11 +106,51 @@ def _row_scope_filters(model):
 
 
 def check_model(item) -> None:
-    """Runs the model's own checks (`check()` returns {field: message}) before a save."""
+    """Runs the model's own checks (`check()` returns {field: message}) before a save,
+    after the sizes of its number columns."""
+    errors = number_range_errors(item)
+    if errors:  # before the model's checks, which compare numbers (NaN cannot be compared)
+        raise FieldErrors(errors)
     checker = getattr(item, "check", None)
     errors = checker() if checker else {}
     if errors:
         raise FieldErrors(errors)
+
+
+def _finite(value) -> bool:
+    if isinstance(value, Decimal):
+        return value.is_finite()
+    return not isinstance(value, float) or math.isfinite(value)
+
+
+def number_range_errors(item) -> dict[str, str]:
+    """{field: message} for numbers the column cannot hold: PostgreSQL refuses them at the
+    write (a 500 before), SQLite would store them. INTEGER is 32 bits; NUMERIC(p, s) holds
+    fewer than 10^(p-s)."""
+    errors = {}
+    for column in sa_inspect(type(item)).columns:
+        if column.primary_key or column.foreign_keys:
+            continue
+        value = getattr(item, column.key, None)
+        if value is None or isinstance(value, bool):
+            continue
+        if not _finite(value):
+            errors[column.key] = "Ожидается число (NaN и бесконечность не допускаются)"
+            continue
+        if isinstance(column.type, Numeric) and column.type.precision:
+            limit = 10 ** (column.type.precision - (column.type.scale or 0))
+        elif isinstance(column.type, Integer):
+            limit = MAX_ID + 1
+        else:
+            continue
+        try:
+            too_big = abs(value) >= limit
+        except TypeError:
+            continue  # not a number: the model's own check names it
+        if too_big:
+            errors[column.key] = f"Слишком большое число: по модулю меньше {limit:,}" \
+                .replace(",", "\u00a0")
+    return errors
 
 
 def check_version(item) -> None:
@@ -134,6 +188,46 @@ def check_record_link(item) -> None:
                                         "можете изменять"})
 
 
+class _RefusingWrites:
+    """Mixed into the interface of every screen: a save the database refuses after the
+    checks (a concurrent save of the same record, a duplicate value, a link to a row deleted
+    meanwhile) raises its typed refusal, with the Russian message FAB then flashes."""
+
+    def add(self, item, commit=True):
+        with refusing_database_errors():
+            return super().add(item, commit)
+
+    def edit(self, item, commit=True):
+        try:
+            with refusing_database_errors():
+                return super().edit(item, commit)
+        except CrmError as refusal:
+            # FAB's edit flashes `database_error_message`, not the exception: see below.
+            g.crm_save_refusal = refusal
+            g.crm_refused_pk = item.id
+            raise
+
+    def delete(self, item, commit=True):
+        with refusing_database_errors():
+            return super().delete(item, commit)
+
+
+_REFUSING_INTERFACES: dict[type, type] = {}
+
+
+def refusing_writes(datamodel):
+    """A copy of a view's interface whose writes raise typed refusals (`_RefusingWrites`);
+    each view class keeps its own interface class (PipelineRecordInterface...)."""
+    cls = type(datamodel)
+    if isinstance(datamodel, _RefusingWrites):
+        return datamodel
+    if cls not in _REFUSING_INTERFACES:
+        _REFUSING_INTERFACES[cls] = type(f"Refusing{cls.__name__}", (_RefusingWrites, cls), {})
+    typed = copy.copy(datamodel)
+    typed.__class__ = _REFUSING_INTERFACES[cls]
+    return typed
+
+
 class CrmModelView(ModelView):
     """A generated CRUD screen. Subclasses set `datamodel`, columns and `titles`."""
 
@@ -153,6 +247,7 @@ class CrmModelView(ModelView):
                            "crm_entity": getattr(model, "__entity__", ""),
                            "crm_view": type(self).__name__}
         self.list_title, self.show_title, self.add_title, self.edit_title = self.titles
+        self.datamodel = refusing_writes(self.datamodel)
         self.base_filters = list(self.base_filters or []) + _row_scope_filters(model)
         visible = _visible_related_filters(model)
         self.add_form_query_rel_fields = {**visible, **(self.add_form_query_rel_fields or {})}
@@ -226,6 +321,23 @@ class CrmModelView(ModelView):
         with db.session.no_autoflush:
             return super()._edit(pk)
 
+    @property
+    def database_error_message(self):
+        """What FAB flashes when the save of an edit fails in the database: the refusal of
+        this request (another user saved the record first...), else the generic message."""
+        refusal = g.pop("crm_save_refusal", None)
+        return refusal.message if refusal is not None else lazy_gettext("Database Error")
+
+    # --- list arguments ---------------------------------------------------------------
+    @before_request
+    def _refuse_broken_list_args(self):
+        """FAB reads page, size, order and filter arguments of every list on the page as
+        they come: a word for a page, an unknown column to order by or a filter index beyond
+        the column's filters were a 500. They are refused here with a Russian 400."""
+        problem = list_args_problem({type(v).__name__: v for v in
+                                     [self, *getattr(self, "_related_views", [])]}, self)
+        return refuse_with(400, problem) if problem else None
+
     # --- hooks ------------------------------------------------------------------------
     def pre_add(self, item):
         self._guard(item)
@@ -235,10 +347,11 @@ class CrmModelView(ModelView):
 
     def _guard(self, item) -> None:
         try:
-            check_version(item)
-            check_model(item)
-            check_record_link(item)
-            route_stage_change(item, source="form")
+            with refusing_database_errors():
+                check_version(item)
+                check_model(item)
+                check_record_link(item)
+                route_stage_change(item, source="form")
         except CrmError:
             g.crm_refused_pk = item.id
             # populate_obj already changed the object: forget it before FAB flashes.
@@ -295,6 +408,89 @@ class CrmModelView(ModelView):
         if formatter and value is not None:
             value = formatter(value)
         return csv_cell(value)
+
+
+MAX_SCREEN_PAGE_SIZE = 1000
+_LIST_ARG = re.compile(r"^(page|psize|_oc|_od)_(.+)$")
+_FILTER_ARG = re.compile(r"^_flt_(\d)_(.+)$")
+
+
+def list_args_problem(views: dict, main) -> str | None:
+    """The Russian reason the list arguments of a screen request cannot be used, or None.
+    `views`: the screens of the page by class name (the main one and its related lists)."""
+    for name, value in request.args.items():
+        match = _LIST_ARG.match(name)
+        if match:
+            problem = _list_arg_problem(match.group(1), views.get(match.group(2)), value)
+            if problem:
+                return problem
+    for name in request.args:
+        match = _FILTER_ARG.match(name)
+        if match:
+            problem = _filter_problem(main, int(match.group(1)), match.group(2),
+                                      request.args.getlist(name))
+            if problem:
+                return problem
+    return None
+
+
+def _list_arg_problem(kind: str, view, value: str) -> str | None:
+    if kind in ("page", "psize"):
+        top = MAX_PAGE_ARG if kind == "page" else MAX_SCREEN_PAGE_SIZE
+        low = 0 if kind == "page" else 1
+        if not re.fullmatch(r"-?[0-9]{1,9}", value.strip()) or not low <= int(value) <= top:
+            what = "Номер страницы" if kind == "page" else "Размер страницы"
+            return f"{what}: ожидается число от {low} до {top}"
+    elif kind == "_od" and value not in ("asc", "desc"):
+        return "Направление сортировки: asc или desc"
+    elif kind == "_oc" and view is not None and value not in (view.order_columns or []):
+        return f"Нельзя сортировать по полю «{value}»"
+    return None
+
+
+def _filter_problem(view, index: int, column: str, values: list[str]) -> str | None:
+    filters = getattr(view, "_filters", None)
+    known = getattr(filters, "_all_filters", {}) if filters is not None else {}
+    if column not in known:
+        return None  # FAB ignores a filter of a column it does not know
+    if index >= len(known[column]):
+        return f"Фильтр № {index} для поля «{column}» не существует"
+    model = view.datamodel.obj
+    mapper = sa_inspect(model)
+    flt = known[column][index]
+    for value in values:
+        if isinstance(flt, FilterRelation) or column in mapper.relationships:
+            ok = value == "" or (re.fullmatch(r"[0-9]{1,10}", value.strip()) is not None
+                                 and int(value) <= MAX_ID)
+        elif column in mapper.columns:
+            ok = _fits_column(mapper.columns[column].type, value.strip())
+        else:
+            ok = True
+        if not ok:
+            return f"Неверное значение фильтра по полю «{column}»: «{value[:50]}»"
+    return None
+
+
+def _fits_column(kind, value: str) -> bool:
+    if value == "" or isinstance(kind, Boolean):
+        return True
+    if isinstance(kind, (Integer, Numeric)):
+        try:
+            number = Decimal(value.replace(",", ".").replace(" ", ""))
+        except ArithmeticError:
+            return False
+        return number.is_finite() and abs(number) < 10 ** 15
+    if isinstance(kind, (Date, DateTime)):
+        formats = ("%Y-%m-%d %H:%M:%S", "%Y-%m-%d %H:%M", *DATETIME_INPUT_FORMATS,
+                   *DATE_INPUT_FORMATS)
+        for fmt in formats:
+            try:
+                dt.datetime.strptime(value, fmt)
+                return True
+            except ValueError:
+                continue
+        return False
+    return True
 
 
 class CrmModelRestApi(ModelRestApi):
@@ -393,9 +589,9 @@ class CrmModelRestApi(ModelRestApi):
                                 "message": "Недостаточно прав, чтобы перевести запись"})
                 continue
             try:
-                with db.session.no_autoflush:
+                with refusing_database_errors(), db.session.no_autoflush:
                     transition(item, stage, source="bulk")
-                db.session.commit()
+                    db.session.commit()
                 results.append({"id": pk, "ok": True, "message": "Перемещено"})
             except CrmError as exc:
                 db.session.rollback()
@@ -411,32 +607,180 @@ class CrmModelRestApi(ModelRestApi):
                                  message={k: [v] for k, v in exc.errors.items()})
         return self.response(exc.http_status, message=exc.message)
 
-    def post_headless(self):
-        # No autoflush while the body is loaded attribute by attribute: the checks see the
-        # whole input and nothing half-written reaches the database.
+    # --- reading a request ------------------------------------------------------------
+    def _item(self, pk):
+        """The record `pk` names within the row rules, or None: a path that is no number
+        (PUT and DELETE take any text) or one beyond an INTEGER key names no record."""
         try:
-            with db.session.no_autoflush:
-                return super().post_headless()
+            number = int(pk)
+        except (TypeError, ValueError):
+            return None
+        if abs(number) > MAX_ID:
+            return None
+        return self.datamodel.get(number, self._base_filters)
+
+    def _json_object(self):
+        """(body, None) for a JSON object, or (None, the 400/413 answer refusing it)."""
+        if not request.is_json:
+            return None, self.response_400(message="Request is not JSON")
+        try:
+            body = request.get_json(silent=True)
+        except RequestEntityTooLarge:
+            return None, self.response(413, message=PAGES[413][1])
+        if not isinstance(body, dict):
+            return None, self.response_400(message=NOT_AN_OBJECT)
+        return body, None
+
+    # --- writes: FAB's flow with a schema per request and typed refusals ---------------
+    def post_headless(self):
+        body, refused = self._json_object()
+        if refused is not None:
+            return refused
+        schema = fresh_schema(self.add_model_schema)
+        wrong_ids = related_id_errors(schema, body)
+        if wrong_ids:
+            return self.response_422(message=wrong_ids)
+        try:
+            # No autoflush while the body is loaded attribute by attribute: the checks see
+            # the whole input and nothing half-written reaches the database. The checks
+            # read and lock rows too (the least busy manager): a concurrent save can meet
+            # them there as well as at the write.
+            with refusing_database_errors():
+                with db.session.no_autoflush:
+                    item = schema.load(body)
+                    self.pre_add(item)
+                self.datamodel.add(item)
+        except ValidationError as err:
+            db.session.rollback()
+            return self.response_422(message=err.messages)
         except CrmError as exc:
             return self._crm_error(exc)
+        self.post_add(item)
+        return self.response(201, result=schema.dump(item),
+                             id=self.datamodel.get_pk_value(item))
 
     def put_headless(self, pk):
-        model = self.datamodel.obj
-        if hasattr(model, "version") and request.is_json and \
-                "version" not in (request.json or {}):
+        item = self._item(pk)
+        body, refused = self._json_object()
+        if refused is not None:
+            return refused
+        if item is None:
+            return self.response_404()
+        if hasattr(self.datamodel.obj, "version") and "version" not in body:
             return self.response(422, message={"version": [
                 "Укажите version: номер версии записи, которую вы изменяете"]})
+        schema = fresh_schema(self.edit_model_schema)
+        wrong_ids = related_id_errors(schema, body)
+        if wrong_ids:
+            return self.response_422(message=wrong_ids)
         try:
-            with db.session.no_autoflush:
-                return super().put_headless(pk)
+            with refusing_database_errors():
+                with db.session.no_autoflush:
+                    # A PUT changes what it names; the rest keeps its stored values.
+                    item = schema.load({**schema.dump(item), **body}, instance=item)
+                    self.pre_update(item)
+                self.datamodel.edit(item)
+        except ValidationError as err:
+            db.session.rollback()
+            return self.response_422(message=err.messages)
         except CrmError as exc:
             return self._crm_error(exc)
+        self.post_update(item)
+        return self.response(200, result=schema.dump(item))
 
     def delete_headless(self, pk):
+        item = self._item(pk)
+        if item is None:
+            return self.response_404()
         try:
-            return super().delete_headless(pk)
+            with refusing_database_errors():
+                self.pre_delete(item)
+                self.datamodel.delete(item)
         except CrmError as exc:
             return self._crm_error(exc)
+        self.post_delete(item)
+        return self.response(200, message="OK")
+
+    # --- reads --------------------------------------------------------------------------
+    def get_headless(self, pk, **kwargs):
+        if self._item(pk) is None:
+            return self.response_404()
+        return super().get_headless(pk, **kwargs)
+
+    def _handle_filters_args(self, rison_args):
+        # FAB fills the one Filters object of the API class: two lists at once would each
+        # apply the other's filters. Each request fills a copy.
+        filters = copy.copy(self._filters)
+        filters.clear_filters()
+        requested = rison_args.get("filters", [])
+        filters.rest_add_filters(requested)
+        if len(filters.filters) != len(requested):
+            # FAB skips an operation a column does not have instead of refusing it.
+            raise InvalidOperationFilterFABException(UNKNOWN_FILTER)
+        for spec in requested:
+            if isinstance(spec.get("value"), list) and spec.get("opr") not in LIST_FILTERS:
+                raise InvalidOperationFilterFABException(
+                    f"Фильтр «{spec.get('opr')}» по полю «{spec.get('col')}» принимает одно "
+                    "значение, не список")
+        return filters.get_joined_filters(self._base_filters)
+
+    def get_list_headless(self, **kwargs):
+        args = kwargs.get("rison") or {}
+        for key in ("page", "page_size"):
+            value = args.get(key)
+            if value is not None and not 0 <= value <= MAX_PAGE_ARG:
+                return self.response_400(message=f"Параметр {key}: ожидается число от 0 "
+                                                 f"до {MAX_PAGE_ARG}")
+        if not args.get("filters"):
+            return super().get_list_headless(**kwargs)
+        try:
+            return super().get_list_headless(**kwargs)
+        except (TypeError, ValueError, StatementError):
+            # A filter value of the wrong kind (a number where text is compared, a word
+            # where a number is): the query cannot be built or run with it.
+            db.session.rollback()
+            return self.response_400(message=BAD_FILTER_VALUE)
+
+
+def fresh_schema(schema):
+    """A schema object of this request's own. marshmallow-sqlalchemy keeps the record being
+    loaded on the schema object (`schema.instance`) and FAB builds one per API class: two
+    saves at once could load into each other's record or, once the other had reset it,
+    into a new row — an INSERT carrying an edit, answered 200."""
+    return type(schema)()
+
+
+def related_id_errors(schema, body: dict) -> dict[str, list[str]]:
+    """{field: [message]} for a relation given anything but a record number (a list of them
+    for a list): marshmallow-sqlalchemy would build a new record of an object's keys (a
+    TypeError, 500) or look a text up as a number (an error of PostgreSQL)."""
+    errors = {}
+    for name, value in body.items():
+        field = schema.fields.get(name)
+        if isinstance(field, RelatedList):
+            if not isinstance(value, list) or not all(_is_id(v) for v in value):
+                errors[name] = [IDS_EXPECTED]
+        elif isinstance(field, Related) and value is not None and not _is_id(value):
+            errors[name] = [ID_EXPECTED]
+    return errors
+
+
+def _is_id(value) -> bool:
+    """A number a primary key can hold; 0 and negative ones name no record, which the
+    relation check says (`_refuse_unknown_related`)."""
+    return isinstance(value, int) and not isinstance(value, bool) and abs(value) <= MAX_ID
+
+
+UNKNOWN_FILTER = ("Неизвестная операция фильтра: операции каждого поля перечислены в "
+                  "filters ответа _info")
+LIST_FILTERS = ("in", "not_in")
+BAD_FILTER_VALUE = ("Неверное значение фильтра: для текстовых полей — текст, для чисел и "
+                    "номеров записей — число, для дат — дата ГГГГ-ММ-ДД")
+ID_EXPECTED = "Ожидается номер записи (целое число до 2\u00a0147\u00a0483\u00a0647) или null"
+IDS_EXPECTED = "Ожидается список номеров записей (целых чисел)"
+NOT_AN_OBJECT = "Тело запроса должно быть объектом JSON: {\"поле\": значение, ...}"
+# Pages beyond this are empty anyway; the database cannot take an offset past 64 bits.
+MAX_PAGE_ARG = 1_000_000
 
 
 def register(appbuilder, view, name: str, category: str, icon: str = "fa-folder-open-o",

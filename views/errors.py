@@ -8,13 +8,20 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import re
+from contextlib import contextmanager
 
-from flask import current_app, jsonify, render_template, request
+import prison
+from flask import abort, current_app, jsonify, render_template, request
+from flask_appbuilder.exceptions import DatabaseException
 from markupsafe import escape
+from sqlalchemy.exc import DataError, IntegrityError, OperationalError, SQLAlchemyError
+from sqlalchemy.orm.exc import StaleDataError
 from werkzeug.exceptions import HTTPException, InternalServerError
 
 from app.extensions import db
+from errors import CrmError, StaleRecord
 
 log = logging.getLogger(__name__)
 
@@ -79,6 +86,11 @@ FIELD_MESSAGES = {
     "Invalid input type.": "Неверный тип значения",
     "Length must be between 0 and 64.": "Длина не больше 64 символов",
     "Related object does not exist.": "Связанная запись не найдена",
+    "Special numeric values (nan or infinity) are not permitted.":
+        "Ожидается число (NaN и бесконечность не допускаются)",
+    "Not a valid UUID.": "Неверный идентификатор",
+    "Not a valid time.": "Неверное время",
+    "Field may not be blank.": "Поле не может быть пустым",
 }
 # marshmallow's parameterised messages: (pattern, Russian template).
 FIELD_PATTERNS = [
@@ -88,10 +100,24 @@ FIELD_PATTERNS = [
     (re.compile(r"^Must be greater than or equal to (\S+) and less than or equal to (\S+)\.$"),
      "Значение от {0} до {1}"),
     (re.compile(r"^Must be one of: (.+)\.$"), "Допустимые значения: {0}"),
+    # Flask-AppBuilder's list arguments
+    (re.compile(r"^Invalid order by column: (.*)$"), "Нельзя сортировать по полю «{0}»"),
+    (re.compile(r"^Filter column: (.*) not allowed to filter$"),
+     "По полю «{0}» нельзя фильтровать"),
+    (re.compile(r"^Filter operation: (.*) not allowed on column: (.*)$"),
+     "Операция фильтра «{0}» недоступна для поля «{1}»"),
+    # flask-jwt-extended: the token's user is gone or cannot be loaded
+    (re.compile(r"^Error loading the user (.*)$"),
+     "Пользователь этого токена не найден или отключён: войдите заново"),
 ]
 DB_ERROR_PREFIX = "Database exception occurred"
 DB_ERROR_MESSAGE = ("Запись не сохранена: данные противоречат уже сохранённым "
                     "(например, повторяется уникальное значение)")
+# FAB's rison decorator: "Not a valid rison schema <jsonschema's first line>".
+RISON_SCHEMA_PREFIX = "Not a valid rison schema"
+RISON_SCHEMA_MESSAGE = ("Неверный параметр q: недопустимое поле или значение (ожидается "
+                        "rison: page, page_size, order_column, order_direction, filters, "
+                        "columns, keys)")
 
 
 def is_api_request() -> bool:
@@ -133,6 +159,16 @@ def handle_error(exc):
     return render_error_page(status, title, text), status
 
 
+def handle_database_error(exc):
+    """A database error no save helper caught: a refusal a user can cause answers with its
+    status and message; anything else is the 500 it is."""
+    refusal = database_refusal(exc)
+    if refusal is None:
+        return handle_error(InternalServerError(original_exception=exc))
+    _rollback()
+    return _refusal_response(refusal)
+
+
 def render_error_page(status: int, title: str, text: str) -> str:
     """The page in the panel's layout; a bare page if the layout itself fails, so an error
     page never turns into a second error."""
@@ -164,6 +200,8 @@ def _translate_value(value):
             return FIELD_MESSAGES[value]
         if value.startswith(DB_ERROR_PREFIX):
             return DB_ERROR_MESSAGE
+        if value.startswith(RISON_SCHEMA_PREFIX):
+            return RISON_SCHEMA_MESSAGE
         for pattern, template in FIELD_PATTERNS:
             match = pattern.match(value)
             if match:
@@ -195,6 +233,262 @@ def translate_api_errors(response):
         response.set_data(json.dumps(changed, ensure_ascii=False))
     return response
 
+# --- the database's refusals of a save -----------------------------------------------------
+class DatabaseRefusal(CrmError):
+    """The database refused a save the checks let through (a value saved by someone else a
+    moment ago, a link to a row deleted meanwhile): nothing is saved."""
+
+    http_status = 422
+
+
+REFERENCED_MESSAGE = ("Запись не удалена: на неё ссылаются другие записи. Сначала удалите "
+                      "или переназначьте их")
+MISSING_LINK_MESSAGE = "Запись не сохранена: связанная запись не найдена (возможно, её удалили)"
+NOT_NULL_MESSAGE = "Запись не сохранена: не заполнено обязательное поле"
+DATA_MESSAGE = ("Запись не сохранена: значение не помещается в поле (слишком большое число "
+                "или слишком длинный текст)")
+BUSY_MESSAGE = ("Запись сейчас сохраняет другой пользователь: изменения не сохранены. "
+                "Повторите действие через несколько секунд")
+# Two saves of the same records at once: PostgreSQL aborts one of them (a deadlock, a
+# serialization failure, a lock not available), SQLite gives up waiting for its lock.
+_CONFLICT_STATES = {"40P01", "40001", "55P03"}
+
+
+class Busy(CrmError):
+    http_status = 409
+
+
+# PostgreSQL's SQLSTATE and SQLite's wording of the same integrity errors.
+_INTEGRITY_KINDS = (("23505", "UNIQUE", "unique"), ("23503", "FOREIGN KEY", "reference"),
+                    ("23502", "NOT NULL", "not_null"))
+
+
+def _integrity_kind(exc: IntegrityError) -> str:
+    state = getattr(exc.orig, "sqlstate", None)
+    text = str(exc.orig)
+    for code, sqlite_words, kind in _INTEGRITY_KINDS:
+        if state == code or sqlite_words in text:
+            return kind
+    return "other"
+
+
+def database_refusal(exc: BaseException) -> CrmError | None:
+    """The typed refusal for a database error a user's input or a concurrent save caused;
+    None for a fault of the system (a lost connection...), which stays a 500."""
+    if isinstance(exc, DatabaseException) and exc.__cause__ is not None:
+        exc = exc.__cause__  # FAB's interface wraps the error of its commit
+    if isinstance(exc, StaleDataError):
+        return StaleRecord()
+    if isinstance(exc, IntegrityError):
+        kind = _integrity_kind(exc)
+        if kind == "reference":
+            deleting = (exc.statement or "").lstrip().upper().startswith("DELETE")
+            return DatabaseRefusal(REFERENCED_MESSAGE if deleting else MISSING_LINK_MESSAGE)
+        if kind == "not_null":
+            return DatabaseRefusal(NOT_NULL_MESSAGE)
+        return DatabaseRefusal(DB_ERROR_MESSAGE)
+    if isinstance(exc, DataError):
+        return DatabaseRefusal(DATA_MESSAGE)
+    if isinstance(exc, OperationalError):
+        if getattr(exc.orig, "sqlstate", None) in _CONFLICT_STATES:
+            return StaleRecord()
+        if "database is locked" in str(exc.orig):
+            return Busy(BUSY_MESSAGE)
+    return None
+
+
+def concurrent_conflict(exc: BaseException) -> bool:
+    """The error is another transaction doing the same thing at the same moment (the same
+    unique value inserted, a deadlock, a lock waited for too long): worth trying again."""
+    refusal = database_refusal(exc)
+    return isinstance(refusal, (StaleRecord, Busy)) or (
+        isinstance(exc, IntegrityError) and _integrity_kind(exc) == "unique")
+
+
+@contextmanager
+def refusing_database_errors():
+    """Around a save: a database error a user can cause is rolled back and raised as its
+    typed refusal (a concurrent save of the same record is StaleRecord, 409), which the
+    caller answers like any refusal of the checks; anything else propagates."""
+    try:
+        yield
+    except (SQLAlchemyError, DatabaseException) as exc:
+        refusal = database_refusal(exc)
+        if refusal is None:
+            raise
+        _rollback()
+        raise refusal from exc
+
+
+def _refusal_response(refusal: CrmError):
+    """An uncaught refusal (a database refusal outside any save helper) as its status and
+    Russian message, on a page or in JSON."""
+    status = refusal.http_status
+    if is_api_request():
+        return jsonify(message=refusal.message), status
+    title = PAGES.get(status, ("Изменения не сохранены", ""))[0]
+    if status == 409:
+        title = "Изменения не сохранены"
+    return render_error_page(status, title, refusal.message), status
+
+
+# --- input no handler can read ---------------------------------------------------------------
+INT64_MAX = 2 ** 63 - 1
+# Every primary key is an INTEGER: 32 bits on PostgreSQL.
+MAX_ID = 2 ** 31 - 1
+BAD_JSON_MESSAGE = "Тело запроса должно быть в формате JSON (не удалось разобрать)"
+SURROGATE_MESSAGE = ("Текст содержит недопустимые символы (одиночные суррогаты UTF-16): "
+                     "проверьте кодировку")
+NUL_MESSAGE = "Текст содержит недопустимый символ NUL (\\u0000): удалите его"
+NON_FINITE_MESSAGE = "Числа NaN и Infinity не допускаются: укажите обычное число"
+BIG_NUMBER_MESSAGE = "Число слишком большое"
+BAD_RISON_MESSAGE = "Неверный параметр q (ожидается rison, например (page:0,page_size:25))"
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def _may_be_an_id(name: str, value) -> bool:
+    """A record number in the path: an int of the route, or the text `pk` of
+    Flask-AppBuilder's screens (every primary key is an INTEGER)."""
+    if isinstance(value, int):
+        return abs(value) <= MAX_ID
+    if name == "pk" and isinstance(value, str):
+        return bool(re.fullmatch(r"-?[0-9]{1,10}", value)) and abs(int(value)) <= MAX_ID
+    return True
+
+
+def _bad_text(value: str) -> str | None:
+    if "\x00" in value:
+        return NUL_MESSAGE
+    if _SURROGATE.search(value):
+        return SURROGATE_MESSAGE
+    return None
+
+
+def _bad_json_value(value) -> str | None:
+    """Why a parsed JSON body cannot be stored by any handler, or None. Walks the body
+    without recursion, so a deeply nested body is no fault of its own."""
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, str):
+            problem = _bad_text(item)
+        elif isinstance(item, bool):
+            problem = None
+        elif isinstance(item, int):
+            problem = BIG_NUMBER_MESSAGE if abs(item) > INT64_MAX else None
+        elif isinstance(item, float):
+            problem = None if math.isfinite(item) else NON_FINITE_MESSAGE
+        elif isinstance(item, dict):
+            stack.extend(item.keys())
+            stack.extend(item.values())
+            problem = None
+        elif isinstance(item, list):
+            stack.extend(item)
+            problem = None
+        else:
+            problem = None
+        if problem:
+            return problem
+    return None
+
+
+def refuse_with(status: int, message: str):
+    """A refusal with its own Russian message: JSON under /api/, else the error page."""
+    return _refuse(status, message)
+
+
+def _refuse(status: int, message: str):
+    if is_api_request():
+        return jsonify(message=message), status
+    return render_error_page(status, PAGES[status][0], message), status
+
+
+def refuse_unreadable_input():
+    """before_request: input that would reach the database only to fail there (a number
+    beyond 64 bits, a lone surrogate, NUL, NaN, a body that is not JSON, a body over the size
+    limit) is refused here with its Russian message, whichever handler it was meant for."""
+    for name, value in (request.view_args or {}).items():
+        if not _may_be_an_id(name, value):
+            abort(404)  # no record has such a number
+    limit = current_app.config.get("MAX_CONTENT_LENGTH")
+    if limit and request.content_length and request.content_length > limit:
+        abort(413)
+    if is_api_request() and request.args.get("q"):
+        try:
+            prison.loads(request.args["q"])
+        except prison.decoder.ParserException:
+            pass  # Flask-AppBuilder tries it as JSON, then refuses it (translated)
+        except Exception:  # noqa: BLE001 - the parser fails in other ways on some input
+            return _refuse(400, BAD_RISON_MESSAGE)
+    if request.method not in ("POST", "PUT", "PATCH", "DELETE"):
+        return None
+    if request.is_json:
+        body = request.get_json(silent=True)
+        if body is None and request.get_data(cache=True).strip():
+            return _refuse(400, BAD_JSON_MESSAGE)
+        problem = _bad_json_value(body)
+        if problem:
+            return _refuse(400, problem)
+        if request.path.endswith("/security/login") and isinstance(body, dict) \
+                and "provider" not in body:
+            # Flask-AppBuilder's login reads the provider its schema does not require.
+            return jsonify(message={"provider": ["Обязательное поле: db"]}), 400
+    elif request.mimetype in ("application/x-www-form-urlencoded", "multipart/form-data"):
+        for value in request.form.values():
+            problem = _bad_text(value)
+            if problem:
+                return _refuse(400, problem)
+    return None
+
+
+# --- the OpenAPI document -----------------------------------------------------------------------
+_ERROR_BODY = {"application/json": {"schema": {
+    "type": "object", "properties": {"message": {}}}}}
+_ERROR_ANSWERS = {
+    "400": "Неверный запрос: тело или параметры не разобрать",
+    "401": "Нужна авторизация",
+    "403": "Недостаточно прав",
+    "404": "Запись не найдена",
+    "405": "Адрес не поддерживает этот метод (например, номер записи — не число)",
+    "409": "Запись изменена другим пользователем или действие уже выполнено",
+    "413": "Тело запроса больше допустимого",
+    "422": "Данные не прошли проверку: сообщение по каждому полю",
+}
+
+
+def _answers_for(method: str, path: str) -> list[str]:
+    codes = ["400", "401", "403", "404", "422"]
+    if "{" in path:
+        codes.append("405")
+    if method in ("post", "put", "patch", "delete"):
+        codes.append("409")
+    if method in ("post", "put", "patch"):
+        codes.append("413")
+    return codes
+
+
+def document_error_answers(response):
+    """after_request on the OpenAPI document: every operation lists the error answers any
+    API of the panel can give (the refusals of views/base.py and of this module), which
+    Flask-AppBuilder's docstrings leave out; an operation documented with no answer at all
+    gets its 200."""
+    if not request.path.endswith("/_openapi") or response.status_code != 200 \
+            or not response.is_json:
+        return response
+    spec = response.get_json()
+    for path, operations in (spec.get("paths") or {}).items():
+        for method, operation in operations.items():
+            if not isinstance(operation, dict):
+                continue
+            answers = operation.setdefault("responses", {})
+            if not any(code.startswith("2") for code in answers):
+                answers["200"] = {"description": "Выполнено", "content": _ERROR_BODY}
+            for code in _answers_for(method, path):
+                answers.setdefault(code, {"description": _ERROR_ANSWERS[code],
+                                          "content": _ERROR_BODY})
+    response.set_data(json.dumps(spec, ensure_ascii=False))
+    return response
+
 
 _BODY_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 _FORM_TYPES = frozenset({"multipart/form-data", "application/x-www-form-urlencoded"})
@@ -219,8 +513,11 @@ def install(app) -> None:
     app.extensions["crm_error_pages"] = True
     for code in ERROR_CODES:
         app.register_error_handler(code, handle_error)
+    app.register_error_handler(SQLAlchemyError, handle_database_error)
+    app.before_request(refuse_unreadable_input)
     app.after_request(translate_api_errors)
     app.before_request(read_api_body_within_limit)
+    app.after_request(document_error_answers)
 
 
 __all__ = ["install", "handle_error", "PAGES", "InternalServerError"]

@@ -28,6 +28,7 @@ from models.base import acting_user
 from models.registry import get_record
 from rules.engine import manual_actions, why_not
 from views import record_fields
+from views.errors import refusing_database_errors
 from views.task import format_record_link, record_url
 
 
@@ -228,8 +229,9 @@ class StageMoveView(BaseView):
             return _to_login()
         record = _record_to_act_on(entity, pk, user, allowed)
         try:
-            message = act(record)
-            db.session.commit()
+            with refusing_database_errors():  # a move saved meanwhile: StaleRecord
+                message = act(record)
+                db.session.commit()
             flash(message, "success")
         except (CrmError, KeyError) as exc:
             db.session.rollback()

@@ -6,20 +6,34 @@ from __future__ import annotations
 from flask import abort, current_app, flash, redirect, request, url_for
 from flask_appbuilder import BaseView, expose
 from flask_appbuilder.security.decorators import has_access
+from sqlalchemy.exc import SQLAlchemyError
 
 from app.extensions import db
 from errors import DefinitionError
 from models.base import current_actor_id
 from models.pipeline import FIELD_TYPE_LABELS, PIPELINE_ENTITY_LABELS
 from process.catalog import (STAGE_KIND_WORDS, action_words, active_version, active_versions,
-                             definition_of, duration_words, install_definition, parse_text,
-                             required_words, versions_of)
+                             definition_of, duration_words, install_definition, lock_installs,
+                             parse_text, required_words, versions_of)
 from views.base import register
 from views.csrf import check_csrf, csrf_token
+from errors import CrmError
+from views.errors import concurrent_conflict
 
 MAX_DEFINITION_BYTES = 512 * 1024
 NO_FILE = "Выберите файл определения процесса (YAML)"
 TOO_BIG = "Файл определения больше 512 КБ: это не определение процесса"
+# Uploads of one process at once: the one committing second meets the (key, version) or
+# the pipeline code constraint, and installs again on top of the other.
+INSTALL_ATTEMPTS = 3
+
+
+class UploadBusy(CrmError):
+    http_status = 409
+
+    def __init__(self, filename: str):
+        super().__init__(f"{filename}: этот процесс сейчас устанавливают из другой загрузки; "
+                         "обновите страницу, проверьте версии и повторите загрузку")
 
 
 def _can_write() -> bool:
@@ -137,10 +151,8 @@ class ProcessView(BaseView):
                 raise DefinitionError(
                     f"{filename}: key: в файле процесс «{process.key}», а это страница "
                     f"процесса «{expected}»; новый процесс загружайте со списка процессов")
-            before = active_version(process.key)
-            version = install_definition(text, filename, user_id=current_actor_id())
-            db.session.commit()
-        except DefinitionError as exc:
+            before, version = _install(process.key, text, filename)
+        except CrmError as exc:
             return refuse(exc.message, exc.http_status)
         if before is not None and before.id == version.id:
             flash(f"Файл совпадает с активной версией {version.version}: новая версия не "
@@ -149,6 +161,23 @@ class ProcessView(BaseView):
             flash(f"Установлена версия {version.version} процесса «{version.name}»; "
                   "теперь она активна", "success")
         return redirect(url_for(".show", process_key=version.process_key))
+
+
+def _install(process_key: str, text: str, filename: str):
+    """(the version active before, the one active now), committed; an upload of the same
+    process committed meanwhile is installed on, not collided with."""
+    for _attempt in range(INSTALL_ATTEMPTS):
+        try:
+            lock_installs(process_key)
+            before = active_version(process_key)
+            version = install_definition(text, filename, user_id=current_actor_id())
+            db.session.commit()
+            return before, version
+        except SQLAlchemyError as exc:
+            db.session.rollback()
+            if not concurrent_conflict(exc):
+                raise
+    raise UploadBusy(filename)
 
 
 def register_views(appbuilder):

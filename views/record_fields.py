@@ -15,7 +15,6 @@ from decimal import Decimal, InvalidOperation
 from flask import current_app
 from sqlalchemy import Boolean, Date, DateTime, Integer, Numeric, Text, select
 from sqlalchemy import inspect as sa_inspect
-from sqlalchemy.orm.exc import StaleDataError
 
 from app.extensions import db
 from app.formatting import to_local, to_utc
@@ -28,6 +27,7 @@ from models.reference import FIELD_LISTS, ReferenceItem, choice_query
 from models.user import CrmUser
 from process.service import may_move, route_stage_change, transition
 from process.snapshot import STAGE_ATTR, process_of
+from views.errors import refusing_database_errors
 from views.base import CrmModelRestApi, check_model
 from views.pipeline import OTHER, custom_input_row, parse_custom_value
 
@@ -263,11 +263,8 @@ def check_version(record, seen) -> None:
 def commit() -> None:
     """The request's one commit; a record changed meanwhile by someone else is the same
     refusal as on its own form."""
-    try:
+    with refusing_database_errors():
         db.session.commit()
-    except StaleDataError:
-        db.session.rollback()
-        raise StaleRecord() from None
 
 
 # --- the move ----------------------------------------------------------------------------

@@ -19,6 +19,7 @@ from models.registry import entity_label, get_record
 from models.task import OUTCOME_SEPARATOR, TASK_STATUS_LABELS, TaskStatus, outcome_values
 from process.service import outcome_target, route_stage_change
 from views.base import check_model
+from views.errors import refusing_database_errors
 from views.record_fields import (check_version, fill_asked, fillable_fields,
                                  with_companions)
 
@@ -72,6 +73,11 @@ def complete(task, outcome: str | None, result: str | None, values: dict | None 
     """Closes `task` with `outcome` as a save of the task would, after writing `values` to
     the record it belongs to. Everything goes into the caller's session: raises the typed
     refusal (the caller rolls back) or leaves the caller to commit."""
+    with refusing_database_errors():  # a flush meeting a concurrent save: StaleRecord
+        _complete(task, outcome, result, values, record_version, source)
+
+
+def _complete(task, outcome, result, values, record_version, source) -> None:
     db.session.refresh(task, with_for_update=True)  # two clicks at once: one closes it
     if not task.is_open:
         raise TaskClosed(task)

@@ -23,7 +23,8 @@ from errors import UploadRefused
 from models.attachment import Attachment
 from models.base import acting_user, current_actor_id
 from models.registry import model_for
-from models.timeline import COMMENT_MAX_LENGTH, TimelineKind, add_timeline, timeline_for
+from models.timeline import (COMMENT_MAX_LENGTH, TimelineKind, add_timeline, is_blank,
+                             timeline_for)
 from views.base import CrmModelView
 from views.csrf import check_csrf, csrf_token
 from views.errors import render_error_page
@@ -173,7 +174,7 @@ class CommentView(BaseView):
         check_csrf()
         record, view = record_or_abort(entity, record_id)
         text = (request.form.get("text") or "").strip()
-        if not text:
+        if is_blank(text):
             return refuse_on_page(view, record_id, COMMENT_EMPTY)
         if len(text) > COMMENT_MAX_LENGTH:
             return refuse_on_page(view, record_id, COMMENT_TOO_LONG)
@@ -500,7 +501,7 @@ class TimelineApi(_RecordApi):
         body = request.get_json(silent=True)
         text = body.get("text") if isinstance(body, dict) else None
         text = text.strip() if isinstance(text, str) else ""
-        if not text:
+        if is_blank(text):
             return self.response(422, message={"text": [COMMENT_EMPTY]})
         if len(text) > COMMENT_MAX_LENGTH:
             return self.response(422, message={"text": [COMMENT_TOO_LONG]})
