@@ -208,6 +208,26 @@ def install(app) -> None:
         app.cli.add_command(crm)
 
 
+# --- the recycle bin ----------------------------------------------------------------------
+
+trash = AppGroup("trash", help="Корзина: удалённые записи.")
+crm.add_command(trash)
+
+
+@trash.command("purge")
+def trash_purge_command():
+    """Удалить навсегда то, что пролежало в корзине дольше TRASH_RETENTION_DAYS (файлы тоже).
+    То же делает ежедневное задание планировщика «Очистка корзины»."""
+    from app.extensions import db
+    from process.trash import purge_expired
+
+    purged, refused = purge_expired()
+    db.session.commit()
+    click.echo(f"Удалено навсегда: {purged}")
+    for message in refused:
+        click.echo(f"Не удалено: {message}", err=True)
+
+
 @crm.command("serve")
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=8080, show_default=True, type=int)

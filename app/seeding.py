@@ -153,6 +153,11 @@ def seed_all() -> list[str]:
     added = backfill()
     if added:
         lines.append(f"Сроки и напоминания поставлены в расписание: {added}")
+    from process.trash import ensure_purge_scheduled
+
+    if ensure_purge_scheduled():
+        db.session.commit()
+        lines.append("Ежедневная очистка корзины поставлена в расписание")
     username, generated = ensure_admin()
     if generated:
         lines.append(f"Создан администратор {username}, пароль: {generated} "

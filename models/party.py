@@ -8,7 +8,7 @@ from sqlalchemy import Boolean, ForeignKey, Integer, String, Text, func, or_, se
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from models import requisites as rq
-from models.base import AuditedMixin, CheckedMixin, Model, TimestampMixin
+from models.base import AuditedMixin, CheckedMixin, Model, TimestampMixin, TrashableMixin
 
 
 class CompanyKind(str, enum.Enum):
@@ -24,7 +24,7 @@ COMPANY_KIND_LABELS = {
 }
 
 
-class Company(AuditedMixin, CheckedMixin, TimestampMixin, Model):
+class Company(AuditedMixin, CheckedMixin, TimestampMixin, TrashableMixin, Model):
     __tablename__ = "company"
     __entity__ = "company"
     __label__ = "Контрагент"
@@ -107,7 +107,7 @@ class Company(AuditedMixin, CheckedMixin, TimestampMixin, Model):
         return self.name or ""
 
 
-class Contact(AuditedMixin, CheckedMixin, TimestampMixin, Model):
+class Contact(AuditedMixin, CheckedMixin, TimestampMixin, TrashableMixin, Model):
     __tablename__ = "contact"
     __entity__ = "contact"
     __label__ = "Контакт"

@@ -11,7 +11,7 @@ from sqlalchemy import inspect as sa_inspect
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from models.base import (AuditedMixin, CheckedMixin, Model, RecordLinkMixin, TimestampMixin,
-                         current_actor_id, utcnow)
+                         TrashableMixin, TrashChildMixin, current_actor_id, utcnow)
 
 
 class TaskStatus(str, enum.Enum):
@@ -95,7 +95,8 @@ def outcome_values(raw) -> list[str] | None:
 YEARS = (2000, 2100)
 
 
-class Task(AuditedMixin, CheckedMixin, RecordLinkMixin, TimestampMixin, Model):
+class Task(AuditedMixin, CheckedMixin, RecordLinkMixin, TimestampMixin, TrashableMixin,
+           Model):
     """`record_entity`/`record_id`: the record the task belongs to (deal, lead, order...)."""
 
     __tablename__ = "task"
@@ -215,10 +216,11 @@ class Task(AuditedMixin, CheckedMixin, RecordLinkMixin, TimestampMixin, Model):
         return self.title or ""
 
 
-class ChecklistItem(AuditedMixin, CheckedMixin, Model):
+class ChecklistItem(AuditedMixin, CheckedMixin, TrashChildMixin, Model):
     __tablename__ = "task_checklist_item"
     __entity__ = "task_checklist"
     __label__ = "Пункт чек-листа"
+    __trash_parent__ = "task"
     __checked_fields__ = ("task", "text")
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
