@@ -209,6 +209,9 @@ def discard_after_commit(session, storage_names) -> None:
 
 
 def _after_commit(session) -> None:
+    # SQLAlchemy tells the release of a savepoint as a commit too: wait for the real one.
+    if session.in_nested_transaction():
+        return
     names = session.info.pop(_DISCARD_KEY, None)
     if not names:
         return
@@ -224,7 +227,8 @@ def _after_commit(session) -> None:
 
 
 def _after_rollback(session) -> None:
-    session.info.pop(_DISCARD_KEY, None)
+    if not session.in_nested_transaction():
+        session.info.pop(_DISCARD_KEY, None)
 
 
 def install() -> None:
