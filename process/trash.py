@@ -134,6 +134,11 @@ def _targets(model, ids) -> list[tuple[type, int, int | None]]:
     return found
 
 
+def _points(rows) -> str:
+    """"ссылается сделка «Поставка»" or "ссылаются сделка «…», заказ «…»"."""
+    return f"{'ссылается' if len(rows) == 1 else 'ссылаются'} {_named(rows)}"
+
+
 def _named(rows) -> str:
     """"сделка «Поставка», контакт «Иванов Иван»" for the first few, "и ещё N" after."""
     names = []
@@ -210,8 +215,9 @@ def move_to_bin(record, user_id: int | None = None) -> TrashBatch:
     model = type(record)
     live = [r for r in _referrers(model, [record.id]) if r[2] is None]
     if live:
-        raise TrashRefused(f"{model.__label__} «{record}» нельзя удалить: на него ссылается "
-                           f"{_named(live)}. Сначала удалите эти записи или уберите из них "
+        # Only contacts, counterparties and leads are pointed at: "на него" fits them all.
+        raise TrashRefused(f"{model.__label__} «{record}» нельзя удалить: на него "
+                           f"{_points(live)}. Сначала удалите эти записи или уберите из них "
                            "ссылку.")
     members = _new_members(record)
     now = utcnow()
@@ -304,8 +310,8 @@ def _refuse_binned_parents(batch: TrashBatch, members: dict[type, list]) -> None
         elsewhere += [t for t in _targets(model, [r.id for r in rows])
                       if t[2] is not None and t[2] != batch.id]
     if elsewhere:
-        raise TrashRefused(f"{batch}: сначала восстановите {_named(elsewhere)}: эта запись "
-                           "тоже в корзине, а восстанавливаемая ссылается на неё")
+        raise TrashRefused(f"{batch} ссылается на то, что тоже в корзине. Сначала "
+                           f"восстановите из корзины: {_named(elsewhere)}")
     for task in members.get(Task, []):
         _refuse_gone_record(batch, task)
 
@@ -321,8 +327,9 @@ def _refuse_gone_record(batch: TrashBatch, task) -> None:
         raise TrashRefused(f"{batch}: запись, к которой относится задача «{task}», удалена "
                            "навсегда")
     if getattr(record, "trash_batch_id", None) not in (None, batch.id):
-        raise TrashRefused(f"{batch}: сначала восстановите {model.__label__.lower()} "
-                           f"«{record}»: задача относится к ней, а она тоже в корзине")
+        raise TrashRefused(f"{batch}: задача относится к записи, которая тоже в корзине. "
+                           f"Сначала восстановите из корзины: {model.__label__.lower()} "
+                           f"«{record}»")
 
 
 def _unmark(model, ids, batch_id: int) -> int:
@@ -380,7 +387,7 @@ def _refuse_referenced(batch: TrashBatch, members: dict[type, list]) -> None:
     for model, rows in members.items():
         outside += [r for r in _referrers(model, [row.id for row in rows]) if r[2] != batch.id]
     if outside:
-        raise TrashRefused(f"{batch}: на запись ссылается {_named(outside)}. Сначала удалите "
+        raise TrashRefused(f"{batch}: на запись {_points(outside)}. Сначала удалите "
                            "навсегда или восстановите и измените эти записи.")
 
 

@@ -17,8 +17,10 @@ from app.extensions import db
 from app.scope import can_see
 from jobs import scheduler
 from jobs.runner import InlineRunner
+from jobs.stats import schedule_counts
 from models.attachment import Attachment
 from models.audit import AuditLog
+from models.base import utcnow
 from models.deal import Deal, DealItem
 from models.notification import Notification
 from models.party import Company
@@ -292,6 +294,7 @@ def test_a_reminder_of_a_binned_deal_waits_and_comes_after_the_restore(app, logi
     assert db.session.scalar(select(func.count(Notification.id))) == 0
     row = db.session.scalar(select(ScheduledAction).where(ScheduledAction.action == "remind"))
     assert row.status == "pending" and row.trash_batch_id == _batch().id
+    assert schedule_counts(utcnow())["pending_due"] == 0  # nothing late for the admin
 
     login("admin").post(f"/trashview/action/restore/{_batch().id}")
     # Its time passed while the deal was in the bin: it comes at the next pass, as after
@@ -322,7 +325,7 @@ def test_a_company_deals_point_at_is_refused_and_restored_after_its_deal(app, lo
     deal_batch, company_batch = db.session.scalars(select(TrashBatch).order_by(TrashBatch.id))
     admin = login("admin")
     resp = admin.post(f"/trashview/action/restore/{deal_batch.id}", follow_redirects=True)
-    assert any("сначала восстановите контрагент «ООО «Эко»»" in m
+    assert any("Сначала восстановите из корзины: контрагент «ООО «Эко»»" in m
                for m in flashes(resp.get_data(as_text=True)))
     # Nor can the company go for good while the binned deal points at it.
     resp = admin.post(f"/trashview/action/purge/{company_batch.id}", follow_redirects=True)
@@ -344,3 +347,36 @@ def test_bad_input_to_the_bin_gets_russian_answers(app, login):
         assert flashes(resp.get_data(as_text=True)), url
     resp = admin.get("/trashview/confirm_purge/987", follow_redirects=True)
     assert "Запись не найдена в корзине" in flashes(resp.get_data(as_text=True))
+
+
+def test_a_notification_about_a_binned_deal_no_longer_opens_it(app, login, deal):
+    note = Notification(user_id=user("manager").id, text=f"Сделка «{DEAL}»: новая задача",
+                        kind="task", entity="deal", record_id=deal.id, source_key="test:1")
+    db.session.add(note)
+    db.session.commit()
+    manager = login("manager")
+    resp = manager.post(f"/notifications/{note.id}/open")
+    assert resp.headers["Location"].endswith(f"/dealview/show/{deal.id}")
+    login("sales_head").post(f"/dealview/delete/{deal.id}")
+    resp = manager.post(f"/notifications/{note.id}/open", follow_redirects=True)
+    assert any("удалена" in m for m in flashes(resp.get_data(as_text=True)))
+
+
+def test_a_task_binned_alone_comes_back_only_to_its_record(app, login, deal):
+    first, _second = _parts(deal.id)["tasks"]
+    head = login("sales_head")
+    head.post(f"/taskview/delete/{first}")
+    assert get_record("task", first) is None and get_record("deal", deal.id) is not None
+    page = login("manager").get(f"/dealview/show/{deal.id}").get_data(as_text=True)
+    assert TASKS[0] not in page and TASKS[1] in page
+    head.post(f"/dealview/delete/{deal.id}")
+    task_batch, deal_batch = db.session.scalars(select(TrashBatch).order_by(TrashBatch.id))
+    assert deal_batch.summary == "1 задача, 1 файл"
+    admin = login("admin")
+    resp = admin.post(f"/trashview/action/restore/{task_batch.id}", follow_redirects=True)
+    assert any(f"Сначала восстановите из корзины: сделка «{DEAL}»" in m
+               for m in flashes(resp.get_data(as_text=True)))
+    admin.post(f"/trashview/action/restore/{deal_batch.id}")
+    admin.post(f"/trashview/action/restore/{task_batch.id}")
+    db.session.expire_all()
+    assert get_record("task", first) is not None and _batch() is None
