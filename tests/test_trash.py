@@ -380,3 +380,22 @@ def test_a_task_binned_alone_comes_back_only_to_its_record(app, login, deal):
     admin.post(f"/trashview/action/restore/{task_batch.id}")
     db.session.expire_all()
     assert get_record("task", first) is not None and _batch() is None
+
+
+def test_the_bin_is_searched_by_kind_and_by_who_deleted(app, login, deal):
+    company = Company(kind="legal", name="ООО «Лютик»", inn="7707083893")
+    db.session.add(company)
+    db.session.commit()
+    login("sales_head").post(f"/dealview/delete/{deal.id}")
+    login("director").post(f"/companyview/delete/{company.id}")
+    admin = login("admin")
+
+    def shown(query):
+        page = admin.get(f"/trashview/list/?{query}").get_data(as_text=True)
+        return {name for name in (DEAL, "ООО «Лютик»") if name in page}
+
+    assert shown("") == {DEAL, "ООО «Лютик»"}
+    assert shown("_flt_3_entity=deal") == {DEAL}
+    assert shown("_flt_3_entity=company") == {"ООО «Лютик»"}
+    assert shown(f"_flt_0_deleted_by={user('director').id}") == {"ООО «Лютик»"}
+    assert "Контрагент" in admin.get("/trashview/list/").get_data(as_text=True)
