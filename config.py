@@ -68,6 +68,8 @@ class Config:
     ).split(",")
     # Werkzeug refuses bodies over this with 413 before any view runs.
     MAX_CONTENT_LENGTH = UPLOAD_MAX_BYTES + 1024 * 1024
+    # Deleted records stay this many days in «Корзина», then a daily job purges them.
+    TRASH_RETENTION_DAYS = int(os.environ.get("TRASH_RETENTION_DAYS", "30"))
 
     # Flask-AppBuilder
     APP_NAME = "CRM"

@@ -15,7 +15,8 @@ import unicodedata
 from pathlib import Path
 
 from flask import current_app
-from sqlalchemy import select
+from sqlalchemy import event, select
+from sqlalchemy.orm import Session
 
 from app.extensions import db
 from errors import UploadRefused
@@ -23,6 +24,8 @@ from models.attachment import Attachment
 from models.timeline import add_timeline
 
 CHUNK = 64 * 1024
+# Session.info key: storage names to remove from disk after the commit.
+_DISCARD_KEY = "crm_discard_files"
 MAX_NAME_LENGTH = 200
 # Characters Windows or shells treat specially, and ASCII control characters.
 _UNSAFE = re.compile(r'[<>:"/\\|?*\x00-\x1f\x7f]')
@@ -107,8 +110,12 @@ def _content_type(name: str, declared: str | None) -> str:
 
 def path_of(attachment: Attachment) -> Path:
     """The file on disk; refuses a stored name that would leave UPLOAD_DIR."""
+    return stored_path(attachment.storage_name)
+
+
+def stored_path(storage_name: str) -> Path:
     base = upload_dir().resolve()
-    path = (base / attachment.storage_name).resolve()
+    path = (base / storage_name).resolve()
     if base not in path.parents:
         raise UploadRefused("Файл недоступен.")
     return path
@@ -182,11 +189,49 @@ def delete_attachment(attachment: Attachment, user_id: int | None = None,
 
 def discard_file(attachment: Attachment) -> None:
     """Removes the bytes of an attachment whose row is gone (or was never committed)."""
+    _discard_stored(attachment.storage_name)
+
+
+def _discard_stored(storage_name: str) -> None:
     try:
-        path_of(attachment).unlink(missing_ok=True)
+        stored_path(storage_name).unlink(missing_ok=True)
     except (OSError, UploadRefused):
-        current_app.logger.warning("could not remove attachment file %s",
-                                   attachment.storage_name)
+        current_app.logger.warning("could not remove attachment file %s", storage_name)
+
+
+def discard_after_commit(session, storage_names) -> None:
+    """The files of attachments a transaction deletes (a purge of the recycle bin) leave the
+    disk once it commits; nothing leaves if it rolls back."""
+    session.info.setdefault(_DISCARD_KEY, set()).update(storage_names)
+
+
+def _after_commit(session) -> None:
+    # SQLAlchemy tells the release of a savepoint as a commit too: wait for the real one.
+    if session.in_nested_transaction():
+        return
+    names = session.info.pop(_DISCARD_KEY, None)
+    if not names:
+        return
+    # A savepoint rolled back inside the transaction may have kept some of the rows: a
+    # file goes only when no row names it any more. A connection of its own: the session
+    # may not run SQL in this event.
+    table = Attachment.__table__
+    with session.get_bind().connect() as conn:
+        kept = set(conn.scalars(select(table.c.storage_name)
+                                .where(table.c.storage_name.in_(sorted(names)))))
+    for name in names - kept:
+        _discard_stored(name)
+
+
+def _after_rollback(session) -> None:
+    if not session.in_nested_transaction():
+        session.info.pop(_DISCARD_KEY, None)
+
+
+def install() -> None:
+    """Called once by app.listeners.install()."""
+    event.listen(Session, "after_commit", _after_commit)
+    event.listen(Session, "after_rollback", _after_rollback)
 
 
 def attachments_of(entity: str, record_id: int, session=None) -> list[Attachment]:

@@ -27,6 +27,7 @@ from process.catalog import (active_process, active_version, active_versions, ch
                              check_file, find_process, install_file, parse_text, shipped_files,
                              simulate)
 from process.people import users_with_role
+from process.trash import purge_expired
 
 crm = AppGroup("crm", help="Команды CRM: начальные данные, демо-данные, проверки.")
 
@@ -220,6 +221,23 @@ def rules_simulate_command(process_key, stages, values_json, now_text):
 def install(app) -> None:
     if "crm" not in app.cli.commands:
         app.cli.add_command(crm)
+
+
+# --- the recycle bin ----------------------------------------------------------------------
+
+trash = AppGroup("trash", help="Корзина: удалённые записи.")
+crm.add_command(trash)
+
+
+@trash.command("purge")
+def trash_purge_command():
+    """Удалить навсегда то, что пролежало в корзине дольше TRASH_RETENTION_DAYS (файлы тоже).
+    То же делает ежедневное задание планировщика «Очистка корзины»."""
+    purged, refused = purge_expired()
+    db.session.commit()
+    click.echo(f"Удалено навсегда: {purged}")
+    for message in refused:
+        click.echo(f"Не удалено: {message}", err=True)
 
 
 @crm.command("serve")

@@ -2,12 +2,13 @@
 
 Each keeps something true on every path that saves (form, API, job, CLI, demo): the audit
 log, the stage guard, task deadlines as schedule rows, line-item totals, and the embedded
-scheduler's wake-up after a commit that brought new work."""
+scheduler's wake-up after a commit that brought new work; and one on every path that reads:
+records in the recycle bin stay out of sight (models/trash.py)."""
 from __future__ import annotations
 
-from app import audit, deadlines
+from app import attachments, audit, deadlines
 from jobs import embedded
-from models import deal, lines, order
+from models import deal, lines, order, trash
 from process import guard
 
 _installed = False
@@ -18,6 +19,8 @@ def install() -> None:
     if _installed:
         return
     audit.install()
+    trash.install()
+    attachments.install()
     guard.install()
     deadlines.install()
     deal.install_payment_amounts()  # before the totals: a share of the budget as it stood

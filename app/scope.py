@@ -54,7 +54,10 @@ def scope_query(query, model, user, mode: str = READ):
 
 
 def can_see(record, user, mode: str = READ) -> bool:
-    """The same rule for one record (attachments, comments, PDFs of a record)."""
+    """The same rule for one record (attachments, comments, PDFs of a record). Nobody sees
+    a record in the recycle bin (the bin's own screen lists it)."""
+    if getattr(record, "deleted_at", None) is not None:
+        return False
     model = type(record)
     clause = row_clause(model, user, mode)
     if clause is None:

@@ -13,6 +13,7 @@ from sqlalchemy import select
 
 from app.access import access_table
 from app.deadlines import backfill
+from process.trash import ensure_purge_scheduled
 from app.extensions import db
 from app.reference_seed import seed_reference_lists
 from app.seed_records import remember_seeded, seed_record
@@ -139,6 +140,9 @@ def seed_all() -> list[str]:
     added = backfill()
     if added:
         lines.append(f"Сроки и напоминания поставлены в расписание: {added}")
+    if ensure_purge_scheduled():
+        db.session.commit()
+        lines.append("Ежедневная очистка корзины поставлена в расписание")
     username, generated = ensure_admin()
     if generated:
         lines.append(f"Создан администратор {username}, пароль: {generated} "

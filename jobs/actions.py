@@ -16,11 +16,15 @@ from models.process import StageHistory
 from models.registry import model_for
 from models.schedule import ScheduleStatus
 from models.user import CrmUser, Department
+from models.trash import SHOW_BINNED
 from process.people import resolve_people
 from process.service import apply_effects
 from process.snapshot import current_stage, process_of, record_values, template_context
+from process.trash import PURGE_JOB_ACTION, purge_expired
 from rules.durations import add_duration
 from rules.engine import Effect, plan_scheduled
+
+PURGE_EVERY = dt.timedelta(days=1)
 
 
 def _done(row, now) -> None:
@@ -35,8 +39,27 @@ def _cancel(row, now, why: str) -> None:
 
 
 def _record(row):
+    """The row's record, in the recycle bin too (`run_row` holds the row for it then)."""
     model = model_for(row.entity) if row.entity else None
-    return db.session.get(model, row.record_id) if model is not None else None
+    return db.session.get(model, row.record_id, execution_options=SHOW_BINNED) \
+        if model is not None else None
+
+
+def _hold(row, record) -> None:
+    """Its record went to the bin after the row was claimed: it waits for the restore."""
+    row.trash_batch_id = record.trash_batch_id
+    row.status, row.enqueued_at = ScheduleStatus.pending.value, None
+
+
+def _trash_purge(row, now) -> None:
+    """The daily purge of the recycle bin: batches past TRASH_RETENTION_DAYS go for good,
+    files included. The same row carries the next day's run; what could not be purged
+    (a record outside the batch still points at it) is told in its last error."""
+    _purged, refused = purge_expired(now)
+    row.due_at, row.status, row.enqueued_at = (
+        now + PURGE_EVERY, ScheduleStatus.pending.value, None)
+    row.attempts = 0
+    row.last_error = "; ".join(refused)[:2000] or None
 
 
 def _department_head(user_id) -> int | None:
@@ -191,12 +214,19 @@ _ON_TASK = {"task_reminder": _task_reminder, "task_deadline": _task_deadline}
 
 
 def run_row(row, now) -> None:
+    if row.action == PURGE_JOB_ACTION:
+        with acting_as(None):
+            _trash_purge(row, now)
+        return
     runner = _ON_RECORD.get(row.action) or _ON_TASK.get(row.action)
     if runner is None:
         raise PermanentJobError(f"Неизвестное запланированное действие «{row.action}»")
     record = _record(row)
     if record is None:
         _cancel(row, now, "Запись удалена")
+        return
+    if getattr(record, "deleted_at", None) is not None:
+        _hold(row, record)
         return
     with acting_as(None):
         runner(row, record, now)

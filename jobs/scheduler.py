@@ -81,7 +81,8 @@ def _claim(model, due_condition, now: dt.datetime, lost: bool, limit: int) -> li
         stale = and_(stale, or_(model.enqueued_at.is_(None), model.enqueued_at < lease))
     ready = and_(model.status == "pending", due_condition,
                  or_(model.next_attempt_at.is_(None), model.next_attempt_at <= now))
-    condition = or_(ready, stale)
+    # A row held for a record in the recycle bin waits for the restore (process/trash.py).
+    condition = and_(or_(ready, stale), model.trash_batch_id.is_(None))
     query = select(model.id).where(condition).order_by(model.id).limit(limit)
     if db.engine.dialect.name == "postgresql":
         query = query.with_for_update(skip_locked=True, of=model)

@@ -64,8 +64,10 @@ def schedule_counts(now: dt.datetime) -> dict:
     """Counts of schedule rows; "pending_due" are those the scheduler should pick now
     (due, and not waiting out a retry backoff)."""
     col = ScheduledAction
+    # A row held for a record in the recycle bin is not for the scheduler to pick.
     ready = (col.status == ScheduleStatus.pending.value) & (col.due_at <= now) & or_(
-        col.next_attempt_at.is_(None), col.next_attempt_at <= now)
+        col.next_attempt_at.is_(None), col.next_attempt_at <= now) & \
+        col.trash_batch_id.is_(None)
     by_status = dict(db.session.execute(
         select(col.status, func.count()).group_by(col.status)).all())
     pending_due = db.session.scalar(select(func.count()).where(ready)) or 0

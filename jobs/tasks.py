@@ -62,6 +62,8 @@ def _lock(model, ids) -> list:
 
 
 def _runnable(row, now: dt.datetime, due_at) -> bool:
+    if row.trash_batch_id is not None:
+        return False  # held since it was handed over: its record went to the recycle bin
     if due_at > now:
         return False  # its date moved later after it was handed over
     if row.status == "enqueued":

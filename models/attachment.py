@@ -7,10 +7,10 @@ import datetime as dt
 from sqlalchemy import DateTime, ForeignKey, Index, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from models.base import AuditedMixin, Model, current_actor_id, utcnow
+from models.base import AuditedMixin, Model, TrashableMixin, current_actor_id, utcnow
 
 
-class Attachment(AuditedMixin, Model):
+class Attachment(AuditedMixin, TrashableMixin, Model):
     """Audited so that who attached and who deleted a file stays in the journal."""
 
     __tablename__ = "attachment"

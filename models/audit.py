@@ -1,4 +1,5 @@
-"""The audit log: every insert, update and delete of a business record."""
+"""The audit log: every insert, update and delete of a business record, and who moved it to
+the recycle bin, restored it or purged it."""
 from __future__ import annotations
 
 import datetime as dt
@@ -15,7 +16,8 @@ class AuditLog(Model):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow, nullable=False, index=True)
     user_id: Mapped[int | None] = mapped_column(Integer, ForeignKey("ab_user.id"), nullable=True)
-    action: Mapped[str] = mapped_column(String(16), nullable=False)  # insert / update / delete
+    # insert / update / delete, and the recycle bin's trash / restore / purge
+    action: Mapped[str] = mapped_column(String(16), nullable=False)
     entity: Mapped[str] = mapped_column(String(32), nullable=False, index=True)
     record_id: Mapped[int] = mapped_column(Integer, nullable=False, index=True)
     record_repr: Mapped[str | None] = mapped_column(String(300), nullable=True)
@@ -24,7 +26,9 @@ class AuditLog(Model):
 
     user = relationship("CrmUser", foreign_keys=[user_id])
 
-    ACTION_LABELS = {"insert": "Создание", "update": "Изменение", "delete": "Удаление"}
+    ACTION_LABELS = {"insert": "Создание", "update": "Изменение", "delete": "Удаление",
+                     "trash": "Перемещено в корзину", "restore": "Восстановлено из корзины",
+                     "purge": "Удалено навсегда"}
 
     @property
     def action_label(self) -> str:

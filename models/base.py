@@ -7,11 +7,13 @@ import datetime as dt
 from flask import g, has_request_context
 from flask_login import current_user
 from flask_appbuilder.models.sqla import Model
-from sqlalchemy import DateTime, ForeignKey, Integer, String
+from sqlalchemy import DateTime, ForeignKey, Integer, String, select
+from sqlalchemy import inspect as sa_inspect
 from sqlalchemy.orm import Mapped, declared_attr, mapped_column
 
 __all__ = ["Model", "utcnow", "TimestampMixin", "AuditedMixin", "VersionedMixin",
-           "OwnedMixin", "RecordLinkMixin", "current_actor_id", "acting_as", "acting_user"]
+           "OwnedMixin", "RecordLinkMixin", "TrashableMixin", "TrashChildMixin",
+           "current_actor_id", "acting_as", "acting_user"]
 
 # Who is acting when no request is present (CLI, jobs, tests): set with `acting_as`.
 _actor: contextvars.ContextVar[int | None] = contextvars.ContextVar("crm_actor", default=None)
@@ -134,3 +136,39 @@ class CheckedMixin:
 
     def check(self) -> dict[str, str]:
         return type(self).check_values(self)
+
+
+class TrashableMixin:
+    """A record deleted by a person goes to the recycle bin («Корзина», models/trash.py):
+    `deleted_at` hides it from every query of the application until it is restored or
+    purged; `trash_batch_id` names the batch it went there with (the record, its tasks and
+    its files are restored or purged together)."""
+
+    @declared_attr
+    def deleted_at(cls) -> Mapped[dt.datetime | None]:
+        return mapped_column(DateTime, nullable=True, index=True)
+
+    @declared_attr
+    def trash_batch_id(cls) -> Mapped[int | None]:
+        return mapped_column(Integer, ForeignKey("trash_batch.id"), nullable=True, index=True)
+
+    @property
+    def in_trash(self) -> bool:
+        return self.deleted_at is not None
+
+
+class TrashChildMixin:
+    """A row that lives and dies with its parent record (a deal's line items, an event's
+    contact rows): hidden while the parent is in the bin, purged with it.
+    `__trash_parent__` names the many-to-one relationship to the parent."""
+
+    __trash_parent__: str = ""
+
+    @classmethod
+    def parent_not_binned(cls):
+        """SQL: the row's parent record is not in the bin. The subquery reads the parent's
+        table, not its class, so the bin's own criteria (models/trash.py) do not empty it."""
+        rel = sa_inspect(cls).relationships[cls.__trash_parent__]
+        (fk,) = rel.local_columns
+        parent = rel.mapper.local_table
+        return fk.not_in(select(parent.c.id).where(parent.c.deleted_at.is_not(None)))

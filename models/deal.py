@@ -12,7 +12,8 @@ from sqlalchemy import (Boolean, Column, Date, DateTime, ForeignKey, Integer, Nu
 from sqlalchemy import inspect as sa_inspect
 from sqlalchemy.orm import Mapped, Session, mapped_column, relationship
 
-from models.base import (AuditedMixin, CheckedMixin, Model, TimestampMixin, VersionedMixin)
+from models.base import (AuditedMixin, CheckedMixin, Model, TimestampMixin, TrashableMixin,
+                         TrashChildMixin, VersionedMixin)
 from models.pipeline import PipelineRecordMixin, Stage, StageKind, install_stage_tracking
 from models.lines import LineTotals, number_errors
 from models.product import LineItemMixin
@@ -41,7 +42,7 @@ def _dec(value) -> Decimal:
 
 
 class Deal(PipelineRecordMixin, AuditedMixin, CheckedMixin, VersionedMixin, TimestampMixin,
-           Model):
+           TrashableMixin, Model):
     __tablename__ = "deal"
     __entity__ = "deal"
     __label__ = "Сделка"
@@ -117,12 +118,14 @@ class Deal(PipelineRecordMixin, AuditedMixin, CheckedMixin, VersionedMixin, Time
 install_stage_tracking(Deal)
 
 
-class DealItem(LineItemMixin, AuditedMixin, CheckedMixin, TimestampMixin, Model):
+class DealItem(LineItemMixin, AuditedMixin, CheckedMixin, TimestampMixin, TrashChildMixin,
+               Model):
     """A line of a deal. Department, responsible and the grey flag come from the product."""
 
     __tablename__ = "deal_item"
     __entity__ = "deal_item"
     __label__ = "Позиция сделки"
+    __trash_parent__ = "deal"
     __checked_fields__ = ("deal", "name", "quantity", "price")
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -169,12 +172,14 @@ class DealItem(LineItemMixin, AuditedMixin, CheckedMixin, TimestampMixin, Model)
         return self.name or (self.product.name if self.product else f"Позиция №{self.id}")
 
 
-class PaymentScheduleEntry(AuditedMixin, CheckedMixin, TimestampMixin, Model):
+class PaymentScheduleEntry(AuditedMixin, CheckedMixin, TimestampMixin, TrashChildMixin,
+                           Model):
     """A planned payment of a deal: a share of the budget, due on a date."""
 
     __tablename__ = "payment_schedule"
     __entity__ = "payment_schedule"
     __label__ = "Платёж по графику"
+    __trash_parent__ = "deal"
     __checked_fields__ = ("deal", "percent", "amount", "planned_date")
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)

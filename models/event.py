@@ -15,7 +15,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship, validates
 from sqlalchemy.orm.attributes import set_committed_value
 
 from models.base import (AuditedMixin, CheckedMixin, Model, RecordLinkMixin, TimestampMixin,
-                         utcnow)
+                         TrashableMixin, TrashChildMixin, utcnow)
 from models.task import record_link_errors
 
 
@@ -74,7 +74,8 @@ def _related(values, name):
     return value
 
 
-class Event(AuditedMixin, CheckedMixin, RecordLinkMixin, TimestampMixin, Model):
+class Event(AuditedMixin, CheckedMixin, RecordLinkMixin, TimestampMixin, TrashableMixin,
+            Model):
     """`record_entity`/`record_id`: the record this event was created on the basis of."""
 
     __tablename__ = "event"
@@ -195,12 +196,13 @@ class Event(AuditedMixin, CheckedMixin, RecordLinkMixin, TimestampMixin, Model):
         return f"{self.kind_label or 'Событие'} № {self.number or self.id or ''}".strip()
 
 
-class EventContactRow(AuditedMixin, CheckedMixin, Model):
+class EventContactRow(AuditedMixin, CheckedMixin, TrashChildMixin, Model):
     """A row of the event's contact table: who was reached and how."""
 
     __tablename__ = "event_contact_row"
     __entity__ = "event_contact"
     __label__ = "Контакт события"
+    __trash_parent__ = "event"
     __checked_fields__ = ("event", "contact", "how_to_reach")
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)

@@ -7,7 +7,8 @@ from sqlalchemy import Column, DateTime, ForeignKey, Integer, String, Table, Tex
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from models import requisites as rq
-from models.base import (AuditedMixin, CheckedMixin, Model, TimestampMixin, VersionedMixin)
+from models.base import (AuditedMixin, CheckedMixin, Model, TimestampMixin, TrashableMixin,
+                         VersionedMixin)
 from models.pipeline import PipelineRecordMixin, install_stage_tracking
 
 lead_observer = Table(
@@ -19,7 +20,7 @@ lead_observer = Table(
 
 
 class Lead(PipelineRecordMixin, AuditedMixin, CheckedMixin, VersionedMixin, TimestampMixin,
-           Model):
+           TrashableMixin, Model):
     __tablename__ = "lead"
     __entity__ = "lead"
     __label__ = "Лид"

@@ -12,7 +12,7 @@ from sqlalchemy.orm import (Mapped, attributes, mapped_column, object_session,
 from sqlalchemy import inspect as sa_inspect
 
 from models.base import (AuditedMixin, CheckedMixin, Model, RecordLinkMixin, TimestampMixin,
-                         VersionedMixin, utcnow)
+                         TrashableMixin, TrashChildMixin, VersionedMixin, utcnow)
 from models.lines import LineTotals, money, number_errors
 from models.product import LineItemMixin, Product
 from models.reference import ReferenceItem
@@ -45,7 +45,7 @@ DRAFT_STATUSES = (OrderStatus.request.value, OrderStatus.cancelled.value)
 
 
 class Order(AuditedMixin, CheckedMixin, VersionedMixin, RecordLinkMixin, TimestampMixin,
-            Model):
+            TrashableMixin, Model):
     """`record_entity`/`record_id` (RecordLinkMixin): the record the order was created on the
     basis of (a deal, an event...)."""
 
@@ -163,10 +163,12 @@ class Order(AuditedMixin, CheckedMixin, VersionedMixin, RecordLinkMixin, Timesta
         return f"Заказ {self.number or 'без номера'}"
 
 
-class OrderItem(LineItemMixin, AuditedMixin, CheckedMixin, TimestampMixin, Model):
+class OrderItem(LineItemMixin, AuditedMixin, CheckedMixin, TimestampMixin, TrashChildMixin,
+                Model):
     __tablename__ = "customer_order_item"
     __entity__ = "order_item"
     __label__ = "Позиция заказа"
+    __trash_parent__ = "order"
     __checked_fields__ = ("order", "product", "name", "quantity", "price")
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)

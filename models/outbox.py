@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import enum
 
-from sqlalchemy import JSON, DateTime, Integer, String, Text, text
+from sqlalchemy import JSON, DateTime, ForeignKey, Integer, String, Text, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from models.base import Model, utcnow
@@ -69,3 +69,7 @@ class OutboxMessage(Model):
     delivered_via: Mapped[str | None] = mapped_column(String(32))
     created_at: Mapped[dt.datetime] = mapped_column(DateTime, nullable=False, default=utcnow)
     sent_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
+    # Held while its record is in the recycle bin (models/trash.py): the scheduler leaves it
+    # alone until the record is restored; a purge cancels it.
+    trash_batch_id: Mapped[int | None] = mapped_column(Integer, ForeignKey("trash_batch.id"),
+                                                       index=True)

@@ -9,7 +9,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.extensions import db
 from models import requisites as rq
-from models.base import AuditedMixin, CheckedMixin, Model, TimestampMixin
+from models.base import AuditedMixin, CheckedMixin, Model, TimestampMixin, TrashableMixin
 
 
 class CompanyKind(str, enum.Enum):
@@ -25,7 +25,7 @@ COMPANY_KIND_LABELS = {
 }
 
 
-class Company(AuditedMixin, CheckedMixin, TimestampMixin, Model):
+class Company(AuditedMixin, CheckedMixin, TimestampMixin, TrashableMixin, Model):
     __tablename__ = "company"
     __entity__ = "company"
     __label__ = "Контрагент"
@@ -109,7 +109,7 @@ class Company(AuditedMixin, CheckedMixin, TimestampMixin, Model):
         return self.name or ""
 
 
-class Contact(AuditedMixin, CheckedMixin, TimestampMixin, Model):
+class Contact(AuditedMixin, CheckedMixin, TimestampMixin, TrashableMixin, Model):
     __tablename__ = "contact"
     __entity__ = "contact"
     __label__ = "Контакт"

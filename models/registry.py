@@ -65,7 +65,8 @@ def entity_label(entity: str) -> str:
 
 
 def get_record(entity: str, record_id, session=None):
-    """The record (entity, id), or None when the entity or the record does not exist."""
+    """The record (entity, id), or None when the entity or the record does not exist or
+    the record is in the recycle bin."""
     model = model_for(entity)
     if model is None:
         return None
@@ -75,4 +76,9 @@ def get_record(entity: str, record_id, session=None):
         return None
     if session is None:
         session = db.session
-    return session.get(model, record_id)
+    record = session.get(model, record_id)
+    # The bin's criteria act on queries; an object this session already holds is handed
+    # out by `get` without one.
+    if getattr(record, "deleted_at", None) is not None:
+        return None
+    return record

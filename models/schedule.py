@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import enum
 
-from sqlalchemy import JSON, Boolean, DateTime, Integer, String, Text
+from sqlalchemy import JSON, Boolean, DateTime, ForeignKey, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from models.base import Model, utcnow
@@ -27,7 +27,7 @@ SCHEDULE_STATUS_LABELS = {
 ACTION_LABELS = {
     "remind": "Напоминание", "schedule": "Отложенное действие", "repeat": "Повтор",
     "task_deadline": "Срок задачи", "task_reminder": "Напоминание по задаче",
-    "stage_deadline": "Срок этапа",
+    "stage_deadline": "Срок этапа", "trash_purge": "Очистка корзины",
 }
 
 
@@ -63,3 +63,7 @@ class ScheduledAction(Model):
     transition_id: Mapped[str | None] = mapped_column(String(64), index=True)
     effect_key: Mapped[str] = mapped_column(String(200), unique=True, nullable=False)
     created_at: Mapped[dt.datetime] = mapped_column(DateTime, nullable=False, default=utcnow)
+    # Held while its record is in the recycle bin (models/trash.py): the scheduler leaves it
+    # alone until the record is restored; a purge cancels it.
+    trash_batch_id: Mapped[int | None] = mapped_column(Integer, ForeignKey("trash_batch.id"),
+                                                       index=True)

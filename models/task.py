@@ -12,7 +12,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.extensions import db
 from models.base import (AuditedMixin, CheckedMixin, Model, RecordLinkMixin, TimestampMixin,
-                         current_actor_id, utcnow)
+                         TrashableMixin, TrashChildMixin, current_actor_id, utcnow)
 from models.registry import entity_label, get_record, model_for
 
 
@@ -93,7 +93,8 @@ def outcome_values(raw) -> list[str] | None:
 YEARS = (2000, 2100)
 
 
-class Task(AuditedMixin, CheckedMixin, RecordLinkMixin, TimestampMixin, Model):
+class Task(AuditedMixin, CheckedMixin, RecordLinkMixin, TimestampMixin, TrashableMixin,
+           Model):
     """`record_entity`/`record_id`: the record the task belongs to (deal, lead, order...)."""
 
     __tablename__ = "task"
@@ -213,10 +214,11 @@ class Task(AuditedMixin, CheckedMixin, RecordLinkMixin, TimestampMixin, Model):
         return self.title or ""
 
 
-class ChecklistItem(AuditedMixin, CheckedMixin, Model):
+class ChecklistItem(AuditedMixin, CheckedMixin, TrashChildMixin, Model):
     __tablename__ = "task_checklist_item"
     __entity__ = "task_checklist"
     __label__ = "Пункт чек-листа"
+    __trash_parent__ = "task"
     __checked_fields__ = ("task", "text")
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)

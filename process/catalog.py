@@ -34,6 +34,7 @@ from models.order import Order
 from models.pipeline import CustomFieldDef, Pipeline, Stage
 from models.process import ProcessVersion
 from models.reference import ReferenceItem, ReferenceList
+from models.trash import SHOW_BINNED
 from rules.actions import ACTIONS
 from rules.definition import ActionDef, Catalog, ProcessDef, load_yaml, parse
 from rules.durations import DurationError, parse_duration
@@ -153,8 +154,10 @@ def lock_installs(process_key: str) -> None:
 
 
 def _records_on_stage(stage_id: int) -> int:
+    # Records in the recycle bin hold their stage too: a restore brings them back to it.
     return sum(db.session.scalar(select(func.count()).select_from(m)
-                                 .where(m.stage_id == stage_id)) or 0 for m in (Lead, Deal))
+                                 .where(m.stage_id == stage_id)
+                                 .execution_options(**SHOW_BINNED)) or 0 for m in (Lead, Deal))
 
 
 def _sync_pipeline(process: ProcessDef, filename: str) -> Pipeline:

@@ -27,6 +27,7 @@ from models.schedule import ScheduledAction
 from models.registry import model_for
 from models.task import OPEN_TASK_STATUSES, OUTCOME_SEPARATOR, Task, TaskStatus
 from models.timeline import add_timeline
+from models.trash import SHOW_BINNED
 from process import guard
 from process.effects.context import EffectContext
 from process.effects.registry import handler_for
@@ -330,7 +331,8 @@ def create_based_on(record, key: str, chosen_user_id: int | None = None,
 def _click_applied(effects) -> bool:
     """Any effect of this click already written (a task, a message or a schedule row)."""
     keys = [e.key for e in effects]
-    return any(db.session.scalar(select(model.id).where(model.effect_key.in_(keys)))
+    return any(db.session.scalar(select(model.id).where(model.effect_key.in_(keys))
+                                 .execution_options(**SHOW_BINNED))
                is not None for model in (Task, OutboxMessage, ScheduledAction))
 
 

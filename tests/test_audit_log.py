@@ -11,6 +11,7 @@ from app.extensions import db
 from models.audit import AuditLog
 from models.party import Company
 from models.task import Task
+from models.trash import SHOW_BINNED
 from models.user import CrmUser
 
 LEGAL = {"kind": "legal", "name": "ООО «Ромашка»", "inn": "7707083893"}
@@ -45,14 +46,15 @@ def test_insert_update_delete_are_logged_with_the_user(login):
     assert update.changes["name"] == ["ООО «Ромашка»", "ООО «Лютик»"]
     assert "updated_at" not in update.changes
 
+    # A deletion moves the company to the recycle bin (tests/test_trash.py tells the rest).
     director = login("director")
     assert director.post(f"/companyview/delete/{company_id}").status_code == 302
     db.session.expire_all()
-    assert db.session.get(Company, company_id) is None
-    (delete,) = _rows(entity="company", action="delete")
+    assert db.session.get(Company, company_id, execution_options=SHOW_BINNED).in_trash
+    (delete,) = _rows(entity="company", action="trash")
     assert delete.user_id == _user_id("director")
     assert delete.record_id == company_id
-    assert delete.changes["name"] == ["ООО «Лютик»", None]
+    assert delete.record_repr == "ООО «Лютик»"
 
 
 def test_api_changes_are_logged_too(client):

@@ -6,6 +6,7 @@ from decimal import Decimal
 
 from app.extensions import db
 from models.deal import Deal
+from models.registry import get_record
 from tests.conftest import flashes
 from tests.helpers import ref_item as ref, user
 from tests.test_pipeline_fixtures import make_deal, make_pipeline, stage
@@ -80,7 +81,7 @@ def test_deal_edited_and_deleted_through_forms(login):
     assert deal.version == 2
     head.post(f"/dealview/delete/{deal.id}", follow_redirects=True)
     db.session.expire_all()
-    assert db.session.get(Deal, deal.id) is None
+    assert get_record("deal", deal.id) is None  # in the recycle bin (tests/test_trash.py)
 
 
 def test_closing_stage_sets_closed_at(login):
@@ -133,7 +134,7 @@ def test_deal_crud_through_api(login):
     gone = head.api("delete", f"/api/v1/deal/{deal_id}")
     assert gone.status_code == 200, gone.json
     db.session.expire_all()
-    assert db.session.get(Deal, deal_id) is None
+    assert get_record("deal", deal_id) is None
 
 
 def test_api_refuses_stage_of_another_pipeline_with_422(client):

@@ -9,6 +9,7 @@ from flask import g
 from app.extensions import db
 from errors import FieldErrors
 from models.order import Order, OrderItem
+from models.registry import get_record
 from tests.test_order_support import company, order, product, ref_item, user
 
 
@@ -144,7 +145,7 @@ def test_order_edit_and_delete_through_form(client):
     assert saved.version == 2
     client.post(f"/orderview/delete/{ordr.id}", follow_redirects=True)
     db.session.expire_all()
-    assert db.session.get(Order, ordr.id) is None
+    assert get_record("order", ordr.id) is None  # in the recycle bin, its lines hidden with it
     assert db.session.query(OrderItem).count() == 0
 
 

@@ -12,6 +12,7 @@ from app.extensions import db
 from models.audit import AuditLog
 from models.registry import entity_label
 from models.timeline import changes_in_words, technical_details
+from models.trash import PURGE, RESTORE, TRASH, trash_words
 from views.base import CrmModelView, register
 from views.timeline import view_for_entity
 
@@ -24,6 +25,8 @@ AUDIT_LABELS = {
 
 
 def _changes_words(self) -> str:
+    if self.action in (TRASH, RESTORE, PURGE):
+        return trash_words(self.changes)
     return changes_in_words(self.entity, self.action, self.changes, record_id=self.record_id)
 
 
@@ -34,7 +37,7 @@ def _entity_label(self) -> str:
 def _record_link(self):
     """The record's page when it still exists and has a screen; its name otherwise."""
     name = self.record_repr or f"№{self.record_id}"
-    if self.action != "delete":
+    if self.action not in ("delete", PURGE):
         view = view_for_entity(self.entity)
         if view is not None:
             url = url_for(f"{view.endpoint}.show", pk=self.record_id)

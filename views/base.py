@@ -10,7 +10,7 @@ import math
 import re
 from decimal import Decimal
 
-from flask import Response, g, redirect, request, url_for
+from flask import Response, abort, flash, g, redirect, request, url_for
 from flask_appbuilder import ModelRestApi, ModelView, expose
 from flask_appbuilder.models.filters import BaseFilter
 from flask_appbuilder.security.decorators import has_access, protect
@@ -35,12 +35,13 @@ from app.forms import (DATE_INPUT_FORMATS, DATETIME_INPUT_FORMATS, LocalDateFiel
                        LocalDateTimeField, VersionField, checked_form)
 from app.scope import READ, can_see, may_change_stage, request_mode, scope_query
 from errors import CrmError, FieldErrors, StaleRecord
-from models.base import RecordLinkMixin, acting_user
+from models.base import RecordLinkMixin, acting_user, current_actor_id
 from models.labels import COMMON_LABELS  # for every entity; a view adds or overrides its own
 from models.registry import entity_label, get_record
 from models.user import CrmUser
 from process.service import route_stage_change, transition
 from process.snapshot import is_process_record
+from process.trash import MOVED, is_trashable, move_to_bin
 from views.errors import MAX_ID, PAGES, refuse_with, refusing_database_errors
 
 
@@ -376,6 +377,26 @@ class CrmModelView(ModelView):
             return redirect(url_for(f"{self.endpoint}.edit", pk=pk))
         return super().post_edit_redirect()
 
+    def _delete(self, pk):
+        """A business record goes to the recycle bin with its tasks and files
+        (process/trash.py), found through the same row rule (WRITE) as before."""
+        if not is_trashable(self.datamodel.obj):
+            return super()._delete(pk)
+        item = self.datamodel.get(pk, self._base_filters)
+        if not item:
+            abort(404)
+        try:
+            self.pre_delete(item)
+            move_to_bin(item, current_actor_id())
+            db.session.commit()
+        except CrmError as exc:
+            db.session.rollback()
+            flash(exc.message, "danger")
+        else:
+            self.post_delete(item)
+            flash(MOVED, "success")
+        self.update_redirect()
+
     # --- export -----------------------------------------------------------------------
     @expose("/export/")
     @has_access
@@ -688,11 +709,24 @@ class CrmModelRestApi(ModelRestApi):
         self.post_update(item)
         return self.response(200, result=schema.dump(item))
 
+    def _move_to_bin(self, pk):
+        """DELETE of a business record: to the recycle bin, same answer as a delete."""
+        item = self.datamodel.get(pk, self._base_filters)
+        if not item:
+            return self.response_404()
+        self.pre_delete(item)
+        move_to_bin(item, current_actor_id())
+        db.session.commit()
+        self.post_delete(item)
+        return self.response(200, message="OK")
+
     def delete_headless(self, pk):
         item = self._item(pk)
         if item is None:
             return self.response_404()
         try:
+            if is_trashable(self.datamodel.obj):
+                return self._move_to_bin(pk)
             with refusing_database_errors():
                 self.pre_delete(item)
                 self.datamodel.delete(item)

@@ -32,6 +32,7 @@ from models.pipeline import (FIELD_TYPE_LABELS, PIPELINE_ENTITY_LABELS, STAGE_KI
                              CustomFieldDef, Pipeline, Stage, StageKind)
 from models.reference import ReferenceItem, ReferenceList, choice_query
 from models.task import OPEN_TASK_STATUSES, Task, open_task_exists
+from models.trash import SHOW_BINNED
 from models.user import CrmUser
 from process.guard import readonly_now
 from views.base import CrmModelRestApi, CrmModelView, register
@@ -48,9 +49,11 @@ class InUseError(CrmError):
 
 
 def _records_on(column, value) -> int:
-    """How many leads and deals hold `value` in `column` ("pipeline_id" or "stage_id")."""
+    """How many leads and deals hold `value` in `column` ("pipeline_id" or "stage_id"),
+    those in the recycle bin included: a restore brings them back to it."""
     return sum(db.session.scalar(select(func.count()).select_from(m)
-                                 .where(getattr(m, column) == value)) or 0
+                                 .where(getattr(m, column) == value)
+                                 .execution_options(**SHOW_BINNED)) or 0
                for m in (Lead, Deal))
 
 

@@ -22,7 +22,7 @@ from app.scope import can_see
 from errors import UploadRefused
 from models.attachment import Attachment
 from models.base import acting_user, current_actor_id
-from models.registry import model_for
+from models.registry import get_record, model_for
 from models.timeline import (COMMENT_MAX_LENGTH, TimelineKind, add_timeline, is_blank,
                              timeline_for)
 from views.base import CrmModelView
@@ -83,12 +83,20 @@ def find_record(entity: str, record_id: int):
     resource = resource_for_entity(entity, view)
     if model is None or resource is None:
         return None, 404
-    record = db.session.get(model, record_id)
+    record = get_record(entity, record_id)
     if record is None:
         return None, 404
     if not has_right("read", resource) or not can_see(record, _user()):
         return None, 403
     return record, view
+
+
+def live_attachment(pk):
+    """The file, or None when there is none or it is in the recycle bin with its record
+    (an object this session already holds comes back from `get` without the bin's
+    criteria)."""
+    attachment = db.session.get(Attachment, pk)
+    return None if attachment is None or attachment.in_trash else attachment
 
 
 def record_or_abort(entity: str, record_id: int):
@@ -225,7 +233,7 @@ class AttachmentView(BaseView):
     @expose("/download/<int:pk>", methods=["GET"])
     @has_access
     def download(self, pk):
-        attachment = db.session.get(Attachment, pk)
+        attachment = live_attachment(pk)
         if attachment is None:
             abort(404)
         record_or_abort(attachment.entity, attachment.record_id)
@@ -235,7 +243,7 @@ class AttachmentView(BaseView):
     @has_access
     def delete(self, pk):
         check_csrf()
-        attachment = db.session.get(Attachment, pk)
+        attachment = live_attachment(pk)
         if attachment is None:
             abort(404)
         _record, view = record_or_abort(attachment.entity, attachment.record_id)
@@ -366,7 +374,7 @@ class AttachmentApi(_RecordApi):
         return self.response(201, result=_attachment_json(attachment))
 
     def _attachment(self, pk):
-        attachment = db.session.get(Attachment, pk)
+        attachment = live_attachment(pk)
         if attachment is None:
             return None, self.response(404, message="Файл не найден")
         _record, error = self._record(attachment.entity, attachment.record_id)

@@ -9,6 +9,7 @@ from typing import Callable
 from sqlalchemy import select
 
 from app.extensions import db
+from models.trash import SHOW_BINNED
 
 
 @dataclass(frozen=True)
@@ -22,6 +23,7 @@ class EffectContext:
 
 
 def already_applied(model, effect_key: str) -> bool:
-    """Effects are keyed: the same move, outcome or job applied twice writes nothing twice."""
-    return db.session.scalar(select(model.id).where(model.effect_key == effect_key)) \
-        is not None
+    """Effects are keyed: the same move, outcome or job applied twice writes nothing twice.
+    A task or an event in the recycle bin holds its key too (a restore brings it back)."""
+    return db.session.scalar(select(model.id).where(model.effect_key == effect_key)
+                             .execution_options(**SHOW_BINNED)) is not None
