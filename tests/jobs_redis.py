@@ -14,10 +14,15 @@ import sys
 from pathlib import Path
 
 import pytest
+from flask import current_app
+from redis import Redis
+from redis.exceptions import RedisError
+from rq import Queue
 from sqlalchemy import func, select
 
 from app.extensions import db
 from jobs import queues
+from jobs.worker import make_worker
 from models.base import utcnow
 from models.notification import Notification
 from models.schedule import ScheduledAction
@@ -35,9 +40,6 @@ _TOUCHED = ("REDIS_URL", "JOB_BATCH_SIZE", "JOB_LEASE_SECONDS", "JOB_MAX_ATTEMPT
 def redis_db(app):
     """The body of each jobs test module's `redis` fixture: a clean Redis db, the app
     pointed at it, and the app's settings put back afterwards."""
-    from redis import Redis
-    from redis.exceptions import RedisError
-
     connection = Redis.from_url(REDIS_URL, socket_connect_timeout=2, socket_timeout=10)
     try:
         connection.ping()
@@ -97,23 +99,18 @@ def statuses() -> dict:
 
 def queued(connection, name: str = queues.SCHEDULE) -> list[int]:
     """Every row id in the jobs waiting in an RQ queue, repeats included."""
-    from rq import Queue
-
     return [i for job in Queue(name, connection=connection).get_jobs() for i in job.args[0]]
 
 
 def queue_lengths(connection) -> dict:
-    from rq import Queue
-
     return {name: Queue(name, connection=connection).count for name in queues.QUEUE_NAMES}
 
 
 def burst(connection) -> None:
-    """An RQ worker in this process: the jobs run in this app context and session."""
-    from rq import Queue, SimpleWorker
-
-    worker = SimpleWorker([Queue(q, connection=connection) for q in queues.QUEUE_NAMES],
-                          connection=connection)
+    """The worker of `flask crm worker`, in this process: the jobs run in this app context
+    and session."""
+    worker = make_worker([Queue(q, connection=connection) for q in queues.QUEUE_NAMES],
+                         connection, None, current_app.config)
     worker.work(burst=True, with_scheduler=False, logging_level="WARNING")
     db.session.expire_all()
 
