@@ -41,13 +41,13 @@ def _schema_url(url: str, schema: str) -> str:
 DEFAULT_REDIS_DB = 13
 
 
-def target_redis_url(url: str, db_number: int | None) -> str:
+def target_redis_url(url: str, db_number: int | None, default: int = DEFAULT_REDIS_DB) -> str:
     """REDIS_URL with the db the bench may flush: --redis-db if given, else the one the URL
     names, else the bench's default."""
     parts = urlsplit(url or "redis://127.0.0.1:6379")
     named = parts.path.strip("/")
     if db_number is None:
-        db_number = int(named) if named.isdigit() else DEFAULT_REDIS_DB
+        db_number = int(named) if named.isdigit() else default
     return urlunsplit((parts.scheme, parts.netloc, f"/{db_number}", parts.query, ""))
 
 

@@ -10,6 +10,10 @@ import datetime as dt
 import email
 import email.policy
 import importlib.util
+import os
+import socket
+import subprocess
+import sys
 import threading
 import time
 
@@ -23,6 +27,7 @@ from app.extensions import db
 from jobs import queues, scheduler, tasks
 from jobs.runner import get_runner
 from jobs.stats import queue_stats
+from jobs.worker import make_worker
 from models.base import utcnow
 from models.outbox import OutboxMessage
 from tests import jobs_redis as jr
@@ -213,6 +218,32 @@ def test_a_killed_workers_job_is_handed_over_in_seconds_but_not_the_letter_being
     assert _tick(now=utcnow() + dt.timedelta(seconds=app.config["JOB_TIMEOUT"] - 5)) \
         .outbox == 0
     assert _tick(now=utcnow() + dt.timedelta(seconds=timeout + 1)).outbox == 1
+
+
+def test_the_name_of_a_worker_that_died_on_this_machine_is_free_at_once(app, redis):
+    """What kill -9 leaves in Redis: the worker's key, alive for RQ until it expires."""
+    gone = subprocess.Popen([sys.executable, "-c", "pass"])
+    gone.wait()
+    key = Worker.redis_worker_namespace_prefix + "w9"
+    redis.hset(key, mapping={"birth": "2026-01-01T10:00:00.000000Z",
+                             "last_heartbeat": "2026-01-01T10:00:00.000000Z",
+                             "hostname": socket.gethostname(), "pid": gone.pid,
+                             "queues": "crm-email"})
+    redis.expire(key, 300)
+    redis.sadd("rq:workers", key)
+    redis.sadd("rq:workers:crm-email", key)
+    heir = make_worker([Queue(queues.SCHEDULE, connection=redis)], redis, "w9", app.config)
+    heir.register_birth()
+    try:
+        assert _workers(redis) == {"w9": os.getpid()}
+        assert Worker.all(connection=redis, queue=Queue(queues.EMAIL, connection=redis)) == []
+        # a namesake whose process runs is refused, as RQ refuses it
+        redis.hset(key, "pid", os.getppid())
+        with pytest.raises(ValueError, match="active worker named 'w9'"):
+            make_worker([Queue(queues.SCHEDULE, connection=redis)], redis, "w9",
+                        app.config).register_birth()
+    finally:
+        heir.register_death()
 
 
 def test_a_flush_while_a_letter_is_sent_neither_resends_it_nor_hides_the_worker_nor_fails_it(
