@@ -291,12 +291,18 @@ def _run(args, url, redis_url, connection, supervisor: Supervisor) -> dict:
                       f"{'PostgreSQL' if args.pg else 'SQLite'})")
         plan = _faults(args, supervisor, connection, names, started)
         give_up = t0 + args.duration + args.grace
+        report_every, next_report = args.duration / 10, t0 + args.duration / 10
         while time.monotonic() < give_up:
             supervisor.check()
             while plan and time.monotonic() >= t0 + plan[0][0]:
                 plan.pop(0)[1]()
-            if not plan and _delivered() >= args.n:
+            delivered = _delivered()
+            if not plan and delivered >= args.n:
                 break
+            if time.monotonic() >= next_report:
+                due = min(args.n, int((time.monotonic() - t0) / args.duration * args.n))
+                _log(started, f"due {due}, delivered {delivered}")
+                next_report += report_every
             time.sleep(0.2)
         time.sleep(1.0)  # a duplicate would still be on its way now
         result = _figures(args.n, first, args.duration)

@@ -39,6 +39,7 @@ class Batch:
     queue: str
     func: Callable
     ids: list[int]
+    at_front: bool = False
 
 
 @dataclass(frozen=True)
@@ -164,7 +165,7 @@ class RQRunner:
                 # The database keeps the outcome; RQ keeps a failed job a day for the screen.
                 self._queue(batch.queue).enqueue_many([Queue.prepare_data(
                     batch.func, (list(batch.ids),), timeout=self.job_timeout, result_ttl=0,
-                    failure_ttl=86400)], pipeline=pipe)
+                    failure_ttl=86400, at_front=batch.at_front)], pipeline=pipe)
             for job in forget:
                 job.forget(pipe)
             pipe.execute()

@@ -37,6 +37,7 @@ class TickResult:
     schedule: int = 0
     outbox: int = 0
     skipped: bool = False  # another scheduler holds the SQLite lock
+    full: bool = False  # a claim reached SCHEDULER_MAX_CLAIM: more is waiting
 
     @property
     def total(self) -> int:
@@ -146,16 +147,20 @@ def _settled(abandoned, due, outbox) -> list:
     return settled
 
 
-def _batches(due, outbox, size: int) -> list[Batch]:
-    batches = [Batch(queues.SCHEDULE, tasks.run_scheduled, ids)
-               for ids in _chunks([r[0] for r in due], size)]
-    by_queue: dict[str, list[int]] = {}
-    for row_id, kind in outbox:
-        by_queue.setdefault(queues.OUTBOX_QUEUE.get(kind, queues.NOTIFICATIONS),
-                            []).append(row_id)
-    for queue, ids_all in by_queue.items():
-        batches += [Batch(queue, tasks.deliver_outbox, ids) for ids in _chunks(ids_all, size)]
-    return batches
+def _batches(due, outbox, size: int, abandoned) -> list[Batch]:
+    """The jobs of the pass. Those of a dead worker's rows go to the front of their queue:
+    their rows have waited longest."""
+    again = {(_JOB_MODELS.get(job.func_name), i) for job in abandoned for i in job.ids}
+    by_queue: dict[tuple, list[int]] = {}
+    for model, rows in ((ScheduledAction, due), (OutboxMessage, outbox)):
+        func = tasks.run_scheduled if model is ScheduledAction else tasks.deliver_outbox
+        for row in rows:
+            queue = (queues.SCHEDULE if model is ScheduledAction
+                     else queues.OUTBOX_QUEUE.get(row[1], queues.NOTIFICATIONS))
+            by_queue.setdefault((queue, func, (model, row[0]) in again), []).append(row[0])
+    return [Batch(queue, func, ids, at_front=front)
+            for (queue, func, front), ids_all in by_queue.items()
+            for ids in _chunks(ids_all, size)]
 
 
 def _chunks(ids: list[int], size: int):
@@ -183,7 +188,7 @@ def tick(now: dt.datetime | None = None, runner=None) -> TickResult:
                                lost_before, abandoned, limit)
             outbox = _claim_model(OutboxMessage, OutboxMessage.id.isnot(None), now,
                                   lost_before, abandoned, limit)
-            batches = _batches(due, outbox, size)
+            batches = _batches(due, outbox, size, abandoned)
             if not runner.inline:
                 # Before the commit: a scheduler that dies between the two leaves the rows
                 # pending (the database drops the claim) while their jobs, if already in
@@ -197,6 +202,7 @@ def tick(now: dt.datetime | None = None, runner=None) -> TickResult:
         if runner.inline:
             _run_inline(runner, batches, due, outbox)
     result.schedule, result.outbox = len(due), len(outbox)
+    result.full = max(len(due), len(outbox)) >= limit
     return result
 
 
@@ -236,16 +242,19 @@ def run_forever(interval: float = 1.0, stop: threading.Event | None = None,
     logged and retried on the next one: a database or Redis outage must not end the loop."""
     stop = stop or threading.Event()
     while not stop.is_set():
-        handed = 0
+        backlog = False
         try:
-            handed = tick(runner=runner).total
+            backlog = tick(runner=runner).full
         except Exception:  # noqa: BLE001 - keep the loop alive; the error is logged
             log.exception("scheduler tick failed")
             db.session.rollback()
         finally:
             db.session.remove()
-        if handed:
-            continue  # more may be due: no sleep while there is a backlog
+        if backlog:
+            continue  # no sleep while a claim leaves rows behind
+        # Everything due is handed over: the next pass after the pause. Looping at once
+        # would hand a steady stream over a row or two per job, and the workers would
+        # spend their time on the jobs rather than on the rows.
         if wake is not None:
             wake.wait(interval)  # a commit with new work wakes it early
             wake.clear()

@@ -160,6 +160,34 @@ def test_a_flush_inside_a_scheduler_pass_is_noticed_and_the_wiped_rows_handed_ov
     jr.assert_each_reminder_once(before + during)
 
 
+def test_a_steady_stream_is_handed_over_once_per_interval_not_a_job_per_row(app, monkeypatch):
+    """Rows falling due one by one: the loop pauses after each pass that took everything
+    due, so each job carries a second's worth of rows. It goes on at once only while a
+    claim leaves rows behind."""
+    passes = []
+
+    def one_row_due(**_kwargs):
+        passes.append(1)
+        result = scheduler.TickResult(schedule=1)
+        result.full = len(passes) <= 3
+        return result
+
+    monkeypatch.setattr(scheduler, "tick", one_row_due)
+    stop = threading.Event()
+
+    def scheduler_loop():
+        with app.app_context():
+            scheduler.run_forever(interval=0.1, stop=stop)
+
+    loop = threading.Thread(target=scheduler_loop)
+    loop.start()
+    time.sleep(0.55)
+    stop.set()
+    loop.join(timeout=5)
+    # three full claims back to back, then one pass per pause of 0.1 s
+    assert 3 + 3 <= len(passes) <= 3 + 7
+
+
 def test_a_scheduler_killed_between_its_claim_and_the_hand_over_leaves_nothing_behind(
         app, redis, monkeypatch):
     ids = jr.reminders(jr.task(), 10, "killed-scheduler")
