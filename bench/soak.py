@@ -130,9 +130,11 @@ def _kill_mid_job(supervisor: Supervisor, connection, role: str, name: str,
     while connection.hget(f"rq:worker:{name}", "state") != b"busy" \
             and time.monotonic() < deadline:
         time.sleep(0.002)
-    busy = connection.hget(f"rq:worker:{name}", "state") == b"busy"
     supervisor.kill(role)
-    _log(started, f"{name} killed with kill -9 {'in the middle of a job' if busy else 'idle'}"
+    # What RQ shows the dead worker running: a job it did not finish.
+    running = connection.scard(f"rq:worker:{name}:executions")
+    _log(started, f"{name} killed with kill -9 "
+                  f"{'in the middle of a job' if running else 'between jobs'}"
                   "; restarted under the same name")
     supervisor.restart(role)
 
