@@ -43,6 +43,10 @@ class Config:
     JOB_LEASE_SECONDS = int(os.environ.get("JOB_LEASE_SECONDS", "120"))
     # Shorter than the lease: a job RQ gave up on is handed over again, not one still running.
     JOB_TIMEOUT = int(os.environ.get("JOB_TIMEOUT", "90"))
+    # A worker beats this often, and is taken for dead (its job handed over) this long after
+    # its last beat; a worker killed on this machine can be restarted under its name at once.
+    WORKER_HEARTBEAT_SECONDS = float(os.environ.get("WORKER_HEARTBEAT_SECONDS", "1"))
+    WORKER_DEAD_SECONDS = int(os.environ.get("WORKER_DEAD_SECONDS", "5"))
     TIMEZONE = os.environ.get("TIMEZONE", "Europe/Moscow")
     # Office hours (local time, HH:MM) for "N working hours" and "N working days" deadlines.
     WORK_DAY_START = os.environ.get("WORK_DAY_START", "09:00")

@@ -8,7 +8,7 @@ from pathlib import Path
 import click
 from flask import current_app
 from flask.cli import AppGroup
-from rq import Queue, SimpleWorker
+from rq import Queue
 from werkzeug.serving import run_simple
 
 from app import throttle
@@ -22,6 +22,7 @@ from jobs.embedded import start
 from jobs.queues import QUEUE_NAMES, redis_connection
 from jobs.scheduler import run_forever, tick
 from jobs.stats import queue_stats
+from jobs.worker import make_worker
 from models.pipeline import PIPELINE_ENTITY_LABELS
 from process.catalog import (active_process, active_version, active_versions, check_all,
                              check_file, find_process, install_file, parse_text, shipped_files,
@@ -292,12 +293,10 @@ def worker_command(burst: bool, queue_names: tuple, name: str | None):
         click.echo("Неизвестная очередь: " + ", ".join(unknown), err=True)
         raise SystemExit(2)
     # SimpleWorker: the jobs run in this process, where the app and its imports are loaded
-    # (a forking worker re-imports them per job: 0.7 jobs/s here, see STACK_NOTES).
-    worker = SimpleWorker([Queue(q, connection=connection) for q in names],
-                          connection=connection, name=name,
-                          # a heartbeat every ~45 s, so the «Очереди» screen tells idle
-                          # from dead (RQ's default refreshes an idle worker every 405 s)
-                          worker_ttl=60)
+    # (a forking worker re-imports them per job: 0.7 jobs/s here, see STACK_NOTES); with a
+    # heartbeat that tells the scheduler within seconds that it died (jobs/worker.py).
+    worker = make_worker([Queue(q, connection=connection) for q in names], connection, name,
+                         current_app.config)
     worker.work(burst=burst, with_scheduler=False, logging_level="WARNING")
 
 

@@ -4,9 +4,10 @@ and RQ workers (subprocesses), then one reminder on the idle system.
     .venv/bin/python bench/reminders.py [--n 10000] [--workers 2]
 
 PostgreSQL and Redis: DATABASE_URL (default postgresql://postgres@127.0.0.1:5432/test) and
-REDIS_URL (default redis://127.0.0.1:6379/0). Nothing of theirs is touched: the tables live
+REDIS_URL (default redis://127.0.0.1:6379/13). Nothing of theirs is touched: the tables live
 in a schema of the bench's own (--schema, dropped at the end unless --keep), and on the
-Redis server only the bench's own db number is used and flushed (--redis-db). SCHEDULER_INTERVAL
+Redis server only the db number REDIS_URL names is used and flushed (--redis-db chooses
+another; a URL without one gets db 13), and only if it is empty or the bench's. SCHEDULER_INTERVAL
 and JOB_BATCH_SIZE from the environment reach the scheduler and the workers. Prints figures
 and, last, one JSON line."""
 from __future__ import annotations
@@ -37,8 +38,16 @@ def _schema_url(url: str, schema: str) -> str:
     return f"{url}{sep}options=-csearch_path%3D{schema}"
 
 
-def _redis_url(url: str, db_number: int) -> str:
-    parts = urlsplit(url)
+DEFAULT_REDIS_DB = 13
+
+
+def target_redis_url(url: str, db_number: int | None, default: int = DEFAULT_REDIS_DB) -> str:
+    """REDIS_URL with the db the bench may flush: --redis-db if given, else the one the URL
+    names, else the bench's default."""
+    parts = urlsplit(url or "redis://127.0.0.1:6379")
+    named = parts.path.strip("/")
+    if db_number is None:
+        db_number = int(named) if named.isdigit() else default
     return urlunsplit((parts.scheme, parts.netloc, f"/{db_number}", parts.query, ""))
 
 
@@ -145,7 +154,8 @@ def main() -> None:
                         help="seconds after the due moment before undelivered ones count lost")
     parser.add_argument("--idle-samples", type=int, default=8)
     parser.add_argument("--schema", default="crm_bench")
-    parser.add_argument("--redis-db", type=int, default=13)
+    parser.add_argument("--redis-db", type=int, default=None,
+                        help="Redis db to use and flush (default: the one REDIS_URL names)")
     parser.add_argument("--force", action="store_true",
                         help="flush the Redis db even if it holds someone else's keys")
     parser.add_argument("--keep", action="store_true", help="keep the schema afterwards")
@@ -154,8 +164,7 @@ def main() -> None:
     base_url = os.environ.get("DATABASE_URL") or "postgresql://postgres@127.0.0.1:5432/test"
     if not base_url.startswith("postgresql"):
         sys.exit("DATABASE_URL must be PostgreSQL")
-    redis_url = _redis_url(os.environ.get("REDIS_URL") or "redis://127.0.0.1:6379/0",
-                           args.redis_db)
+    redis_url = target_redis_url(os.environ.get("REDIS_URL", ""), args.redis_db)
     url = _schema_url(base_url, args.schema)
     connection = _own_redis(redis_url, args.force)
     _own_schema(base_url, args.schema)

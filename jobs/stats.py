@@ -17,9 +17,10 @@ from models.base import utcnow
 from models.outbox import OUTBOX_STATUS_LABELS, OutboxMessage
 from models.schedule import ScheduledAction, ScheduleStatus
 
-# A worker whose last heartbeat is older than this is shown as not answering. RQ refreshes
-# the heartbeat at least every `worker_ttl - 15` seconds while idle, so workers must run
-# with a worker_ttl below this plus 15, or the setting must be raised to match.
+# A worker whose last heartbeat is older than this is shown as not answering. `flask crm
+# worker` beats every WORKER_HEARTBEAT_SECONDS and is gone from the list WORKER_DEAD_SECONDS
+# after its last beat; a bare `rq worker` beats between jobs only (every `worker_ttl - 15`
+# seconds while idle), so it must run with a worker_ttl below this plus 15.
 DEFAULT_STALE_SECONDS = 60
 
 

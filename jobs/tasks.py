@@ -52,7 +52,11 @@ def backoff(attempts: int) -> dt.timedelta:
 
 
 def _lock(model, ids) -> list:
-    query = select(model).where(model.id.in_(list(ids))).order_by(model.id)
+    # populate_existing: a row already in the session (deliver_outbox looks at its kind
+    # first) is read again under the lock, not taken as it was before another copy of the
+    # job sent it.
+    query = (select(model).where(model.id.in_(list(ids))).order_by(model.id)
+             .execution_options(populate_existing=True))
     if db.engine.dialect.name == "postgresql":
         # A second copy of the job waits for the first and then finds the rows done. Not
         # SKIP LOCKED: a row briefly locked by a web transaction would be skipped and wait
