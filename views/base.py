@@ -475,7 +475,8 @@ def _filter_problem(view, index: int, column: str, values: list[str]) -> str | N
     if column not in known:
         return None  # FAB ignores a filter of a column it does not know
     if index >= len(known[column]):
-        return f"Фильтр № {index} для поля «{column}» не существует"
+        label = (getattr(view, "label_columns", None) or {}).get(column, column)
+        return f"Фильтр № {index} для поля «{label}» не существует"
     model = view.datamodel.obj
     mapper = sa_inspect(model)
     flt = known[column][index]
@@ -488,7 +489,8 @@ def _filter_problem(view, index: int, column: str, values: list[str]) -> str | N
         else:
             ok = True
         if not ok:
-            return f"Неверное значение фильтра по полю «{column}»: «{value[:50]}»"
+            label = (getattr(view, "label_columns", None) or {}).get(column, column)
+            return f"Неверное значение фильтра по полю «{label}»: «{value[:50]}»"
     return None
 
 
