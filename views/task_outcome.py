@@ -10,13 +10,14 @@ as the closed task, or nothing is saved."""
 from __future__ import annotations
 
 from flask import current_app
+from sqlalchemy import update
 
 from app.extensions import db
 from app.scope import may_change_stage
 from errors import AccessDenied, CrmError, FieldErrors
 from models.base import acting_user
 from models.registry import entity_label, get_record
-from models.task import OUTCOME_SEPARATOR, TASK_STATUS_LABELS, TaskStatus, outcome_values
+from models.task import OUTCOME_SEPARATOR, Task, TASK_STATUS_LABELS, TaskStatus, outcome_values
 from process.service import outcome_target, route_stage_change
 from views.base import check_model
 from views.errors import refusing_database_errors
@@ -78,7 +79,11 @@ def complete(task, outcome: str | None, result: str | None, values: dict | None 
 
 
 def _complete(task, outcome, result, values, record_version, source) -> None:
-    db.session.refresh(task, with_for_update=True)  # two clicks at once: one closes it
+    # Two clicks at once: one closes it. A write first takes the row (PostgreSQL) or the
+    # database (SQLite, where FOR UPDATE is ignored) before the task is read again.
+    db.session.execute(update(Task).where(Task.id == task.id).values(status=Task.status)
+                       .execution_options(synchronize_session=False))
+    db.session.refresh(task)
     if not task.is_open:
         raise TaskClosed(task)
     outcome = (outcome or "").strip() or None
