@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import io
 import json
 import logging
 import multiprocessing
@@ -32,7 +31,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from sqlalchemy import event, func, select, text  # noqa: E402
+from sqlalchemy import event, select, text  # noqa: E402
 from werkzeug.security import generate_password_hash  # noqa: E402
 
 PASSWORD = "bench-Pa55word"
@@ -203,7 +202,7 @@ class Context:
     def users(self) -> None:
         from models.user import Department
 
-        sm, db, rnd = self.app.appbuilder.sm, self.db, self.rnd
+        sm, db = self.app.appbuilder.sm, self.db
         roles = {r.name: r.id for r in db.session.scalars(select(sm.role_model))}
         pw = generate_password_hash(PASSWORD, method="pbkdf2:sha256:1")
         rows, user_roles = [], []

@@ -26,6 +26,7 @@ from models.registry import entity_label, get_record
 from models.user import CrmUser
 from process.service import route_stage_change, transition
 from process.snapshot import is_process_record
+from views.pickers import PickerViewMixin, wire_pickers
 
 
 def is_money(column) -> bool:
@@ -106,7 +107,7 @@ def check_record_link(item) -> None:
                                         "можете изменять"})
 
 
-class CrmModelView(ModelView):
+class CrmModelView(PickerViewMixin, ModelView):
     """A generated CRUD screen. Subclasses set `datamodel`, columns and `titles`."""
 
     resource: str = ""
@@ -134,6 +135,8 @@ class CrmModelView(ModelView):
         self.formatters_columns = {**self._auto_formatters(model),
                                    **(self.formatters_columns or {})}
         self._wire_forms(model)
+        # Relations over large tables search on the server instead of listing the table.
+        wire_pickers(self, visible)
         super().__init__(**kwargs)
 
     # --- construction -------------------------------------------------------------------

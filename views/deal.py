@@ -120,7 +120,8 @@ class PaymentScheduleView(_DealChildView):
 
 
 class DealView(PipelineRecordViewMixin, CrmModelView):
-    datamodel = PipelineRecordInterface(Deal)
+    datamodel = PipelineRecordInterface(Deal, load=("stage", "company", "responsible",
+                                                    "pipeline.fields"))
     resource = "deal"
     titles = ("Сделки", "Сделка", "Новая сделка", "Изменение сделки")
     label_columns = DEAL_LABELS
