@@ -21,6 +21,7 @@ from models.party import Company, Contact
 from models.reference import choice_query
 from models.registry import get_record
 from views.base import CrmModelRestApi, CrmModelView, RowScopeFilter, register
+from views.listing import ListInterface
 from views.pickers import PickerField
 from views.reference import reference_rel_filters
 from views.task import (KnownRelatedMixin, PlainExportMixin, checks, format_record_link,
@@ -126,7 +127,7 @@ def _event_form_fields(default_me: bool) -> dict:
 
 
 class EventView(PlainExportMixin, CrmModelView):
-    datamodel = SQLAInterface(Event)
+    datamodel = ListInterface(Event, load=("topic", "company", "responsible"))
     resource = "event"
     titles = ("События", "Событие", "Новое событие", "Изменение события")
     label_columns = EVENT_LABELS
@@ -205,7 +206,7 @@ class EventView(PlainExportMixin, CrmModelView):
 class EventContactRowView(CrmModelView):
     """A row of an event's contact table; opened from the event page, back to it after."""
 
-    datamodel = SQLAInterface(EventContactRow)
+    datamodel = ListInterface(EventContactRow, load=("event", "contact"))
     resource = "event"
     link_target = False
     titles = ("Контактные лица событий", "Контактное лицо события",

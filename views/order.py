@@ -19,6 +19,7 @@ from models.order import (DRAFT_STATUSES, ORDER_STATUS_LABELS, Order, OrderItem,
 from models.party import Company, Contact
 from models.user import CrmUser, Department
 from views.base import CrmModelRestApi, CrmModelView, RowScopeFilter, register
+from views.listing import ListInterface
 from views.pickers import PickerField
 from views.reference import reference_field, reference_rel_filters
 
@@ -133,7 +134,7 @@ def _price_field():
 
 
 class OrderItemView(CrmModelView):
-    datamodel = SQLAInterface(OrderItem)
+    datamodel = ListInterface(OrderItem, load=("product", "department", "responsible"))
     resource = "order"
     titles = ("Позиции заказов", "Позиция заказа", "Новая позиция заказа",
               "Изменение позиции заказа")
@@ -174,7 +175,7 @@ class OrderItemView(CrmModelView):
 
 
 class OrderView(CrmModelView):
-    datamodel = SQLAInterface(Order)
+    datamodel = ListInterface(Order, load=("company", "responsible", "executor"))
     resource = "order"
     titles = ("Заказы покупателей", "Заказ покупателя", "Новый заказ покупателя",
               "Изменение заказа покупателя")

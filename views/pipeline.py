@@ -31,7 +31,7 @@ from models.party import Contact
 from models.pipeline import (FIELD_TYPE_LABELS, PIPELINE_ENTITY_LABELS, STAGE_KIND_LABELS,
                              CustomFieldDef, Pipeline, Stage, StageKind)
 from models.reference import ReferenceItem, ReferenceList, choice_query
-from models.task import OPEN_TASK_STATUSES, Task, open_task_exists
+from models.task import Task, is_open_task, open_task_exists
 from models.user import CrmUser
 from process.guard import readonly_now
 from views.base import CrmModelRestApi, CrmModelView, register
@@ -600,7 +600,7 @@ class PipelineRecordInterface(ListInterface):
         if hasattr(model, "has_open_task"):
             with_tasks = set(db.session.scalars(select(Task.record_id).where(
                 Task.record_entity == model.__entity__, Task.record_id.in_(ids),
-                Task.status.in_(OPEN_TASK_STATUSES)).distinct()))
+                is_open_task()).distinct()))
             for item in items:
                 item.known_open_task = item.id in with_tasks
         _load_custom_references(items)
