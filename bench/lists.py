@@ -572,18 +572,26 @@ PEER = {
 }
 
 
+# Pages that are another page with a filter: (that page, the filter's condition).
+PEER_FILTERED = {
+    "deals «Нет задач»": ("deals", "NOT EXISTS (SELECT 1 FROM task WHERE record_entity = "
+                          f"'deal' AND record_id = deal.id AND status IN {OPEN}) AND stage_id "
+                          "IN (SELECT id FROM stage WHERE kind = 'open')"),
+}
+
+
 def peer_queries(db, name: str, username: str):
-    if name not in PEER:
+    base, condition = PEER_FILTERED.get(name, (name, None))
+    if base not in PEER:
         return None
-    table, columns, order, rule = PEER[name]
+    table, columns, order, rule = PEER[base]
     me, ids = _rule_ids(db, username)
     entity = {"deal": "deal", "lead": "lead"}.get(table)
     params = {"me": me, "ids": ids or [],
               "stages": _participant_stages(db, username, entity) if entity else []}
-    if name == "Мои задачи":
-        where = f" WHERE {rule}"
-    else:
-        where = "" if ids is None or rule is None else f" WHERE {rule}"
+    conditions = [rule] if rule and (ids is not None or name == "Мои задачи") else []
+    conditions += [condition] if condition else []
+    where = " WHERE " + " AND ".join(f"({c})" for c in conditions) if conditions else ""
     return [(f'SELECT count(*) FROM "{table}"{where}', params),
             (f'SELECT {columns} FROM "{table}"{where}'
              + (f" ORDER BY {order}" if order else "") + " LIMIT 25", params)]

@@ -8,12 +8,14 @@ import datetime as dt
 import pytest
 from jinja2.utils import htmlsafe_json_dumps
 from sqlalchemy import event, select
+from sqlalchemy.dialects import postgresql, sqlite
 
 from app.extensions import db
+from app.scope import READ, row_clause
 from models.base import acting_as
 from models.deal import Deal, DealItem
 from models.lead import Lead
-from models.party import Company
+from models.party import Company, Contact
 from models.pipeline import Pipeline
 from models.task import ChecklistItem, Task
 from tests.helpers import user
@@ -254,3 +256,28 @@ def test_a_picker_offers_and_takes_only_deals_the_user_may_change(login, pipelin
     client.post("/dealitemview/add", data={
         "deal": mine_id, "name": "Позиция", "quantity": "1", "price": "10"})
     assert [i.deal_id for i in db.session.query(DealItem)] == [mine_id]
+
+
+def test_a_pipeline_contact_field_is_picked_by_search(login, app):
+    pipeline = make_pipeline("scale_contact", fields=[
+        {"key": "buyer", "label": "Покупатель", "type": "contact"}])
+    db.session.add_all([Contact(last_name=f"Контактов-{i:02d}") for i in range(30)])
+    db.session.commit()
+    manager = login("manager")
+    form = manager.get(f"/dealview/add?pipeline={pipeline.id}").get_data(as_text=True)
+    assert "Покупатель" in form and mentions(form, "Контактов-") == 0
+    found = _texts(manager.get("/dealview/form_picker/custom_contact?form=add&q=Контактов-1"))
+    assert found == [f"Контактов-{i}" for i in range(10, 20)]
+
+
+def test_row_rules_are_index_conditions_on_postgresql(app):
+    """An observer's or a reader's records are found through ANY(ARRAY(subquery)), which
+    PostgreSQL combines with the other arms of the rule as index scans; an IN (subquery)
+    arm would make it read the whole table on every list."""
+    manager = user("manager")
+    sql = str(row_clause(Deal, manager, READ).compile(dialect=postgresql.dialect()))
+    assert "= ANY(ARRAY(SELECT deal_observer.deal_id" in sql
+    assert "= ANY(ARRAY(SELECT task.record_id" in sql
+    assert "IN (SELECT" not in sql
+    lite = str(row_clause(Deal, manager, READ).compile(dialect=sqlite.dialect()))
+    assert "IN (SELECT deal_observer.deal_id" in lite and "ANY" not in lite
