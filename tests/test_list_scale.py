@@ -281,3 +281,32 @@ def test_row_rules_are_index_conditions_on_postgresql(app):
     assert "IN (SELECT" not in sql
     lite = str(row_clause(Deal, manager, READ).compile(dialect=sqlite.dialect()))
     assert "IN (SELECT deal_observer.deal_id" in lite and "ANY" not in lite
+
+
+def _picker_urls(app):
+    """Every picker of every generated screen: its list filter or form field, and where it
+    asks for matches."""
+    from views.base import CrmModelView
+    from views.pickers import PickerField, PickerMultipleField
+
+    for view in app.appbuilder.baseviews:
+        if not isinstance(view, CrmModelView):
+            continue
+        forms = [(view.search_form, "picker/{}")]
+        if "can_write" in view.base_permissions:  # a read-only screen shows no form
+            forms += [(view.add_form, "form_picker/{}?form=add"),
+                      (view.edit_form, "form_picker/{}?form=edit")]
+        for form, url in forms:
+            for name in dir(form):
+                field_class = getattr(getattr(form, name, None), "field_class", None)
+                if field_class in (PickerField, PickerMultipleField):
+                    yield f"{view.route_base}/{url.format(name)}"
+
+
+def test_every_picker_of_every_screen_answers(app, client, companies):
+    urls = list(_picker_urls(app))
+    assert len(urls) > 20
+    for url in urls:
+        resp = client.get(url + ("&" if "?" in url else "?") + "q=а")
+        assert resp.status_code == 200, url
+        assert len(resp.json["results"]) <= 20, url

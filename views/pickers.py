@@ -48,12 +48,11 @@ SEARCHED = {
 
 def label_of(obj) -> str:
     """A match as the picker shows it. Names repeat: a company comes with its INN, a person
-    with the position and the login."""
+    with the position."""
     if isinstance(obj, Company) and obj.inn:
         return f"{obj.name}, ИНН {obj.inn}"
-    if isinstance(obj, CrmUser):
-        extra = ", ".join(v for v in (obj.position, obj.username) if v)
-        return f"{obj} ({extra})" if extra else str(obj)
+    if isinstance(obj, CrmUser) and obj.position:
+        return f"{obj} ({obj.position})"
     return str(obj)
 
 
@@ -132,12 +131,12 @@ class _PickerMixin:
     """What the single and multiple pickers share: the related model, the filters its
     choices pass, and where the browser asks for matches."""
 
-    def _setup(self, model, rel_filters, for_search: bool) -> None:
+    def _setup(self, model, rel_filters, for_search: bool, get_label) -> None:
         self.model = model
         self.rel_filters = rel_filters
         self.for_search = for_search
         self.get_pk_func = lambda obj: obj.id
-        self.get_label = label_of
+        self.get_label = get_label or label_of
 
     def picker_url(self) -> str:
         return picker_url(self.short_name, self.for_search)
@@ -152,11 +151,11 @@ class PickerField(_PickerMixin, QuerySelectField):
     widget = PickerWidget()
 
     def __init__(self, label=None, validators=None, model=None, rel_filters=None,
-                 for_search=False, **kwargs):
+                 for_search=False, get_label=None, **kwargs):
         kwargs.setdefault("allow_blank", True)
         kwargs.setdefault("blank_text", "—")
         super().__init__(label, validators, **kwargs)
-        self._setup(model, rel_filters, for_search)
+        self._setup(model, rel_filters, for_search, get_label)
 
     def _get_object_list(self):
         if self._object_list is None:
@@ -188,9 +187,9 @@ class PickerMultipleField(_PickerMixin, QuerySelectMultipleField):
     widget = PickerWidget(multiple=True)
 
     def __init__(self, label=None, validators=None, model=None, rel_filters=None,
-                 for_search=False, **kwargs):
+                 for_search=False, get_label=None, **kwargs):
         super().__init__(label, validators, **kwargs)
-        self._setup(model, rel_filters, for_search)
+        self._setup(model, rel_filters, for_search, get_label)
 
     def _get_object_list(self):
         if self._object_list is None:
@@ -317,6 +316,7 @@ class PickerViewMixin:
         return self._matches(form, name)
 
     def _matches(self, form_class, name: str):
+        get_label = label_of
         if name in CUSTOM_PICKERS and form_class is not self.search_form:
             model, rel_filters = CUSTOM_PICKERS[name], None
         else:
@@ -325,8 +325,9 @@ class PickerViewMixin:
             if not (isinstance(field_class, type) and issubclass(field_class, _PickerMixin)):
                 return jsonify({"results": [], "message": "Поле не найдено"}), 404
             model, rel_filters = unbound.kwargs["model"], unbound.kwargs.get("rel_filters")
+            get_label = unbound.kwargs.get("get_label") or label_of
         found = search(model, rel_filters, request.args.get("q", ""))
-        return jsonify({"results": [{"id": str(obj.id), "text": label_of(obj)}
+        return jsonify({"results": [{"id": str(obj.id), "text": get_label(obj)}
                                     for obj in found]})
 
 

@@ -89,11 +89,18 @@ def _active_field():
                                     "но не предлагается в новых")
 
 
+def user_choice_label(user) -> str:
+    """Namesakes are common: the choice says the position and the login too (the admin's
+    screen; other pickers show the position alone)."""
+    extra = ", ".join(v for v in (user.position, user.username) if v)
+    return f"{user} ({extra})" if extra else str(user)
+
+
 def _head_field(active_only: bool):
     """A new department gets an active head; an edit keeps offering the current one even
     if that user has since been deactivated, so the form still validates."""
     return PickerField(
-        "Руководитель", model=CrmUser,
+        "Руководитель", model=CrmUser, get_label=user_choice_label,
         rel_filters=[["active", FilterEqual, True]] if active_only else None,
         description="Руководитель видит записи сотрудников отдела и согласует их заявки")
 
