@@ -13,6 +13,7 @@ import re
 from flask import jsonify, request, url_for
 from flask_appbuilder import expose
 from flask_appbuilder.fields import QuerySelectField, QuerySelectMultipleField
+from flask_appbuilder.models.sqla.filters import FilterEqual
 from flask_appbuilder.models.sqla.interface import SQLAInterface
 from flask_appbuilder.security.decorators import has_access
 from markupsafe import Markup, escape
@@ -230,9 +231,10 @@ def _active_filter_values(name: str) -> list[str]:
     return [v for key in request.args if pattern.match(key) for v in request.args.getlist(key)]
 
 
-# The custom fields of a pipeline that hold a person or a contact (views/pipeline.py): no
-# form field of their own, the same picker on every form.
-CUSTOM_PICKERS = {"custom_user": CrmUser, "custom_contact": Contact}
+# The custom fields of a pipeline that hold a person (one who still works here) or a contact
+# (views/pipeline.py): no form field of their own, the same picker on every form.
+CUSTOM_PICKERS = {"custom_user": (CrmUser, [["active", FilterEqual, True]]),
+                  "custom_contact": (Contact, None)}
 
 
 def held_option(model, raw) -> list[tuple[str, str]]:
@@ -318,7 +320,7 @@ class PickerViewMixin:
     def _matches(self, form_class, name: str):
         get_label = label_of
         if name in CUSTOM_PICKERS and form_class is not self.search_form:
-            model, rel_filters = CUSTOM_PICKERS[name], None
+            model, rel_filters = CUSTOM_PICKERS[name]
         else:
             unbound = getattr(form_class, name, None) if name.isidentifier() else None
             field_class = getattr(unbound, "field_class", None)

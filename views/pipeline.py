@@ -507,7 +507,7 @@ def custom_input_row(fdef, name: str, value, submitted=None, error: str | None =
     elif f"custom_{fdef.type}" in CUSTOM_PICKERS:
         # Searched on the server: only the held person or contact is an option.
         picker = f"custom_{fdef.type}"
-        row["options"] = held_option(CUSTOM_PICKERS[picker], row["value"])
+        row["options"] = held_option(CUSTOM_PICKERS[picker][0], row["value"])
         row["picker_url"] = picker_url(picker)
     elif fdef.type == "file":
         row["options"] = _file_options(model, record)
