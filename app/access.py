@@ -18,6 +18,9 @@ VIEW_METHOD_RIGHTS = {
     "list": "read", "show": "read", "download": "read", "export": "read",
     "add": "write", "edit": "write", "action": "write", "action_post": "write",
     "delete": "delete",
+    # Relation pickers (views/pickers.py): a list's filters search with the read right,
+    # a form's fields with the write right and the form's own filters.
+    "picker": "read", "form_picker": "write",
 }
 API_METHOD_RIGHTS = {
     "get_list": "read", "get": "read", "info": "read",

@@ -12,8 +12,9 @@ from sqlalchemy import or_, select
 
 from app.access import API_METHOD_RIGHTS, VIEW_METHOD_RIGHTS, user_scope
 from app.extensions import db
+from models.base import in_rows
 from models.pipeline import Stage
-from models.task import OPEN_TASK_STATUSES, Task
+from models.task import Task, is_open_task
 from models.user import CrmUser, Department
 from process.catalog import participant_stages
 from process.snapshot import STAGE_ATTR, current_stage
@@ -84,17 +85,28 @@ def _process_readers(model, user) -> list:
     clauses = []
     attr = STAGE_ATTR.get(entity)
     if attr:
-        for pipeline_id, keys in participant_stages(entity, _roles(user)).items():
+        for pipeline_id, keys in _participant_stages(entity, user).items():
             if attr == "stage":
-                clauses.append(model.stage_id.in_(select(Stage.id).where(
+                clauses.append(in_rows(model.stage_id, select(Stage.id).where(
                     Stage.pipeline_id == pipeline_id, Stage.key.in_(keys))))
             else:
                 clauses.append(getattr(model, attr).in_(keys))
     if entity and entity != "task":
-        clauses.append(model.id.in_(select(Task.record_id).where(
-            Task.record_entity == entity, Task.assignee_id == user.id,
-            Task.status.in_(OPEN_TASK_STATUSES))))
+        clauses.append(in_rows(model.id, select(Task.record_id).where(
+            Task.record_entity == entity, Task.assignee_id == user.id, is_open_task())))
     return clauses
+
+
+def _participant_stages(entity: str, user) -> dict:
+    """participant_stages() once per request: a page applies the rule to its count, its
+    rows and the records they link to."""
+    roles = frozenset(_roles(user))
+    if not has_request_context():
+        return participant_stages(entity, roles)
+    known = request.environ.setdefault("crm.participant_stages", {})
+    if (entity, roles) not in known:
+        known[(entity, roles)] = participant_stages(entity, roles)
+    return known[(entity, roles)]
 
 
 def is_participant(record, user) -> bool:

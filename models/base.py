@@ -7,13 +7,16 @@ import datetime as dt
 from flask import g, has_request_context
 from flask_login import current_user
 from flask_appbuilder.models.sqla import Model
-from sqlalchemy import DateTime, ForeignKey, Integer, String, select
+from sqlalchemy import Boolean, DateTime, ForeignKey, Integer, String, select
 from sqlalchemy import inspect as sa_inspect
+from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import Mapped, declared_attr, mapped_column
+from sqlalchemy.sql.expression import ColumnElement
+from sqlalchemy.sql.visitors import InternalTraversal
 
 __all__ = ["Model", "utcnow", "TimestampMixin", "AuditedMixin", "VersionedMixin",
            "OwnedMixin", "RecordLinkMixin", "TrashableMixin", "TrashChildMixin",
-           "current_actor_id", "acting_as", "acting_user"]
+           "current_actor_id", "acting_as", "acting_user", "in_rows"]
 
 # Who is acting when no request is present (CLI, jobs, tests): set with `acting_as`.
 _actor: contextvars.ContextVar[int | None] = contextvars.ContextVar("crm_actor", default=None)
@@ -172,3 +175,41 @@ class TrashChildMixin:
         (fk,) = rel.local_columns
         parent = rel.mapper.local_table
         return fk.not_in(select(parent.c.id).where(parent.c.deleted_at.is_not(None)))
+
+
+# --- row rules -----------------------------------------------------------------------------
+
+class _InRows(ColumnElement):
+    """`column IN (subquery)`, written for PostgreSQL as `column = ANY(ARRAY(subquery))`.
+
+    A row rule ORs a few conditions (responsible, creator, observer, a reader's task...).
+    PostgreSQL evaluates an `IN (subquery)` arm as a hashed subplan on every row, so the
+    whole OR reads the table; `= ANY(ARRAY(...))` runs the subquery once and is an index
+    condition, so the OR becomes a BitmapOr of index scans. Other databases get the IN."""
+
+    inherit_cache = True
+    type = Boolean()
+    _is_implicitly_boolean = True  # a condition as it is, not `... = 1` where no booleans
+    _traverse_internals = [("column", InternalTraversal.dp_clauseelement),
+                           ("rows", InternalTraversal.dp_clauseelement)]
+
+    def __init__(self, column, rows):
+        self.column = column
+        self.rows = rows.scalar_subquery()
+
+
+@compiles(_InRows)
+def _in_rows(element, compiler, **kw):
+    return compiler.process(element.column.in_(element.rows.element), **kw)
+
+
+@compiles(_InRows, "postgresql")
+def _in_rows_postgresql(element, compiler, **kw):
+    return f"{compiler.process(element.column, **kw)} = ANY(ARRAY" \
+           f"{compiler.process(element.rows, **kw)})"
+
+
+def in_rows(column, rows):
+    """`column` is one of the values the (small) select `rows` returns: for the subqueries
+    of row rules (see _InRows)."""
+    return _InRows(column, rows)

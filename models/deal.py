@@ -7,13 +7,13 @@ from __future__ import annotations
 import datetime as dt
 from decimal import Decimal
 
-from sqlalchemy import (Boolean, Column, Date, DateTime, ForeignKey, Integer, Numeric, String,
-                        Table, Text, event, or_, select)
+from sqlalchemy import (Boolean, Column, Date, DateTime, ForeignKey, Index, Integer, Numeric,
+                        String, Table, Text, event, or_, select)
 from sqlalchemy import inspect as sa_inspect
 from sqlalchemy.orm import Mapped, Session, mapped_column, relationship
 
 from models.base import (AuditedMixin, CheckedMixin, Model, TimestampMixin, TrashableMixin,
-                         TrashChildMixin, VersionedMixin)
+                         TrashChildMixin, VersionedMixin, in_rows)
 from models.pipeline import PipelineRecordMixin, Stage, StageKind, install_stage_tracking
 from models.lines import LineTotals, number_errors
 from models.product import LineItemMixin
@@ -44,6 +44,8 @@ def _dec(value) -> Decimal:
 class Deal(PipelineRecordMixin, AuditedMixin, CheckedMixin, VersionedMixin, TimestampMixin,
            TrashableMixin, Model):
     __tablename__ = "deal"
+    # The list's default order: newest first.
+    __table_args__ = (Index("ix_deal_created_at", "created_at"),)
     __entity__ = "deal"
     __label__ = "Сделка"
     __pipeline_entity__ = "deal"
@@ -83,7 +85,7 @@ class Deal(PipelineRecordMixin, AuditedMixin, CheckedMixin, VersionedMixin, Time
     def scope_clause(cls, user_id: int, user_ids: set[int]):
         observed = select(deal_observer.c.deal_id).where(deal_observer.c.user_id == user_id)
         return or_(cls.responsible_id.in_(user_ids), cls.created_by_id.in_(user_ids),
-                   cls.id.in_(observed))
+                   in_rows(cls.id, observed))
 
     @classmethod
     def check_values(cls, v) -> dict[str, str]:

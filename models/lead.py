@@ -3,12 +3,13 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import Column, DateTime, ForeignKey, Integer, String, Table, Text, or_, select
+from sqlalchemy import (Column, DateTime, ForeignKey, Index, Integer, String, Table, Text, or_,
+                        select)
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from models import requisites as rq
 from models.base import (AuditedMixin, CheckedMixin, Model, TimestampMixin, TrashableMixin,
-                         VersionedMixin)
+                         VersionedMixin, in_rows)
 from models.pipeline import PipelineRecordMixin, install_stage_tracking
 
 lead_observer = Table(
@@ -22,6 +23,8 @@ lead_observer = Table(
 class Lead(PipelineRecordMixin, AuditedMixin, CheckedMixin, VersionedMixin, TimestampMixin,
            TrashableMixin, Model):
     __tablename__ = "lead"
+    # The list's default order: newest first.
+    __table_args__ = (Index("ix_lead_created_at", "created_at"),)
     __entity__ = "lead"
     __label__ = "Лид"
     __pipeline_entity__ = "lead"
@@ -67,7 +70,7 @@ class Lead(PipelineRecordMixin, AuditedMixin, CheckedMixin, VersionedMixin, Time
     def scope_clause(cls, user_id: int, user_ids: set[int]):
         observed = select(lead_observer.c.lead_id).where(lead_observer.c.user_id == user_id)
         return or_(cls.responsible_id.in_(user_ids), cls.created_by_id.in_(user_ids),
-                   cls.id.in_(observed))
+                   in_rows(cls.id, observed))
 
     @classmethod
     def check_values(cls, v) -> dict[str, str]:

@@ -4,15 +4,15 @@ from __future__ import annotations
 import datetime as dt
 import enum
 
-from sqlalchemy import (JSON, Boolean, Column, DateTime, ForeignKey, Integer, String, Table, Text,
-                        and_, exists, or_, select)
+from sqlalchemy import (JSON, Boolean, Column, DateTime, ForeignKey, Index, Integer, String, Table,
+                        Text, and_, bindparam, exists, or_, select, text)
 from sqlalchemy import event as sa_event
 from sqlalchemy import inspect as sa_inspect
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.extensions import db
 from models.base import (AuditedMixin, CheckedMixin, Model, RecordLinkMixin, TimestampMixin,
-                         TrashableMixin, TrashChildMixin, current_actor_id, utcnow)
+                         TrashableMixin, TrashChildMixin, current_actor_id, in_rows, utcnow)
 from models.registry import entity_label, get_record, model_for
 
 
@@ -33,6 +33,7 @@ OUTCOME_SEPARATOR = " / "
 OPEN_TASK_STATUSES = (TaskStatus.open.value, TaskStatus.in_progress.value)
 CLOSED_TASK_STATUSES = (TaskStatus.done.value, TaskStatus.cancelled.value)
 OVERDUE_LABEL = "Просрочена"
+OPEN_SQL = "status IN ({})".format(", ".join(f"'{s}'" for s in OPEN_TASK_STATUSES))
 
 task_observer = Table(
     "task_observer", Model.metadata,
@@ -98,6 +99,14 @@ class Task(AuditedMixin, CheckedMixin, RecordLinkMixin, TimestampMixin, Trashabl
     """`record_entity`/`record_id`: the record the task belongs to (deal, lead, order...)."""
 
     __tablename__ = "task"
+    __table_args__ = (
+        # «Нет задач», the marks of lists and a record's tab look up a record's open tasks:
+        # only the open ones are indexed (a tenth of all tasks), in the lookup's order.
+        Index("ix_task_open_record", "record_entity", "record_id",
+              postgresql_where=text(OPEN_SQL), sqlite_where=text(OPEN_SQL)),
+        # «Мои задачи» and the readers a record's open tasks bring: a person's open tasks.
+        Index("ix_task_assignee_status", "assignee_id", "status"),
+    )
     __entity__ = "task"
     __label__ = "Задача"
     __choice_labels__ = {"status": TASK_STATUS_LABELS}
@@ -208,7 +217,7 @@ class Task(AuditedMixin, CheckedMixin, RecordLinkMixin, TimestampMixin, Trashabl
         # creator_id is the постановщик (may be somebody else); created_by_id who saved it.
         observed = select(task_observer.c.task_id).where(task_observer.c.user_id == user_id)
         return or_(cls.assignee_id.in_(user_ids), cls.creator_id.in_(user_ids),
-                   cls.created_by_id.in_(user_ids), cls.id.in_(observed))
+                   cls.created_by_id.in_(user_ids), in_rows(cls.id, observed))
 
     def __str__(self) -> str:
         return self.title or ""
@@ -248,12 +257,18 @@ class ChecklistItem(AuditedMixin, CheckedMixin, TrashChildMixin, Model):
         return self.text
 
 
+def is_open_task():
+    """SQL: the task is open. The statuses are written into the statement, not bound: the
+    planner uses the index of open tasks (ix_task_open_record) only when it sees them."""
+    return Task.status.in_(bindparam(None, list(OPEN_TASK_STATUSES), expanding=True,
+                                     literal_execute=True))
+
+
 def open_task_exists(entity: str, id_column):
     """SQL: the record (entity, id_column) has at least one open task. Lists use it for
     the "Нет задач" mark and filter."""
     return exists(select(Task.id).where(and_(Task.record_entity == entity,
-                                             Task.record_id == id_column,
-                                             Task.status.in_(OPEN_TASK_STATUSES))))
+                                             Task.record_id == id_column, is_open_task())))
 
 
 # --- automatic columns ----------------------------------------------------------------------

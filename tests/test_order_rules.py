@@ -200,10 +200,11 @@ def test_manager_sees_only_own_orders(login):
     assert {r["id"] for r in api_list["result"]} == {mine.id}
     export = manager.get("/orderview/export/").get_data(as_text=True)
     assert mine.number in export and theirs.number not in export
-    # A new line is offered only the orders the user may see.
+    # A new line is offered only the orders the user may see (its picker searches them).
     retired = product("Снято с производства", active=False)
+    offered = manager.get("/orderitemview/form_picker/order?form=add&q=").json["results"]
+    assert [o["id"] for o in offered] == [str(mine.id)]
     line_form = _text(manager.get("/orderitemview/add"))
-    assert mine.number in line_form and theirs.number not in line_form
     assert retired.name not in line_form  # and only active products
     # Lines follow their order.
     line = order(comp, responsible="manager2", lines=[(product(), "1")]).items[0]

@@ -43,6 +43,7 @@ from process.service import route_stage_change, transition
 from process.snapshot import is_process_record
 from process.trash import MOVED, is_trashable, move_to_bin
 from views.errors import MAX_ID, PAGES, refuse_with, refusing_database_errors
+from views.pickers import PickerViewMixin, wire_pickers
 
 
 # A cell starting with one of these is a formula to a spreadsheet (OWASP: CSV injection).
@@ -229,7 +230,7 @@ def refusing_writes(datamodel):
     return typed
 
 
-class CrmModelView(ModelView):
+class CrmModelView(PickerViewMixin, ModelView):
     """A generated CRUD screen. Subclasses set `datamodel`, columns and `titles`."""
 
     resource: str = ""
@@ -258,6 +259,8 @@ class CrmModelView(ModelView):
         self.formatters_columns = {**self._auto_formatters(model),
                                    **(self.formatters_columns or {})}
         self._wire_forms(model)
+        # Relations over large tables search on the server instead of listing the table.
+        wire_pickers(self, visible)
         super().__init__(**kwargs)
 
     # --- construction -------------------------------------------------------------------

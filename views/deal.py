@@ -15,6 +15,7 @@ from models import labels as domain_labels
 from models.labels import DEAL_ITEM_LABELS, PAYMENT_LABELS
 from models.product import Product
 from views.base import CrmModelRestApi, CrmModelView, RowScopeFilter, register
+from views.listing import ListInterface
 from views.pipeline import (TASKS_COLUMN, TASKS_SEARCH_FIELD, HasOpenTaskFilter,
                             NoOpenTaskFilter, PipelineRecordInterface,
                             PipelineRecordViewMixin, _held, custom_field,
@@ -82,7 +83,7 @@ class _DealChildView(CrmModelView):
 
 
 class DealItemView(_DealChildView):
-    datamodel = SQLAInterface(DealItem)
+    datamodel = ListInterface(DealItem, load=("product", "department", "responsible"))
     resource = "deal"
     titles = ("Позиции сделок", "Позиция сделки", "Новая позиция", "Изменение позиции")
     label_columns = ITEM_LABELS
@@ -120,7 +121,8 @@ class PaymentScheduleView(_DealChildView):
 
 
 class DealView(PipelineRecordViewMixin, CrmModelView):
-    datamodel = PipelineRecordInterface(Deal)
+    datamodel = PipelineRecordInterface(Deal, load=("stage", "company", "responsible",
+                                                    "pipeline.fields"))
     resource = "deal"
     titles = ("Сделки", "Сделка", "Новая сделка", "Изменение сделки")
     label_columns = DEAL_LABELS

@@ -21,6 +21,8 @@ from models.party import Company, Contact
 from models.reference import choice_query
 from models.registry import get_record
 from views.base import CrmModelRestApi, CrmModelView, RowScopeFilter, register
+from views.listing import ListInterface
+from views.pickers import PickerField
 from views.reference import reference_rel_filters
 from views.task import (KnownRelatedMixin, PlainExportMixin, checks, format_record_link,
                         prefill_basis, record_entity_field, text_or_blank, user_field)
@@ -103,14 +105,6 @@ def _topics():
     return db.session.scalars(choice_query("event_topic", keep)).all()
 
 
-def _companies():
-    return db.session.query(Company).order_by(Company.name).all()
-
-
-def _contacts():
-    return db.session.query(Contact).order_by(Contact.last_name, Contact.first_name).all()
-
-
 def _choice(label, labels, default):
     return SelectField(label, choices=list(labels.items()), default=default,
                        validate_choice=False)
@@ -125,9 +119,7 @@ def _event_form_fields(default_me: bool) -> dict:
         "topic": QuerySelectField("Тема", checks(Event), query_func=_topics,
                                   get_pk_func=lambda i: i.id, allow_blank=True, blank_text="—",
                                   widget=Select2Widget()),
-        "company": QuerySelectField("Контрагент", checks(Event), query_func=_companies,
-                                    get_pk_func=lambda c: c.id, allow_blank=True,
-                                    blank_text="—", widget=Select2Widget()),
+        "company": PickerField("Контрагент", checks(Event), model=Company),
         "content": TextAreaField("Содержание", widget=BS3TextAreaFieldWidget()),
         "responsible": user_field("Ответственный", default_me=default_me),
         "record_entity": record_entity_field("Основание (тип записи)"),
@@ -135,7 +127,7 @@ def _event_form_fields(default_me: bool) -> dict:
 
 
 class EventView(PlainExportMixin, CrmModelView):
-    datamodel = SQLAInterface(Event)
+    datamodel = ListInterface(Event, load=("topic", "company", "responsible"))
     resource = "event"
     titles = ("События", "Событие", "Новое событие", "Изменение события")
     label_columns = EVENT_LABELS
@@ -214,7 +206,7 @@ class EventView(PlainExportMixin, CrmModelView):
 class EventContactRowView(CrmModelView):
     """A row of an event's contact table; opened from the event page, back to it after."""
 
-    datamodel = SQLAInterface(EventContactRow)
+    datamodel = ListInterface(EventContactRow, load=("event", "contact"))
     resource = "event"
     link_target = False
     titles = ("Контактные лица событий", "Контактное лицо события",
@@ -226,9 +218,7 @@ class EventContactRowView(CrmModelView):
     add_form_query_rel_fields = edit_form_query_rel_fields = {
         "event": [["id", RowScopeFilter, None]]}
     add_form_extra_fields = edit_form_extra_fields = {
-        "contact": QuerySelectField("Контактное лицо", query_func=_contacts,
-                                    get_pk_func=lambda c: c.id, allow_blank=True,
-                                    blank_text="—", widget=Select2Widget()),
+        "contact": PickerField("Контактное лицо", model=Contact),
         # Checked from the form: a cleared contact would still be found on the stored row.
         "how_to_reach": StringField("Как связаться (телефон, e-mail)", checks(EventContactRow),
                                     widget=BS3TextFieldWidget()),

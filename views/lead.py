@@ -47,7 +47,7 @@ def _limited_text(label: str, length: int):
 
 
 class LeadView(PipelineRecordViewMixin, CrmModelView):
-    datamodel = PipelineRecordInterface(Lead)
+    datamodel = PipelineRecordInterface(Lead, load=("stage", "source", "responsible"))
     resource = "lead"
     titles = ("Лиды", "Лид", "Новый лид", "Изменение лида")
     label_columns = LEAD_LABELS

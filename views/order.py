@@ -2,8 +2,6 @@
 and the "Новые заказы" inbox of the execution department."""
 from __future__ import annotations
 
-from flask_appbuilder.fields import QuerySelectField
-from flask_appbuilder.fieldwidgets import Select2Widget
 from flask_appbuilder.models.filters import BaseFilter
 from flask_appbuilder.models.sqla.filters import FilterEqual
 from flask_appbuilder.models.sqla.interface import SQLAInterface
@@ -21,6 +19,8 @@ from models.order import (DRAFT_STATUSES, ORDER_STATUS_LABELS, Order, OrderItem,
 from models.party import Company, Contact
 from models.user import CrmUser, Department
 from views.base import CrmModelRestApi, CrmModelView, RowScopeFilter, register
+from views.listing import ListInterface
+from views.pickers import PickerField
 from views.reference import reference_field, reference_rel_filters
 
 ITEM_LABELS = ORDER_ITEM_LABELS
@@ -36,37 +36,11 @@ ORDER_SHOW_FIELDSETS = [
     ("Прочее", {"fields": ["source", "comment", "record_entity", "record_id", "created_by",
                            "created_at", "updated_at"]}),
 ]
-CHOICE_MESSAGE = "Выберите значение из списка"
+# Orders are given to people who still work here.
+ACTIVE_USERS = [["active", FilterEqual, True]]
 
 
 # --- form fields -----------------------------------------------------------------------------
-
-class _Select(QuerySelectField):
-    """FAB's select with a Russian message for an unknown choice."""
-
-    def pre_validate(self, form):
-        if self.data is None and (self._formdata or not self.allow_blank):
-            raise ValidationError(CHOICE_MESSAGE)
-
-
-def _select(label, query, validators=None, default=None):
-    return _Select(label, validators=list(validators or []), query_func=query,
-                   get_pk_func=lambda obj: obj.id, allow_blank=True, blank_text="",
-                   widget=Select2Widget(), default=default)
-
-
-def _companies():
-    return db.session.scalars(select(Company).order_by(Company.name)).all()
-
-
-def _contacts():
-    return db.session.scalars(select(Contact).order_by(Contact.last_name)).all()
-
-
-def _users():
-    return db.session.scalars(select(CrmUser).where(CrmUser.active.is_(True))
-                              .order_by(CrmUser.last_name, CrmUser.first_name)).all()
-
 
 def _me():
     user = acting_user()
@@ -118,14 +92,14 @@ def _order_fields() -> dict:
                                    description="Пусто — текущие дата и время"),
         "status": SelectField("Статус", choices=list(ORDER_STATUS_LABELS.items()),
                               default=OrderStatus.request.value, validators=check),
-        "company": _select("Контрагент", _companies, check),
-        "contact": _select("Контактное лицо", _contacts),
+        "company": PickerField("Контрагент", check, model=Company),
+        "contact": PickerField("Контактное лицо", model=Contact),
         "contract": StringField("Договор", validators=check,
                                 description="Номер и дата, например: № 15/26 от 01.03.2026"),
         "ship_date": LocalDateField("Дата отгрузки", optional=True, validators=check),
-        "responsible": _select("Ответственный менеджер", _users, check, default=_me),
-        "executor": _select("Исполнитель", _users, check,
-                            default=None),
+        "responsible": PickerField("Ответственный менеджер", check, model=CrmUser,
+                                   rel_filters=ACTIVE_USERS, default=_me),
+        "executor": PickerField("Исполнитель", check, model=CrmUser, rel_filters=ACTIVE_USERS),
         "source": reference_field("lead_source", "Источник", model=Order, column="source_id",
                                   validators=check),
         "requires_approval": BooleanField("Требует согласования", default=False),
@@ -160,7 +134,7 @@ def _price_field():
 
 
 class OrderItemView(CrmModelView):
-    datamodel = SQLAInterface(OrderItem)
+    datamodel = ListInterface(OrderItem, load=("product", "department", "responsible"))
     resource = "order"
     titles = ("Позиции заказов", "Позиция заказа", "Новая позиция заказа",
               "Изменение позиции заказа")
@@ -196,7 +170,7 @@ class OrderItemView(CrmModelView):
 
 
 class OrderView(CrmModelView):
-    datamodel = SQLAInterface(Order)
+    datamodel = ListInterface(Order, load=("company", "responsible", "executor"))
     resource = "order"
     titles = ("Заказы покупателей", "Заказ покупателя", "Новый заказ покупателя",
               "Изменение заказа покупателя")

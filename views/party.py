@@ -7,6 +7,7 @@ from wtforms import SelectField
 from models.labels import COMPANY_LABELS, CONTACT_LABELS
 from models.party import COMPANY_KIND_LABELS, Company, Contact
 from views.base import CrmModelRestApi, CrmModelView, register
+from views.listing import ListInterface
 
 COMPANY_FIELDSETS = [
     ("Контрагент", {"fields": ["kind", "name", "full_name", "responsible", "phone", "email",
@@ -28,7 +29,7 @@ def _kind_field():
 
 
 class CompanyView(CrmModelView):
-    datamodel = SQLAInterface(Company)
+    datamodel = ListInterface(Company, load=("responsible",))
     resource = "company"
     titles = ("Контрагенты", "Контрагент", "Новый контрагент", "Изменение контрагента")
     label_columns = COMPANY_LABELS
@@ -44,7 +45,7 @@ class CompanyView(CrmModelView):
 
 
 class ContactView(CrmModelView):
-    datamodel = SQLAInterface(Contact)
+    datamodel = ListInterface(Contact, load=("company",))
     resource = "contact"
     titles = ("Контакты", "Контакт", "Новый контакт", "Изменение контакта")
     label_columns = CONTACT_LABELS

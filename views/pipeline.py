@@ -31,11 +31,13 @@ from models.party import Contact
 from models.pipeline import (FIELD_TYPE_LABELS, PIPELINE_ENTITY_LABELS, STAGE_KIND_LABELS,
                              CustomFieldDef, Pipeline, Stage, StageKind)
 from models.reference import ReferenceItem, ReferenceList, choice_query
-from models.task import OPEN_TASK_STATUSES, Task, open_task_exists
+from models.task import Task, is_open_task, open_task_exists
 from models.trash import SHOW_BINNED
 from models.user import CrmUser
 from process.guard import readonly_now
 from views.base import CrmModelRestApi, CrmModelView, register
+from views.listing import ListInterface, keep_for_request
+from views.pickers import CUSTOM_PICKERS, held_option, picker_url
 
 FIELD_LABELS = CUSTOM_FIELD_LABELS
 
@@ -417,16 +419,6 @@ def _choice_options(fdef, current):
     return [(i.code, i.label if i.active else f"{i.label} (не используется)") for i in items]
 
 
-def _user_options():
-    users = db.session.scalars(select(CrmUser).where(CrmUser.active.is_(True))
-                               .order_by(CrmUser.last_name, CrmUser.first_name)).all()
-    return [(str(u.id), str(u)) for u in users]
-
-
-def _contact_options():
-    return [(str(c.id), str(c)) for c in db.session.scalars(select(Contact)).all()]
-
-
 def _file_options(model, record):
     if record is None:
         return []
@@ -515,10 +507,11 @@ def custom_input_row(fdef, name: str, value, submitted=None, error: str | None =
             row["other"], row["value"] = current, OTHER
         elif current == OTHER and submitted is not None:
             row["other"] = submitted.get(name + "__other") or ""
-    elif fdef.type == "user":
-        row["options"] = _user_options()
-    elif fdef.type == "contact":
-        row["options"] = _contact_options()
+    elif f"custom_{fdef.type}" in CUSTOM_PICKERS:
+        # Searched on the server: only the held person or contact is an option.
+        picker = f"custom_{fdef.type}"
+        row["options"] = held_option(CUSTOM_PICKERS[picker][0], row["value"])
+        row["picker_url"] = picker_url(picker)
     elif fdef.type == "file":
         row["options"] = _file_options(model, record)
         row["note"] = FILE_NOTE
@@ -598,23 +591,22 @@ def custom_markup(record, compact: bool = False) -> Markup:
                     for label, text in lines)
 
 
-class PipelineRecordInterface(SQLAInterface):
+class PipelineRecordInterface(ListInterface):
     """The datamodel of lead and deal screens: "custom_display" reads as the custom values
     by label, formatted in Russian (record page: all of them; list: the set ones)."""
 
-    def query(self, *args, **kwargs):
-        """A page of records with their «Нет задач» marks: one query for the page, not one
-        per row (and per time the template reads it)."""
-        count, items = super().query(*args, **kwargs)
+    def prepare_page(self, items: list) -> None:
+        """The «Нет задач» marks of the page, and the people, contacts and files its custom
+        values name: one query each, not one per row (and per time the template reads it)."""
         model = self.obj
-        ids = [item.id for item in items if isinstance(item, model)]
-        if ids and hasattr(model, "has_open_task"):
+        ids = [item.id for item in items]
+        if hasattr(model, "has_open_task"):
             with_tasks = set(db.session.scalars(select(Task.record_id).where(
                 Task.record_entity == model.__entity__, Task.record_id.in_(ids),
-                Task.status.in_(OPEN_TASK_STATUSES)).distinct()))
+                is_open_task()).distinct()))
             for item in items:
                 item.known_open_task = item.id in with_tasks
-        return count, items
+        _load_custom_references(items)
 
     def _get_attr_value(self, item, col):
         if col == "custom_display":
@@ -622,6 +614,25 @@ class PipelineRecordInterface(SQLAInterface):
         if col == "custom_list":
             return custom_markup(item, compact=True)
         return SQLAInterface._get_attr_value(item, col)
+
+
+CUSTOM_REFERENCES = {"user": CrmUser, "contact": Contact, "file": Attachment}
+
+
+def _load_custom_references(items) -> None:
+    """Loads the records custom values point at into the session, so formatting a page's
+    values finds them there (`db.session.get` asks no query for a loaded record)."""
+    wanted: dict = {}
+    for item in items:
+        values = getattr(item, "custom", None) or {}
+        pipeline = getattr(item, "pipeline", None)
+        for fdef in (pipeline.fields if pipeline is not None and values else ()):
+            model = CUSTOM_REFERENCES.get(fdef.type)
+            value = values.get(fdef.key)
+            if model is not None and isinstance(value, int) and not isinstance(value, bool):
+                wanted.setdefault(model, set()).add(value)
+    for model, ids in wanted.items():
+        keep_for_request(db.session.scalars(select(model).where(model.id.in_(ids))))
 
 
 def optional_text(label: str, area: bool = True):

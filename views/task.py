@@ -4,11 +4,9 @@ Also holds the small helpers the event screens share: user pickers, the record-l
 formatter and the "на основании" fields."""
 from __future__ import annotations
 
-from flask import abort, current_app, flash, g, redirect, request, url_for
+from flask import abort, current_app, flash, g, has_request_context, redirect, request, url_for
 from flask_appbuilder import expose
-from flask_appbuilder.fields import QuerySelectField, QuerySelectMultipleField
-from flask_appbuilder.fieldwidgets import (BS3TextAreaFieldWidget, BS3TextFieldWidget,
-                                           Select2ManyWidget, Select2Widget)
+from flask_appbuilder.fieldwidgets import BS3TextAreaFieldWidget, BS3TextFieldWidget
 from flask_appbuilder.models.filters import BaseFilter
 from flask_appbuilder.models.sqla.interface import SQLAInterface
 from flask_appbuilder.security.decorators import has_access, protect
@@ -30,13 +28,10 @@ from models.task import (OPEN_TASK_STATUSES, TASK_STATUS_LABELS, ChecklistItem,
 from models.user import CrmUser
 from views.base import CrmModelRestApi, CrmModelView, register
 from views import record_fields, task_outcome
+from views.listing import ListInterface
+from views.pickers import PickerField, PickerMultipleField
 
 # --- shared helpers ------------------------------------------------------------------------
-
-
-def _users():
-    return db.session.scalars(select(CrmUser).order_by(CrmUser.last_name, CrmUser.first_name,
-                                                       CrmUser.id)).all()
 
 
 def _me():
@@ -44,15 +39,14 @@ def _me():
     return None if user is None else db.session.get(CrmUser, user.id)
 
 
-def user_field(label: str, default_me: bool = False, model=None) -> QuerySelectField:
-    return QuerySelectField(label, checks(model), query_func=_users,
-                            get_pk_func=lambda u: u.id, allow_blank=True, blank_text="—",
-                            widget=Select2Widget(), default=_me if default_me else None)
+def user_field(label: str, default_me: bool = False, model=None) -> PickerField:
+    """A person, searched by name on the server (there may be thousands)."""
+    return PickerField(label, checks(model), model=CrmUser,
+                       default=_me if default_me else None)
 
 
-def users_field(label: str) -> QuerySelectMultipleField:
-    return QuerySelectMultipleField(label, query_func=_users, get_pk_func=lambda u: u.id,
-                                    widget=Select2ManyWidget())
+def users_field(label: str) -> PickerMultipleField:
+    return PickerMultipleField(label, model=CrmUser)
 
 
 def checks(model) -> list:
@@ -104,13 +98,47 @@ def record_url(entity: str, record_id) -> str | None:
     return None
 
 
+LINKED = "crm.linked_records"  # request.environ key: {(entity, id): record or None}
+
+
+def prefetch_record_links(items) -> None:
+    """The records a page's rows link to, as far as the user sees them: one query per kind
+    of record and one for its row rule, not two per row."""
+    if not has_request_context():  # the answers are kept for the request being served
+        return
+    wanted: dict[str, set[int]] = {}
+    for item in items:
+        ref = getattr(item, "record_ref", None)
+        if ref and model_for(ref[0]) is not None and isinstance(ref[1], int):
+            wanted.setdefault(ref[0], set()).add(ref[1])
+    linked = request.environ.setdefault(LINKED, {})
+    user = acting_user()
+    for entity, ids in wanted.items():
+        model = model_for(entity)
+        records = {r.id: r for r in db.session.scalars(select(model).where(model.id.in_(ids)))}
+        visible = set(db.session.scalars(scope_query(
+            select(model.id).where(model.id.in_(ids)), model, user)))
+        linked.update({(entity, pk): records[pk] if pk in visible else None
+                       for pk in ids if pk in records})
+
+
+def _linked(ref):
+    """The record of a link if the user may see it, else None (gone or not theirs)."""
+    entity, record_id = ref
+    linked = request.environ.get(LINKED, {}) if has_request_context() else {}
+    if (entity, record_id) in linked:
+        return linked[(entity, record_id)]
+    record = get_record(entity, record_id)
+    return record if record is not None and can_see(record, acting_user()) else None
+
+
 def record_text(ref) -> str:
     """Plain text of a record link (CSV export, titles)."""
     if not ref:
         return ""
     entity, record_id = ref
-    record = get_record(entity, record_id)
-    if record is None or not can_see(record, acting_user()):
+    record = _linked(ref)
+    if record is None:
         return f"{entity_label(entity)} № {record_id}"
     return f"{entity_label(entity)}: {record}"
 
@@ -120,8 +148,8 @@ def format_record_link(ref):
     if not ref:
         return ""
     entity, record_id = ref
-    record = get_record(entity, record_id)
-    if record is None or not can_see(record, acting_user()):
+    record = _linked(ref)
+    if record is None:
         # One answer for a record that is gone and one not the user's: ids are not probed.
         return f"{entity_label(entity)} № {record_id}"
     text = f"{entity_label(entity)}: {record}"
@@ -260,8 +288,15 @@ class TaskListWidget(ListWidget):
     template = "crm/task_list_widget.html"
 
 
+class TaskInterface(ListInterface):
+    """A page of tasks with the records they link to."""
+
+    def prepare_page(self, items: list) -> None:
+        prefetch_record_links(items)
+
+
 class TaskView(PlainExportMixin, CrmModelView):
-    datamodel = SQLAInterface(Task)
+    datamodel = TaskInterface(Task, load=("assignee", "creator"))
     resource = "task"
     titles = ("Задачи", "Задача", "Новая задача", "Изменение задачи")
     method_permission_name = {**VIEW_METHOD_RIGHTS, "checklist_add": "write",
@@ -574,7 +609,7 @@ def my_open_tasks(limit: int = HOME_TASKS_SHOWN) -> dict | None:
     }
 
 
-class MyTasksInterface(SQLAInterface):
+class MyTasksInterface(TaskInterface):
     """Default order of "Мои задачи": overdue first, then by deadline (none last)."""
 
     def apply_order_by(self, query, order_column, order_direction, *args, **kwargs):
@@ -584,11 +619,17 @@ class MyTasksInterface(SQLAInterface):
                                           *args, **kwargs)
         return query.order_by(*overdue_first(utcnow()))
 
+    def query_count(self, query, filters=None, select_columns=None):
+        # FAB counts through the same path that orders the page: the count needs no order.
+        counted = self._apply_inner_all(query, filters, select_columns=select_columns,
+                                        aliases_mapping={})
+        return counted.order_by(None).count()
+
 
 class MyTaskView(TaskView):
     """The current user's open tasks. Same rights as the task screens (resource "task")."""
 
-    datamodel = MyTasksInterface(Task)
+    datamodel = MyTasksInterface(Task, load=("creator", "checklist"))
     link_target = False  # record links go to the general task screen
     titles = ("Мои задачи", "Задача", "Новая задача", "Изменение задачи")
     list_columns = ["overdue_label", "title", "deadline", "status_label", "creator",

@@ -50,8 +50,8 @@ class TrashView(CrmModelView):
     datamodel = SQLAInterface(TrashBatch)
     resource = RESOURCE
     titles = ("Корзина", "Запись в корзине", "", "")
-    method_permission_name = {"list": "read", "show": "read", "restore": MANAGE,
-                              "purge": MANAGE, "confirm_purge": MANAGE}
+    method_permission_name = {"list": "read", "show": "read", "picker": "read",
+                              "restore": MANAGE, "purge": MANAGE, "confirm_purge": MANAGE}
     base_permissions = ["can_read", f"can_{MANAGE}"]
     show_template = "crm/trash_show.html"
     label_columns = TRASH_LABELS

@@ -6,8 +6,8 @@ from flask import abort, flash, redirect
 from flask_appbuilder import expose
 from flask_appbuilder.actions import action
 from flask_appbuilder.api import safe
-from flask_appbuilder.fields import QuerySelectField, QuerySelectMultipleField
-from flask_appbuilder.fieldwidgets import Select2ManyWidget, Select2Widget
+from flask_appbuilder.fields import QuerySelectMultipleField
+from flask_appbuilder.fieldwidgets import Select2ManyWidget
 from flask_appbuilder.models.sqla.filters import FilterEqual
 from flask_appbuilder.models.sqla.interface import SQLAInterface
 from flask_appbuilder.security.sqla.models import Role
@@ -27,6 +27,7 @@ from models.labels import DEPARTMENT_LABELS, USER_LABELS
 from models.user import CrmUser, Department
 from app.formatting import display
 from views.base import CrmModelRestApi, CrmModelView, register
+from views.pickers import PickerField
 
 USER_DESCRIPTIONS = {
     "first_name": "Имя (можно с отчеством)",
@@ -97,7 +98,8 @@ def _active_field():
 
 
 def user_choice_label(user) -> str:
-    """Namesakes are common: the choice says the position and the login too."""
+    """Namesakes are common: the choice says the position and the login too (the admin's
+    screen; other pickers show the position alone)."""
     extra = ", ".join(v for v in (user.position, user.username) if v)
     return f"{user} ({extra})" if extra else str(user)
 
@@ -105,16 +107,9 @@ def user_choice_label(user) -> str:
 def _head_field(active_only: bool):
     """A new department gets an active head; an edit keeps offering the current one even
     if that user has since been deactivated, so the form still validates."""
-
-    def query():
-        stmt = select(CrmUser).order_by(CrmUser.last_name, CrmUser.first_name)
-        if active_only:
-            stmt = stmt.where(CrmUser.active.is_(True))
-        return db.session.scalars(stmt).all()
-
-    return QuerySelectField(
-        "Руководитель", query_func=query, get_pk_func=lambda u: u.id,
-        get_label=user_choice_label, allow_blank=True, widget=Select2Widget(),
+    return PickerField(
+        "Руководитель", model=CrmUser, get_label=user_choice_label,
+        rel_filters=[["active", FilterEqual, True]] if active_only else None,
         description="Руководитель видит записи сотрудников отдела и согласует их заявки")
 
 
