@@ -230,6 +230,42 @@ def refusing_writes(datamodel):
     return typed
 
 
+class ManagedActionsMixin:
+    """Screens whose row actions need the `can_manage` right (outbox, recycle bin). FAB's
+    own action endpoints answer an unknown action or a non-numeric id with a 500, and the
+    single one also answers GET: these accept only POST and refuse in Russian."""
+
+    unknown_action_message = "Нет такого действия или записи"
+
+    def may_manage(self) -> bool:
+        return bool(self.appbuilder.sm.has_access("can_manage", self.resource))
+
+    def _back_to_list(self, message: str):
+        flash(message, "danger")
+        return redirect(url_for(f"{self.endpoint}.list"))
+
+    def _denied(self):
+        return self._back_to_list("Недостаточно прав для этого действия.")
+
+    @expose("/action/<string:name>/<pk>", methods=["POST"])
+    def action(self, name, pk):
+        if not self.may_manage():
+            return self._denied()
+        if name not in self.actions or not str(pk).isdigit():
+            return self._back_to_list(self.unknown_action_message)
+        return super().action(name, int(pk))
+
+    @expose("/action_post", methods=["POST"])
+    def action_post(self):
+        name = request.form.get("action", "")
+        pks = request.form.getlist("rowid")
+        if not self.may_manage():
+            return self._denied()
+        if name not in self.actions or not all(p.isdigit() for p in pks):
+            return self._back_to_list(self.unknown_action_message)
+        return super().action_post()
+
+
 class CrmModelView(PickerViewMixin, ModelView):
     """A generated CRUD screen. Subclasses set `datamodel`, columns and `titles`."""
 

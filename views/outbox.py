@@ -4,8 +4,7 @@ send it again, or cancel it. Rows are written by processes and delivered by the 
 one adds or edits them here."""
 from __future__ import annotations
 
-from flask import current_app, flash, redirect, request, url_for
-from flask_appbuilder import expose
+from flask import current_app, flash, redirect, url_for
 from flask_appbuilder.actions import action
 from flask_appbuilder.models.sqla.interface import SQLAInterface
 from markupsafe import Markup
@@ -20,7 +19,7 @@ from models.outbox import (OUTBOX_KIND_LABELS, OUTBOX_STATUS_LABELS, OutboxMessa
                            OutboxStatus)
 from models.registry import entities
 from models.user import CrmUser
-from views.base import CrmModelView, register
+from views.base import CrmModelView, ManagedActionsMixin, register
 from views.task import LINKABLE_ENTITIES, format_record_link
 
 RESOURCE = "outbox"
@@ -124,7 +123,8 @@ def outbox_actions(pk) -> list[dict]:
     return out
 
 
-class OutboxView(CrmModelView):
+class OutboxView(ManagedActionsMixin, CrmModelView):
+    unknown_action_message = "Нет такого действия или сообщения"
     datamodel = SQLAInterface(OutboxMessage)
     resource = RESOURCE
     titles = ("Исходящие сообщения", "Исходящее сообщение", "", "")
@@ -213,31 +213,7 @@ class OutboxView(CrmModelView):
             return redirect(url_for(f"{self.endpoint}.show", pk=items[0].id))
         return redirect(url_for(f"{self.endpoint}.list"))
 
-    # FAB's own endpoints answer an unknown action or a non-numeric id with a 500, and the
-    # single one also answers GET: these accept only POST and refuse in Russian.
-    @expose("/action/<string:name>/<pk>", methods=["POST"])
-    def action(self, name, pk):
-        if not _may_manage():
-            return self._denied()
-        if name not in self.actions or not str(pk).isdigit():
-            flash("Нет такого действия или сообщения", "danger")
-            return redirect(url_for(f"{self.endpoint}.list"))
-        return super().action(name, int(pk))
 
-    @expose("/action_post", methods=["POST"])
-    def action_post(self):
-        name = request.form.get("action", "")
-        pks = request.form.getlist("rowid")
-        if not _may_manage():
-            return self._denied()
-        if name not in self.actions or not all(p.isdigit() for p in pks):
-            flash("Нет такого действия или сообщения", "danger")
-            return redirect(url_for(f"{self.endpoint}.list"))
-        return super().action_post()
-
-    def _denied(self):
-        flash("Недостаточно прав для этого действия.", "danger")
-        return redirect(url_for(f"{self.endpoint}.list"))
 
 
 def register_views(appbuilder):

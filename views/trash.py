@@ -4,7 +4,7 @@ who deleted them, when, and when the daily purge takes them. The admin restores 
 изменений». Only the admin: the resource `trash` is granted to no other role."""
 from __future__ import annotations
 
-from flask import current_app, flash, redirect, request, url_for
+from flask import flash, redirect, url_for
 from flask_appbuilder import expose
 from flask_appbuilder.actions import action
 from flask_appbuilder.models.sqla.interface import SQLAInterface
@@ -20,7 +20,7 @@ from models.trash import TrashBatch, retention_days
 from process.trash import is_trashable
 from process.trash import purge as purge_batch
 from process.trash import restore as restore_batch
-from views.base import CrmModelView, register
+from views.base import CrmModelView, ManagedActionsMixin, register
 
 RESOURCE = "trash"
 # Restore and purge need more than reading. Not "can_write": that right opens add and edit
@@ -42,11 +42,8 @@ def _kind_choices():
     return [("", "—")] + sorted(out, key=lambda pair: pair[1])
 
 
-def _may_manage() -> bool:
-    return current_app.appbuilder.sm.has_access(f"can_{MANAGE}", RESOURCE)
-
-
-class TrashView(CrmModelView):
+class TrashView(ManagedActionsMixin, CrmModelView):
+    unknown_action_message = "Нет такого действия или записи в корзине"
     datamodel = SQLAInterface(TrashBatch)
     resource = RESOURCE
     titles = ("Корзина", "Запись в корзине", "", "")
@@ -98,27 +95,6 @@ class TrashView(CrmModelView):
                 flash(f"{done}: {name}", "success")
         return redirect(url_for(f"{self.endpoint}.list"))
 
-    # FAB's own endpoints answer an unknown action or a non-numeric id with a 500, and the
-    # single one also answers GET: these accept only POST and refuse in Russian.
-    @expose("/action/<string:name>/<pk>", methods=["POST"])
-    def action(self, name, pk):
-        if not _may_manage():
-            return self._denied()
-        if name not in self.actions or not str(pk).isdigit():
-            flash("Нет такого действия или записи в корзине", "danger")
-            return redirect(url_for(f"{self.endpoint}.list"))
-        return super().action(name, int(pk))
-
-    @expose("/action_post", methods=["POST"])
-    def action_post(self):
-        name = request.form.get("action", "")
-        pks = request.form.getlist("rowid")
-        if not _may_manage():
-            return self._denied()
-        if name not in self.actions or not all(p.isdigit() for p in pks):
-            flash("Нет такого действия или записи в корзине", "danger")
-            return redirect(url_for(f"{self.endpoint}.list"))
-        return super().action_post()
 
     @expose("/confirm_purge/<int:pk>", methods=["GET"])
     @has_access
@@ -131,9 +107,6 @@ class TrashView(CrmModelView):
         return self.render_template("crm/trash_purge.html", batch=batch,
                                     question=PURGE_CONFIRM, days=retention_days())
 
-    def _denied(self):
-        flash("Недостаточно прав для этого действия.", "danger")
-        return redirect(url_for(f"{self.endpoint}.list"))
 
 
 def register_views(appbuilder):
