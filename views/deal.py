@@ -1,10 +1,8 @@
 """Screens and REST APIs of deals, their line items and payment schedule."""
 from __future__ import annotations
 
-from flask_appbuilder.fields import QuerySelectField
-from flask_appbuilder.fieldwidgets import Select2Widget
+from flask_appbuilder.models.sqla.filters import FilterEqual
 from flask_appbuilder.models.sqla.interface import SQLAInterface
-from sqlalchemy import or_, select
 
 from app.extensions import db
 from app.scope import WRITE, can_see
@@ -13,12 +11,11 @@ from models.base import acting_user
 from models.deal import Deal, DealItem, PaymentScheduleEntry
 from models import labels as domain_labels
 from models.labels import DEAL_ITEM_LABELS, PAYMENT_LABELS
-from models.product import Product
 from views.base import CrmModelRestApi, CrmModelView, RowScopeFilter, register
 from views.listing import ListInterface
 from views.pipeline import (TASKS_COLUMN, TASKS_SEARCH_FIELD, HasOpenTaskFilter,
                             NoOpenTaskFilter, PipelineRecordInterface,
-                            PipelineRecordViewMixin, _held, custom_field,
+                            PipelineRecordViewMixin, custom_field,
                             optional_text, pipeline_select, reference_select, stage_select,
                             tasks_mark)
 
@@ -44,18 +41,6 @@ def _deal_extras():
     }
 
 
-def _product_select():
-    """Active products, plus the one the edited line already holds."""
-
-    def query():
-        held = _held(DealItem, "product_id")
-        cond = Product.active.is_(True)
-        if held:
-            cond = or_(cond, Product.id == held)
-        return db.session.scalars(select(Product).where(cond).order_by(Product.name)).all()
-
-    return QuerySelectField("Номенклатура", query_func=query, get_pk_func=lambda o: o.id,
-                            allow_blank=True, blank_text="—", widget=Select2Widget())
 
 
 class DealNotVisible(FieldErrors):
@@ -94,10 +79,10 @@ class DealItemView(_DealChildView):
     add_columns = edit_columns = ["deal", "product", "name", "unit", "quantity", "price"]
     search_columns = ["deal", "product", "name", "department", "responsible", "is_grey"]
     order_columns = ["name", "amount"]
-    add_form_extra_fields = {"product": _product_select(),
-                             "name": optional_text("Наименование", area=False)}
-    edit_form_extra_fields = {"product": _product_select(),
-                              "name": optional_text("Наименование", area=False)}
+    add_form_extra_fields = {"name": optional_text("Наименование", area=False)}
+    edit_form_extra_fields = {"name": optional_text("Наименование", area=False)}
+    # The product is a picker that searches (views/pickers.py); new lines: active products.
+    add_form_query_rel_fields = {**SCOPED_DEALS, "product": [["active", FilterEqual, True]]}
     description_columns = {
         "product": "Отдел, исполнитель и признак «серый/белый» берутся из номенклатуры",
         "name": "Если пусто, берётся из номенклатуры",

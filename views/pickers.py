@@ -27,6 +27,7 @@ from models.event import Event
 from models.lead import Lead
 from models.order import Order
 from models.party import Company, Contact
+from models.product import Product
 from models.user import CrmUser
 
 MATCHES = 20
@@ -44,6 +45,7 @@ SEARCHED = {
     Lead: ((Lead.title, Lead.company_name), (Lead.id.desc(),)),
     Order: ((Order.number,), (Order.id.desc(),)),
     Event: ((Event.subject, cast(Event.number, String)), (Event.id.desc(),)),
+    Product: ((Product.name, Product.sku), (Product.name, Product.id)),
 }
 
 
