@@ -52,6 +52,10 @@ class Config:
     WORK_DAY_START = os.environ.get("WORK_DAY_START", "09:00")
     WORK_DAY_END = os.environ.get("WORK_DAY_END", "18:00")
 
+    # Where the product is reached from outside: links in letters (an approval's decision
+    # link) are built on it.
+    BASE_URL = os.environ.get("BASE_URL", "http://localhost:5000")
+    APPROVAL_LINK_MAX_AGE = int(os.environ.get("APPROVAL_LINK_MAX_AGE", str(7 * 24 * 3600)))
     SMTP_HOST = os.environ.get("SMTP_HOST", "")
     SMTP_PORT = int(os.environ.get("SMTP_PORT", "25"))
     SMTP_USER = os.environ.get("SMTP_USER", "")

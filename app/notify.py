@@ -28,8 +28,10 @@ def bounded_key(key: str, limit: int = KEY_MAX) -> str:
 
 def notify_users(user_ids, text: str, *, key: str, kind: str = "process",
                  entity: str | None = None, record_id: int | None = None, due_at=None,
-                 subject: str | None = None) -> int:
-    """Returns how many people got a new in-app notification."""
+                 subject: str | None = None, email_body=None) -> int:
+    """Returns how many people got a new in-app notification. `email_body(user_id)`, when
+    given, is the e-mail copy's text for that person (an approval's decision links, which
+    must never show in the app)."""
     people = []
     for user_id in user_ids or []:
         if user_id and user_id not in people:
@@ -59,6 +61,7 @@ def notify_users(user_ids, text: str, *, key: str, kind: str = "process",
         if db.session.scalar(select(OutboxMessage.id).where(
                 OutboxMessage.effect_key == email_key)) is None:
             db.session.add(OutboxMessage(
-                kind="email", recipients=[email], subject=(subject or text)[:300], body=text,
+                kind="email", recipients=[email], subject=(subject or text)[:300],
+                body=email_body(user_id) if email_body else text,
                 entity=entity, record_id=record_id, effect_key=email_key))
     return added

@@ -17,6 +17,7 @@ from models.registry import model_for
 from models.schedule import ScheduleStatus
 from models.user import CrmUser, Department
 from models.trash import SHOW_BINNED
+from process import approvals
 from process.people import resolve_people
 from process.service import apply_effects
 from process.snapshot import current_stage, process_of, record_values, template_context
@@ -208,8 +209,18 @@ def _stage_deadline(row, record, now) -> None:
     _done(row, now)
 
 
+def _approval_deadline(row, _approval, now) -> None:
+    """A step of an approval is past its deadline: reminders and the escalation."""
+    why = approvals.deadline_passed(row, now)
+    if why:
+        _cancel(row, now, why)
+    else:
+        _done(row, now)
+
+
 _ON_RECORD = {"remind": _remind, "schedule": _delayed, "repeat": _delayed,
-              "stage_deadline": _stage_deadline}
+              "stage_deadline": _stage_deadline,
+              approvals.DEADLINE_ACTION: _approval_deadline}
 _ON_TASK = {"task_reminder": _task_reminder, "task_deadline": _task_deadline}
 
 

@@ -33,6 +33,7 @@ class TimelineKind(str, enum.Enum):
     file = "file"
     document = "document"
     system = "system"
+    approval = "approval"
 
 
 KIND_LABELS = {
@@ -44,6 +45,7 @@ KIND_LABELS = {
     TimelineKind.file.value: "Файл",
     TimelineKind.document.value: "Документ",
     TimelineKind.system.value: "Событие",
+    TimelineKind.approval.value: "Согласование",
 }
 KINDS = frozenset(KIND_LABELS)
 COMMENT_MAX_LENGTH = 5000

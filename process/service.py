@@ -28,7 +28,8 @@ from models.registry import model_for
 from models.task import OPEN_TASK_STATUSES, OUTCOME_SEPARATOR, Task, TaskStatus
 from models.timeline import add_timeline
 from models.trash import SHOW_BINNED
-from process import guard
+from process import approvals, guard
+from process.approvals import APPROVING
 from process.effects.context import EffectContext
 from process.effects.registry import handler_for
 from process.effects.schedule import (
@@ -40,7 +41,8 @@ from process.snapshot import (
     record_values, template_context,
 )
 from rules.engine import (
-    Effect, Plan, plan_field_change, plan_manual, plan_move, plan_outcome, replan_dated,
+    Effect, Plan, approval_only, plan_field_change, plan_manual, plan_move, plan_outcome,
+    replan_dated,
     rerender, why_not,
 )
 
@@ -70,7 +72,16 @@ def may_move(record, to_key: str):
     process = process_of(record)
     if process is None:
         return None
-    return why_not(process, current_stage(record), to_key, record_values(record))
+    values = record_values(record)
+    if current_stage(record) != to_key and not APPROVING.get() \
+            and approval_only(process, to_key, values):
+        return _only_by_approval(process, to_key)
+    return why_not(process, current_stage(record), to_key, values)
+
+
+def _only_by_approval(process, to_key) -> TransitionNotAllowed:
+    return TransitionNotAllowed(f"Этап «{process.stage(to_key).name}» ставит только решение "
+                                "согласующего: запустите согласование и дождитесь его")
 
 
 # --- the move ----------------------------------------------------------------------------
@@ -91,7 +102,10 @@ def transition(record, to_key: str, actor_id: int | None = None, source: str = "
     if process is None:
         guard.set_stage(record, to_key)
         return MoveResult(None, from_key, to_key)
-    plan = plan_move(process, from_key, to_key, record_values(record, process),
+    values = record_values(record, process)
+    if from_key != to_key and not APPROVING.get() and approval_only(process, to_key, values):
+        raise _only_by_approval(process, to_key)
+    plan = plan_move(process, from_key, to_key, values,
                      uuid.uuid4().hex, _now_local(), context=template_context(record))
     guard.set_stage(record, to_key)
     if from_key != to_key:
@@ -99,12 +113,15 @@ def transition(record, to_key: str, actor_id: int | None = None, source: str = "
         _write_history(record, entity, process, from_key, to_key, plan, actor_id, source)
         cancel_stage_schedules(entity, record.id, from_key)
         close_stage_tasks(record, process, from_key, to_key)
+        if process.stage(to_key).kind == "lost":
+            approvals.cancel_for_record(entity, record.id,
+                                        f"Запись перешла на этап «{process.stage(to_key).name}»")
     apply_effects(record, plan.effects, actor_id, source, _depth=_depth, process=process)
     return MoveResult(plan, from_key, to_key)
 
 
 def apply_effects(record, effects, actor_id: int | None, source: str, _depth: int = 0,
-                  process=None) -> int:
+                  process=None, context: dict | None = None) -> int:
     """Writes `effects` of `record`'s process into the session, whichever path decided them.
 
     Each effect's templates are rendered again once an effect before it changed the record
@@ -127,8 +144,9 @@ def apply_effects(record, effects, actor_id: int | None, source: str, _depth: in
             moves.append(effect.params["to"])
             continue
         if changed:
+            # `context`: what the caller's templates named beyond the record ({approval.*})
             effect = rerender(process, effect, record_values(record, process),
-                              template_context(record))
+                              {**template_context(record), **(context or {})})
         handler_for(effect.action)(ctx, effect)
         changed = changed or effect.action in RECORD_CHANGING
     for to_key in moves:
@@ -215,6 +233,7 @@ def field_changed(record, source: str = "form") -> None:
         before = old_values(record) if process is not None else None
     if process is None:
         return
+    approvals.record_saved(record)
     _replan_dated(record, process, before)
     if not getattr(process, "triggers", None):
         return

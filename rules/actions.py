@@ -18,9 +18,13 @@ from dataclasses import dataclass, field
 from rules.conditions import ConditionError
 from rules.conditions import validate as validate_condition
 from rules.durations import DurationError, parse_duration
+from rules.routes import route_problem
 
 # Placeholders a template may use besides the record's own fields.
-TEMPLATE_ROOTS = {"record", "responsible", "company", "contact", "stage", "actor", "now"}
+# `approval`: in what an approval's decision runs, {approval.comment} is the approver's
+# reason or comment, {approval.title} and {approval.decided_by} the rest.
+TEMPLATE_ROOTS = {"record", "responsible", "company", "contact", "stage", "actor", "now",
+                  "approval"}
 RESPONSIBLE_ATTRS = {"full_name", "position", "phone", "email", "first_name", "last_name"}
 ASSIGNEE_KINDS = ("responsible", "actor", "role", "department_head", "user", "field",
                   "chosen")
@@ -31,6 +35,8 @@ _TIME = re.compile(r"^([01]\d|2[0-3]):[0-5]\d$")
 # that must be filled, fields to set, actions to run, a second question.
 OUTCOME_KEYS = ("move", "repeat", "task", "comment", "comment_field", "fields", "set",
                 "actions", "choices")
+# What an approval's decisions run: `on_approved`, `on_rejected`, `on_rework`.
+APPROVAL_RESULTS = ("on_approved", "on_rejected", "on_rework")
 _PLACEHOLDER = re.compile(r"^[a-z_][a-z0-9_]*(\.[a-z_][a-z0-9_]*)?$")
 
 
@@ -221,6 +227,8 @@ def _param_problem(kind, value, labels, roles, stages, ctx=None):
             f"неизвестная сущность «{value}»; допустимы: " + ", ".join(ENTITIES)
     if kind == "action":
         return check_action(value, labels, roles, stages, ctx)
+    if kind == "actions":
+        return check_action_list(value, labels, roles, stages, ctx)
     if kind == "dict":
         return None if isinstance(value, dict) and value else "ожидается непустой объект"
     if kind == "basis":
@@ -439,14 +447,37 @@ ACTIONS: dict[str, ActionSpec] = {spec.name: spec for spec in (
         "record": Param("basis", required=True), "entity": Param("entity", required=True),
         "to": Param("text", required=True)}),
     ActionSpec("convert_lead", "Конвертировать лид", {"pipeline": Param("text")}),
-    ActionSpec("start_approval", "Запустить согласование", {"approvers": Param("people")},
-               available=False),
+    # An approval of the record: a named route of the definition (`route`) or its own
+    # `steps`; `covers` the fields whose change restarts it; what the decisions do.
+    ActionSpec("start_approval", "Запустить согласование", {
+        "title": Param("template", required=True), "route": Param("text"),
+        "steps": Param("list"), "rework": Param("text"), "covers": Param("fields"),
+        "requester": Param("person"), "comment_field": Param("field"),
+        **{name: Param("actions") for name in APPROVAL_RESULTS}}),
     ActionSpec("generate_document", "Сформировать документ", {"template": Param("text")},
                available=False),
 )}
 
 
+def _start_approval_problem(params, labels, roles, stages, ctx):
+    if ("route" in params) == ("steps" in params):
+        return "route", "укажите либо route (маршрут определения), либо steps (свои шаги)"
+    if "route" in params:
+        if "rework" in params:
+            return "rework", "rework задаётся в самом маршруте"
+        known = (ctx or {}).get("routes") or {}
+        if params["route"] not in known:
+            return "route", (f"неизвестный маршрут «{params['route']}»; в определении есть: "
+                             + (", ".join(sorted(known)) or "ни одного"))
+        return None
+    route = {"steps": params["steps"]}
+    if "rework" in params:
+        route["rework"] = params["rework"]
+    return route_problem(route, labels, roles)
+
+
 _CROSS_CHECKS = {
+    "start_approval": _start_approval_problem,
     "schedule": _schedule_problem,
     "remind": _timing_problem,
     "create_task": _create_task_problem,

@@ -18,20 +18,22 @@ the engine keeps it, and `rules.engine.plan_outcome` finds the task's outcomes b
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 import yaml
 
 from errors import DefinitionError
-from rules.actions import ACTIONS, ActionSpec
+from rules.actions import ACTIONS, APPROVAL_RESULTS, ActionSpec
 from rules.conditions import ConditionError, validate as validate_condition
 from rules.durations import DurationError, parse_duration
+from rules.routes import normalized, route_problem
 
 ENTITIES = ("lead", "deal", "event", "order")
 TOP_KEYS = {"key", "name", "entity", "fields", "stages", "lost_reason_list", "description",
-            "required", "required_if", "readonly", "readonly_if", "on_change", "based_on"}
+            "required", "required_if", "readonly", "readonly_if", "on_change", "based_on",
+            "routes"}
 STAGE_KINDS = ("open", "won", "lost")
 FIELD_TYPES = ("string", "text", "integer", "money", "percent", "date", "datetime", "bool",
                "choice", "user", "contact", "file")
@@ -60,6 +62,8 @@ class Catalog:
     # entity -> its stage keys where a column is the stage (event: state, order: status);
     # lets create_record / move_record of another entity be checked at load time.
     entity_stages: dict[str, frozenset[str]] = field(default_factory=dict)
+    # The definition's own named approval routes (filled by `parse`, not by the application).
+    routes: dict[str, dict] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -109,6 +113,9 @@ class StageDef:
     # Roles that may see the record and move it on while it is at this stage, beside the
     # row rules (seed 004: the constructor at «Раскрой», the production head in the shop).
     participants: tuple[str, ...] = ()
+    # Only an approval's decision moves a record here (order «Согласовано»): true, or a
+    # condition on the record (the event «согласовать заказ» among other events).
+    approval_only: bool | dict = False
 
 
 @dataclass(frozen=True)
@@ -154,6 +161,8 @@ class ProcessDef:
     rules: dict[str, tuple[str | None, ActionDef]] = field(default_factory=dict)
     # rule of a follow-up task ("Отработать возражение") -> rule of the task it returns to
     returns: dict[str, str] = field(default_factory=dict)
+    # named approval routes: name -> {steps, rework} (rules/routes.py)
+    routes: dict[str, dict] = field(default_factory=dict)
 
     def stage(self, key: str) -> StageDef:
         for stage in self.stages:
@@ -307,6 +316,8 @@ def parse(data, catalog: Catalog, source: str = "definition") -> ProcessDef:
     lost_list = data.get("lost_reason_list")
     if lost_list is not None and lost_list not in catalog.reference_lists:
         check.fail("lost_reason_list", f"неизвестный справочник «{lost_list}»")
+    routes = _routes(data.get("routes"), check, catalog, labels)
+    catalog = replace(catalog, routes=routes)
     stages = _stages(check.require(data, "stages", "", list), check, catalog, labels)
     _reachability(stages, check)
     stage_keys = [s.key for s in stages]
@@ -325,7 +336,8 @@ def parse(data, catalog: Catalog, source: str = "definition") -> ProcessDef:
                          fields=tuple(fields), lost_reason_list=lost_list, source=source,
                          labels=labels, required=tuple(data.get("required") or ()),
                          required_if=required_if, readonly=tuple(data.get("readonly") or ()),
-                         readonly_if=readonly_if, triggers=triggers, manual=manual)
+                         readonly_if=readonly_if, triggers=triggers, manual=manual,
+                         routes={name: normalized(r) for name, r in routes.items()})
     _register_rules(process)
     return process
 
@@ -373,6 +385,11 @@ def _register_rules(process: ProcessDef) -> None:
         if action.name in ("schedule", "repeat") and isinstance(inner, dict):
             walk(f"{rule}/action", stage, action_from_dict(inner))
         outcomes(rule, stage, action, action.params.get("outcomes") or {})
+        if action.name == "start_approval":
+            for result in APPROVAL_RESULTS:
+                for i, item in enumerate(action.params.get(result) or ()):
+                    sub = action_from_dict(item, i)
+                    walk(f"{rule}/{result}/{sub.key}", stage, sub)
 
     def outcomes(rule, stage, task: ActionDef, raw: dict):
         for label, effect in raw.items():
@@ -546,7 +563,7 @@ def _stages(raw: list, check: _Check, catalog: Catalog, labels: dict) -> list[St
         check.known_keys(item, {"key", "name", "kind", "color", "deadline", "required",
                                 "required_if", "required_positive", "readonly", "readonly_if",
                                 "moves", "on_enter", "on_leave", "escalate_to", "aside",
-                                "participants"}, path)
+                                "participants", "approval_only"}, path)
         if not _KEY.match(item["key"]):
             check.fail(f"{path}.key", "только строчные латинские буквы, цифры и _")
         color = item.get("color")
@@ -600,7 +617,14 @@ def _stages(raw: list, check: _Check, catalog: Catalog, labels: dict) -> list[St
             check.fail(f"{path}.aside", "нужно true или false")
         participants = _participants(item.get("participants"), f"{path}.participants",
                                      check, catalog)
+        approval_only = item.get("approval_only", False)
+        if not isinstance(approval_only, bool):
+            try:
+                validate_condition(approval_only, set(labels), f"{path}.approval_only")
+            except ConditionError as exc:
+                raise DefinitionError(f"{check.source}: {exc}") from exc
         out.append(StageDef(
+            approval_only=approval_only,
             participants=participants,
             aside=item.get("aside", False),
             key=item["key"], name=check.require(item, "name", path), kind=kind, order=i + 1,
@@ -667,7 +691,23 @@ def _actions(raw, path: str, check: _Check, catalog: Catalog, labels: dict,
 
 def _ctx(catalog: Catalog) -> dict:
     return {"entities": catalog.entity_fields, "entity_stages": catalog.entity_stages,
-            "lists": catalog.reference_lists}
+            "lists": catalog.reference_lists, "routes": catalog.routes}
+
+
+def _routes(raw, check: _Check, catalog: Catalog, labels: dict) -> dict[str, dict]:
+    """`routes: {name: {steps, rework}}`: approval routes `start_approval` names."""
+    if raw is None:
+        return {}
+    if not isinstance(raw, dict):
+        check.fail("routes", "ожидается объект «название маршрута: {steps, rework}»")
+    for name, route in raw.items():
+        if not isinstance(name, str) or not _KEY.match(name):
+            check.fail("routes", f"«{name}»: только строчные латинские буквы, цифры и _")
+        problem = route_problem(route, labels, catalog.roles)
+        if problem:
+            where = f"routes.{name}" + (f".{problem[0]}" if problem[0] else "")
+            check.fail(where, problem[1])
+    return dict(raw)
 
 
 def _reachability(stages: list[StageDef], check: _Check) -> None:

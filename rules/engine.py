@@ -43,6 +43,7 @@ from errors import FieldErrors, MissingFields, TransitionNotAllowed
 from rules.conditions import evaluate
 from rules.definition import ActionDef, ProcessDef, StageDef, action_from_dict
 from rules.durations import Duration, add_duration, parse_duration
+from rules.routes import normalized
 
 DEFAULT_AT = dt.time(9, 0)  # a task or reminder due on a plain date comes at 9:00 local
 
@@ -495,6 +496,58 @@ def plan_outcome(process: ProcessDef, rule: str, outcome, values: dict, transiti
     if chosen.get("move"):
         add(ActionDef("move_stage", "move", {"to": chosen["move"]}), f"{where}/move", "move")
     return tuple(out)
+
+
+def approval_only(process: ProcessDef, to_key: str, values: dict) -> bool:
+    """Only an approval's decision moves the record to `to_key` (order «Согласовано»)."""
+    try:
+        rule = process.stage(to_key).approval_only
+    except KeyError:
+        return False
+    return rule if isinstance(rule, bool) else evaluate(rule, values)
+
+
+def approval_rule(process: ProcessDef, rule: str) -> ActionDef:
+    """The start_approval action behind the rule path an approval keeps."""
+    found = process.rules.get(rule)
+    if found is None or found[1].name != "start_approval":
+        raise TransitionNotAllowed(f"Согласование не относится к процессу «{process.name}»")
+    return found[1]
+
+
+def approval_route(process: ProcessDef, rule: str) -> dict:
+    """The route a start_approval rule runs: its own steps or the definition's named one."""
+    params = approval_rule(process, rule).params
+    if "route" in params:
+        return process.routes[params["route"]]
+    return normalized({"steps": params["steps"], "rework": params.get("rework", "restart")})
+
+
+def plan_approval_result(process: ProcessDef, rule: str, result: str, values: dict,
+                         transition_id: str, now_local: dt.datetime,
+                         stage_key: str | None = None, context: dict | None = None,
+                         comment: str | None = None) -> tuple[Effect, ...]:
+    """What the decision `result` (on_approved / on_rejected / on_rework) of the approval
+    started by `rule` runs, in the definition's order; moves last, like every plan. A
+    reason or a remark goes to the record's `comment_field` first.
+    Effect keys are "<transition id>:<rule>:<result>:<action key>"."""
+    action = approval_rule(process, rule)
+    stage_key = stage_key or values.get("stage") or process.rules[rule][0]
+    render_context = _context(process, stage_key, values, context)
+    out, moves = [], []
+    if comment and result != "on_approved" and action.params.get("comment_field"):
+        out.append(Effect(action="set_field", key=f"{transition_id}:{rule}:{result}:comment",
+                          rule=f"{rule}/{result}/comment", stage=stage_key or "",
+                          params={"field": action.params["comment_field"],
+                                  "value": comment}))
+    for i, item in enumerate(action.params.get(result) or ()):
+        sub = action_from_dict(item, i)
+        effect = _resolve(sub, f"{rule}/{result}/{sub.key}",
+                          f"{transition_id}:{rule}:{result}:{sub.key}", stage_key, values,
+                          None, now_local, render_context)
+        if effect is not None:
+            (moves if effect.action == "move_stage" else out).append(effect)
+    return tuple(out + moves)
 
 
 def replan_dated(process: ProcessDef, stage_key: str, values: dict, old: dict,

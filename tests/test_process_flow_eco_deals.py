@@ -20,7 +20,8 @@ PROPOSAL = {"company_type": "Ресторан", "website": "https://eco.example.
 SAMPLES = {"sample_sizes": "20×30", "sample_fastening": "Клей", "sample_quantity": 5}
 PREPAYMENT = {"packaging_type": "Пакет", "cost": 12500, "prepayment_percent": 50}
 # A move that jumps over stages must satisfy their required fields too.
-PASSED = {**PROPOSAL, **SAMPLES, **PREPAYMENT}
+PASSED = {**PROPOSAL, **SAMPLES, **PREPAYMENT, "documents_prepared": True,
+          "documents_approved": True}
 
 
 @pytest.fixture()
@@ -123,6 +124,15 @@ def test_samples_preparation_and_the_weekly_question(login, eco, buyer):
                                    utc(2026, 11, 6, 15, 0))]
 
 
+def _approval(deal):
+    from sqlalchemy import select
+
+    from models.approval import Approval
+    db.session.expire_all()
+    return db.session.scalar(select(Approval).where(Approval.entity == "deal",
+                                                    Approval.record_id == deal.id))
+
+
 def test_feedback_into_production_through_the_approval_chain(login, eco, buyer):
     deal = _deal(login, eco, buyer, **PROPOSAL, **SAMPLES)
     with frozen(login, FRIDAY, "manager") as manager:
@@ -131,44 +141,69 @@ def test_feedback_into_production_through_the_approval_chain(login, eco, buyer):
         assert feedback.outcome_choices == ["Неинтересно", "Отложить", "В производство"]
         assert close(manager, feedback, "В производство").status_code == 200
         assert stage_of(deal) == "contract"
+        # «Подготовка документов» by the checklist and, in parallel, the head's approval
         assert new_tasks(deal, 2) == [
-            ("Подготовка документов", "manager", "manager", utc(2026, 11, 2, 15, 0)),
-            ("Согласование документов", "manager", "manager", utc(2026, 11, 3, 15, 0))]
-        prepare, approve = tasks(deal)[2:]
+            ("Подготовка документов", "manager", "manager", utc(2026, 11, 2, 15, 0))]
+        prepare = tasks(deal)[2]
         assert [c.text for c in prepare.checklist] == [
             "Договор", "Спецификация", "Счет на предоплату", "Реквизиты клиента"]
-        assert [u.username for u in approve.observers] == ["sales_head"]
-        # the documents must be attached before «согласованы и прикреплены»
-        resp = close(manager, approve, "Документы согласованы и прикреплены")
+        approval = _approval(deal)
+        assert approval.title == "Согласование документов по сделке «Эко-пакеты»"
+        assert [(r.user.username, r.status) for r in approval.steps] == [
+            ("sales_head", "waiting")]
+        # the manager cannot decide the head's approval, by the API or the form
+        resp = manager.api("post", f"/api/v1/approval/{approval.id}/decide",
+                           json={"decision": "approve"})
+        assert resp.status_code == 403, resp.json
+        manager.post(f"/approvals/{approval.id}/decide", data={"decision": "approve"})
+        assert _approval(deal).status == "pending"
+        # the documents must be attached before «подготовлены и прикреплены»
+        resp = close(manager, prepare, "Документы подготовлены и прикреплены")
         assert resp.status_code == 422
-        assert len(tasks(deal)) == 4
         assert put_deal(manager, deal, custom={
             **custom_of(deal), "signed_documents": attach(manager, deal, "Документы.pdf")}
                         ).status_code == 200
-        assert close(manager, tasks(deal)[3],
-                     "Документы согласованы и прикреплены").status_code == 200
+        assert close(manager, tasks(deal)[2],
+                     "Документы подготовлены и прикреплены").status_code == 200
+        assert stage_of(deal) == "contract"  # the head has not approved yet
     [note] = messages(deal, "notification")
     assert note.recipients == [user("sales_head").id]
-    assert note.body == ("Сделка «Эко-пакеты»: документы согласованы и прикреплены, нужно "
-                         "ваше одобрение")
-    assert new_tasks(deal, 4) == [("Одобрить документы по сделке «Эко-пакеты»", "sales_head",
-                                   "manager", utc(2026, 11, 2, 15, 0))]
+    assert note.body == "Сделка «Эко-пакеты»: документы подготовлены и прикреплены"
+
+    # The head returns it for rework on the screen: a comment is required.
     with frozen(login, FRIDAY, "sales_head") as head:
-        approval = tasks(deal)[4]
-        # «Одобрено» moves to «Предоплата», which needs the packaging, cost and percent
-        resp = close(head, approval, "Одобрено")
-        assert resp.status_code == 422
-        assert stage_of(deal) == "contract"
-        assert put_deal(head, deal, custom={**custom_of(deal), **PREPAYMENT}).status_code == 200
-        assert close(head, tasks(deal)[4], "Одобрено").status_code == 200
+        page = head.post(f"/approvals/{approval.id}/decide",
+                         data={"decision": "rework", "comment": " "}, follow_redirects=True)
+        assert "Напишите, что доработать" in page.get_data(as_text=True)
+        assert _approval(deal).status == "pending"
+        head.post(f"/approvals/{approval.id}/decide",
+                  data={"decision": "rework", "comment": "Нет печати на договоре"})
+    assert _approval(deal).status == "rework"
+    assert custom_of(deal)["documents_remarks"] == "Нет печати на договоре"
+    assert new_tasks(deal, 3) == [
+        ("Доработать документы по сделке «Эко-пакеты»: Нет печати на договоре", "manager",
+         "sales_head", utc(2026, 11, 2, 15, 0))]
+    with frozen(login, FRIDAY, "manager") as manager:
+        assert put_deal(manager, deal, custom={**custom_of(deal), **PREPAYMENT}
+                        ).status_code == 200
+        assert close(manager, tasks(deal)[3], "Отправлено повторно").status_code == 200
+    approval = _approval(deal)
+    assert (approval.status, approval.round) == ("pending", 2)
+    # Approved through the API with the head's token: both branches done, the deal moves on.
+    with frozen(login, FRIDAY, "sales_head") as head:
+        resp = head.api("post", f"/api/v1/approval/{approval.id}/decide",
+                        json={"decision": "approve"})
+        assert resp.status_code == 200, resp.json
+    assert _approval(deal).status == "approved"
+    assert custom_of(deal)["documents_approved"] is True
     assert stage_of(deal) == "prepayment"
 
     # Производство: the order letter and the request, whose outcome writes to the client
     with frozen(login, TUESDAY, "manager") as manager:
         assert move(manager, deal, eco, "production").status_code == 200
-        assert new_tasks(deal, 5) == [("Формирование заявки", "manager", "manager",
+        assert new_tasks(deal, 4) == [("Формирование заявки", "manager", "manager",
                                        utc(2026, 11, 6, 15, 0))]
-        assert close(manager, tasks(deal)[5], "Заявка сформирована").status_code == 200
+        assert close(manager, tasks(deal)[4], "Заявка сформирована").status_code == 200
     letters = messages(deal, "email")
     assert [(m.subject, m.recipients) for m in letters] == [
         ("Ваш заказ принят", ["info@eco.ru"]), ("Статус вашего заказа", ["info@eco.ru"])]
@@ -180,9 +215,9 @@ def test_feedback_into_production_through_the_approval_chain(login, eco, buyer):
     # Отгрузка: the scans attached send «Ваш заказ отправлен» and move on to «Оплата»
     with frozen(login, TUESDAY, "manager") as manager:
         assert move(manager, deal, eco, "shipment").status_code == 200
-        assert new_tasks(deal, 6) == [("Выписка документов", "manager", "manager",
+        assert new_tasks(deal, 5) == [("Выписка документов", "manager", "manager",
                                        utc(2026, 11, 5, 15, 0))]
-        assert [c.text for c in tasks(deal)[6].checklist] == [
+        assert [c.text for c in tasks(deal)[5].checklist] == [
             "CMR", "invoice", "packing list", "акт", "спецификация"]
         scans = attach(manager, deal, "Сканы.pdf")
         assert put_deal(manager, deal, custom={**custom_of(deal), "shipping_scans": scans}
@@ -193,7 +228,7 @@ def test_feedback_into_production_through_the_approval_chain(login, eco, buyer):
     assert text(shipped.body) == (
         "Уважаемый клиент! Ваш заказ «Эко-пакеты» отправлен. Сканы документов во вложении. "
         "Ваш менеджер Тестов Иван, телефон +7 495 000-00-01")
-    assert new_tasks(deal, 7) == [("Заполнить поле «Срок ожидания оплаты»", "manager",
+    assert new_tasks(deal, 6) == [("Заполнить поле «Срок ожидания оплаты»", "manager",
                                    "manager", utc(2026, 11, 5, 15, 0))]
     with frozen(login, TUESDAY, "manager") as manager:
         assert move(manager, deal, eco, "won").status_code == 200

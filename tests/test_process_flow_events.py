@@ -83,23 +83,47 @@ def test_refusal_needs_a_reason(client, one_c, client_company):
     assert db.session.query(Event).count() == 1
 
 
-def test_completing_the_approval_event_agrees_the_order(client, one_c, client_company):
+def test_only_the_approvers_decision_completes_the_approval_event(login, one_c,
+                                                                  client_company):
+    """«При завершении документа «событие» с темой «согласовать заказ», статус в заказе ...
+    меняется на «согласовано»»: the event's completion is the approver's decision."""
+    from models.approval import Approval
+
     company, contact = client_company
+    manager = login("manager")
     order = Order(company=company, contact=contact, contract="Договор № 5 от 01.11.2026",
                   ship_date=dt.date(2026, 12, 1), status="request",
                   responsible_id=_user("manager").id, executor_id=_user("executor").id)
     order.items.append(OrderItem(name="Весы ВК-150", quantity=1, price=15000))
     db.session.add(order)
     db.session.commit()
-    approval = _event_with_contact(client, contact, topic=_topic("order_approval"),
-                                   subject="Согласовать заказ", company=company.id,
-                                   record_entity="order", record_id=order.id,
-                                   responsible=_user("sales_head").id)
-    resp = client.api("put", f"/api/v1/event/{approval.id}", json={
-        "state": "completed", "content": "Согласовано"})
+    event = _event_with_contact(manager, contact, topic=_topic("order_approval"),
+                                subject="Согласовать заказ", company=company.id,
+                                record_entity="order", record_id=order.id,
+                                responsible=_user("sales_head").id)
+    approval = db.session.scalar(select(Approval).where(Approval.entity == "event",
+                                                        Approval.record_id == event.id))
+    assert approval is not None and approval.status == "pending"
+    # Neither the event's completion, nor the order's status, nor the approval itself are
+    # the manager's to decide.
+    resp = manager.api("put", f"/api/v1/event/{event.id}", json={"state": "completed"})
+    assert resp.status_code == 409 and "только решение согласующего" in resp.json["message"]
+    resp = manager.api("put", f"/api/v1/order/{order.id}", json={"status": "agreed"})
+    assert resp.status_code in (409, 422), resp.json
+    resp = manager.api("post", f"/api/v1/approval/{approval.id}/decide",
+                       json={"decision": "approve"})
+    assert resp.status_code == 403 and "адресовано не вам" in resp.json["message"]
+    db.session.expire_all()
+    assert db.session.get(Order, order.id).status == "request"
+    resp = login("sales_head").api("post", f"/api/v1/approval/{approval.id}/decide",
+                                   json={"decision": "approve"})
     assert resp.status_code == 200, resp.json
     db.session.expire_all()
+    assert db.session.get(Event, event.id).state == "completed"
     assert db.session.get(Order, order.id).status == "agreed"
+    resp = login("sales_head").api("post", f"/api/v1/approval/{approval.id}/decide",
+                                   json={"decision": "approve"})
+    assert resp.status_code == 409 and "уже принято" in resp.json["message"]
 
 
 def _rejection(code):

@@ -49,6 +49,12 @@ def _act(data, **action):
 TRIGGER = {"key": "t", "fields": ["kp"],
            "actions": [{"do": "notify", "to": ["responsible"], "text": "КП"}]}
 
+def _approval(d, **params):
+    action = d["stages"][0]["on_enter"][0]
+    action.clear()
+    action.update({"do": "start_approval", "title": "Согласование", **params})
+
+
 BAD = [
     (lambda d: d["stages"][1].update(required_positive=["sum"]),
      "mini.yaml: stages.won.required_positive: неизвестное поле «sum»"),
@@ -63,8 +69,24 @@ BAD = [
      "mini.yaml: stages.new.on_enter[0].do: неизвестное действие «teleport»"),
     (lambda d: d["stages"][0]["on_enter"][0].update(do="generate_document", template="x"),
      "stages.new.on_enter[0].do: действие «generate_document» пока недоступно"),
-    (lambda d: d["stages"][0]["on_enter"][0].update(do="start_approval"),
-     "stages.new.on_enter[0].do: действие «start_approval» пока недоступно"),
+    (lambda d: _approval(d, route="nowhere"),
+     "stages.new.on_enter[0].route: неизвестный маршрут «nowhere»"),
+    (lambda d: _approval(d, steps=[{"approvers": ["director"], "mode": "most"}]),
+     "stages.new.on_enter[0].steps[0].mode: неизвестный режим «most»"),
+    (lambda d: _approval(d, steps=[{"approvers": ["chief"]}]),
+     "stages.new.on_enter[0].steps[0].approvers[0]: неизвестный согласующий «chief»"),
+    (lambda d: _approval(d, steps=[{"approvers": [{"role": "astronaut"}]}]),
+     "stages.new.on_enter[0].steps[0].approvers[0]: неизвестная роль «astronaut»"),
+    (lambda d: _approval(d, steps=[]),
+     "stages.new.on_enter[0].steps: маршрут должен содержать хотя бы один шаг"),
+    (lambda d: _approval(d, steps=[{"approvers": ["director"]}], route="x"),
+     "stages.new.on_enter[0].route: укажите либо route"),
+    (lambda d: _approval(d, steps=[{"approvers": ["director"]}],
+                         on_approved=[{"do": "teleport"}]),
+     "stages.new.on_enter[0].on_approved.[0].do: неизвестное действие «teleport»"),
+    (lambda d: d.update(routes={"r": {"steps": [{"approvers": ["director"],
+                                                 "deadline": "soon"}]}}),
+     "mini.yaml: routes.r.steps[0].deadline: непонятная длительность «soon»"),
     (lambda d: d["stages"][0]["on_enter"][0].update(title="Звонок {client_nmae}"),
      "stages.new.on_enter[0].title: неизвестная подстановка «{client_nmae}»"),
     (lambda d: d["stages"][0]["on_enter"][0].update(assignee={"role": "astronaut"}),

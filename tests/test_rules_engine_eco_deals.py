@@ -8,8 +8,10 @@ import pytest
 
 from errors import FieldErrors
 from rules.definition import load_file
-from rules.engine import (plan_field_change, plan_move, plan_outcome, plan_scheduled,
-                          schedule_due, why_not)
+from rules.engine import (approval_route, plan_approval_result, plan_field_change, plan_move,
+                          plan_outcome, plan_scheduled, schedule_due, why_not)
+
+
 from tests.rules_catalog import CATALOG
 
 DEALS = load_file(Path(__file__).parents[1] / "rules/definitions/002_deals.yaml", CATALOG)
@@ -127,27 +129,46 @@ def test_feedback_outcomes_lost_postponed_or_next_stage():
 
 
 def test_contract_checklist_and_parallel_approval_with_the_head():
+    """«Подготовка документов» by its checklist, and «Согласование документов» with the head
+    in parallel: whichever ends second moves the deal on."""
     effects = plan_move(DEALS, "feedback", "contract", DEAL, "d9", NOW).effects
     prepare = _task(effects, "Подготовка документов")
     assert prepare.params["checklist"]
-    approve = _task(effects, "Согласование документов")
-    assert approve.params["observers"] == [{"department_head": True}]
+    approval = next(e for e in effects if e.action == "start_approval")
+    assert approval.params["title"] == "Согласование документов по сделке «Крафт-пакеты»"
+    assert approval_route(DEALS, approval.rule)["steps"][0]["approvers"] == \
+        ["responsible_head"]
     with pytest.raises(FieldErrors) as err:
-        plan_outcome(DEALS, approve.rule, "Документы согласованы и прикреплены", DEAL, "k10",
-                     NOW)
+        plan_outcome(DEALS, prepare.rule, "Документы подготовлены и прикреплены", DEAL,
+                     "k10", NOW)
     assert err.value.errors == {"signed_documents": "Заполните поле «Полученные документы»"}
-    notify, head = plan_outcome(DEALS, approve.rule, "Документы согласованы и прикреплены",
-                                {**DEAL, "signed_documents": [4]}, "k11", NOW)
-    assert notify.params["to"] == [{"department_head": True}]
-    assert head.params["title"] == "Одобрить документы по сделке «Крафт-пакеты»"
-    assert head.params["assignee"] == {"department_head": True}
-    move, = plan_outcome(DEALS, head.rule, "Одобрено", DEAL, "k12", NOW)
-    assert move.params == {"to": "prepayment"}
+    # The head has not approved yet: the documents are marked prepared, the deal stays.
+    done = plan_outcome(DEALS, prepare.rule, "Документы подготовлены и прикреплены",
+                        {**DEAL, "signed_documents": [4]}, "k11", NOW)
+    assert [e.action for e in done] == ["set_field", "notify"]
+    # The head approved first: preparing the documents moves the deal on.
+    done = plan_outcome(DEALS, prepare.rule, "Документы подготовлены и прикреплены",
+                        {**DEAL, "signed_documents": [4], "documents_approved": True},
+                        "k12", NOW)
+    assert done[-1].params == {"to": "prepayment"}
+    # And the other way round: the approval's result moves it when the documents are ready.
+    approved = plan_approval_result(DEALS, approval.rule, "on_approved",
+                                    {**DEAL, "documents_prepared": True}, "a1", NOW)
+    assert [e.action for e in approved] == ["set_field", "move_stage"]
+    approved = plan_approval_result(DEALS, approval.rule, "on_approved", DEAL, "a2", NOW)
+    assert [e.action for e in approved] == ["set_field"]
+    rework = plan_approval_result(DEALS, approval.rule, "on_rework", DEAL, "a3", NOW,
+                                  context={"approval": {"comment": "Нет печати"}},
+                                  comment="Нет печати")
+    assert rework[0].params == {"field": "documents_remarks", "value": "Нет печати"}
+    assert rework[1].params["title"] == "Доработать документы по сделке «Крафт-пакеты»: " \
+        "Нет печати"
 
 
 def test_prepayment_fields_and_production_letters():
     err = why_not(DEALS, "contract", "prepayment", DEAL)
     assert err.message == ("Нельзя перейти на этап «Предоплата»: не заполнены поля "
+                           "«Документы подготовлены», «Документы согласованы руководителем», "
                            "«Вид упаковки», «Стоимость», «Процент предоплаты»")
     values = {**DEAL, "packaging_type": "Крафт-пакет", "cost": 60000, "prepayment_percent": 50}
     effects = plan_move(DEALS, "prepayment", "production", values, "d10", NOW,

@@ -4,6 +4,7 @@ definition check always has a handler here."""
 from __future__ import annotations
 
 from errors import CrmError
+from process import approvals
 from process.effects import messages, people, records, schedule, tasks
 from rules.actions import ACTIONS
 
@@ -22,6 +23,7 @@ HANDLERS = {
     "repeat": schedule.schedule,
     "remind": schedule.schedule,
     "assign": people.assign,
+    "start_approval": approvals.start,
 }
 
 
