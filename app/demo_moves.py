@@ -22,7 +22,7 @@ from models.party import Company
 from models.reference import ReferenceItem, ReferenceList
 from process.service import transition
 from process.snapshot import current_stage, entity_of, process_of, record_values
-from rules.engine import why_not
+from rules.engine import approval_only, why_not
 
 SOURCE = "demo"
 # A filled field may make others required (the client type asks for that type's
@@ -99,6 +99,8 @@ def _refusal(record, process, key: str):
 
 
 def _fill_until_allowed(record, process, key: str, values: DemoValues) -> bool:
+    if approval_only(process, key, record_values(record, process)):
+        return False  # an approver's decision sets it: the demo record waits for it there
     for _ in range(FILL_ROUNDS):
         refusal = _refusal(record, process, key)
         if refusal is None:
