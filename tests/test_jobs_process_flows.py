@@ -88,7 +88,8 @@ def test_the_weekly_question_repeats_until_the_stage_is_left(login, eco):
 ECO_PASSED = {"company_type": "Ресторан", "website": "https://eco.example.ru",
               "delivery_address": "г. Москва, ул. Ленина, 1", "sample_sizes": "20×30",
               "sample_fastening": "Клей", "sample_quantity": 5, "packaging_type": "Пакет",
-              "cost": 12500, "prepayment_percent": 50}
+              "cost": 12500, "prepayment_percent": 50, "documents_prepared": True,
+              "documents_approved": True}
 
 
 def test_the_payment_reminder_follows_the_date_when_it_moves(login, eco):
