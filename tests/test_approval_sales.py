@@ -204,7 +204,7 @@ def test_the_email_link_decides_once(app, login, sales, buyer):
     head.notify_email = True
     db.session.commit()
     deal = _at_contract(login, sales, buyer)
-    approval = _send(login, deal)
+    _send(login, deal)
     [letter] = [m for m in db.session.scalars(select(OutboxMessage).where(
         OutboxMessage.kind == "email")) if m.recipients == [head.email]]
     url = re.search(r"http://localhost:5000(/approvals/mail/\S+)", letter.body).group(1)
