@@ -28,6 +28,8 @@ ACTION_LABELS = {
     "remind": "Напоминание", "schedule": "Отложенное действие", "repeat": "Повтор",
     "task_deadline": "Срок задачи", "task_reminder": "Напоминание по задаче",
     "stage_deadline": "Срок этапа", "trash_purge": "Очистка корзины",
+    "acknowledgement_reminder": "Напоминание об ознакомлении",
+    "acknowledgement_deadline": "Срок ознакомления",
 }
 
 
