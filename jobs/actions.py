@@ -17,7 +17,7 @@ from models.registry import model_for
 from models.schedule import ScheduleStatus
 from models.user import CrmUser, Department
 from models.trash import SHOW_BINNED
-from process import approvals
+from process import acknowledgement, approvals
 from process.people import resolve_people
 from process.service import apply_effects
 from process.snapshot import current_stage, process_of, record_values, template_context
@@ -218,9 +218,24 @@ def _approval_deadline(row, _approval, now) -> None:
         _done(row, now)
 
 
+# --- «Ознакомление» -------------------------------------------------------------------------
+def _acknowledgement(tell):
+    """A reminder or the deadline of a document: only those who have not confirmed by now
+    are told (process/acknowledgement.py); a closed one tells nobody."""
+    def run(row, ack, now) -> None:
+        if not ack.is_open:
+            _cancel(row, now, "Ознакомление закрыто")
+            return
+        tell(ack, row.effect_key, row.due_at)
+        _done(row, now)
+    return run
+
+
 _ON_RECORD = {"remind": _remind, "schedule": _delayed, "repeat": _delayed,
               "stage_deadline": _stage_deadline,
-              approvals.DEADLINE_ACTION: _approval_deadline}
+              approvals.DEADLINE_ACTION: _approval_deadline,
+              acknowledgement.REMINDER_ACTION: _acknowledgement(acknowledgement.remind),
+              acknowledgement.DEADLINE_ACTION: _acknowledgement(acknowledgement.deadline_passed)}
 _ON_TASK = {"task_reminder": _task_reminder, "task_deadline": _task_deadline}
 
 

@@ -29,6 +29,8 @@ ACTION_LABELS = {
     "task_deadline": "Срок задачи", "task_reminder": "Напоминание по задаче",
     "stage_deadline": "Срок этапа", "trash_purge": "Очистка корзины",
     "approval_deadline": "Срок согласования",
+    "acknowledgement_reminder": "Напоминание об ознакомлении",
+    "acknowledgement_deadline": "Срок ознакомления",
 }
 
 

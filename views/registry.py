@@ -1,11 +1,12 @@
 """The order of the menu: one `register_views(appbuilder)` per aggregate module."""
 from views import (
-    approval, audit, deal, event, lead, move, notification, order, outbox, party, pipeline, process,
-    product, reference, schedule, task, timeline, trash, user,
+    acknowledgement, approval, audit, deal, event, lead, move, notification, order, outbox,
+    party, pipeline, process, product, reference, schedule, task, timeline, trash, user,
 )
 
-MODULES = [lead, deal, party, event, task, approval, order, product, pipeline, process,
-           reference, user, timeline, audit, trash, schedule, outbox, move, notification]
+MODULES = [lead, deal, party, event, task, acknowledgement, approval, order, product,
+           pipeline, process, reference, user, timeline, audit, trash, schedule, outbox, move,
+           notification]
 
 
 def register_all(appbuilder) -> None:

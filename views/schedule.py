@@ -233,7 +233,7 @@ class LocalToFilter(_LocalTimeFilter):
 
 
 # The records schedule rows hang on: the process records and tasks.
-SCHEDULED_ENTITIES = ("deal", "lead", "event", "order", "task")
+SCHEDULED_ENTITIES = ("deal", "lead", "event", "order", "task", "acknowledgement")
 
 
 def _entity_choices():

@@ -89,7 +89,9 @@ def record_url(entity: str, record_id) -> str | None:
         return None
     for view in current_app.appbuilder.baseviews:
         datamodel = getattr(view, "datamodel", None)
-        if (getattr(datamodel, "obj", None) is model and getattr(view, "link_target", True)
+        # A screen of its own (no datamodel) names the model its `show` page shows.
+        shown = getattr(datamodel, "obj", None) or getattr(view, "record_model", None)
+        if (shown is model and getattr(view, "link_target", True)
                 and hasattr(view, "show")):
             try:
                 return url_for(f"{view.endpoint}.show", pk=record_id)

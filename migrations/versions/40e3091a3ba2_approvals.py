@@ -2,7 +2,7 @@
 (approval_step), with the decisions.
 
 Revision ID: 40e3091a3ba2
-Revises: 5edafa1ab945
+Revises: b7d2e4f1a9c3
 Create Date: 2026-12-01 02:10:32.183164
 
 """
@@ -12,7 +12,7 @@ import sqlalchemy as sa
 
 # revision identifiers, used by Alembic.
 revision = '40e3091a3ba2'
-down_revision = '5edafa1ab945'
+down_revision = 'b7d2e4f1a9c3'
 branch_labels = None
 depends_on = None
 
