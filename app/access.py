@@ -52,6 +52,8 @@ class AccessTable:
     resources: dict[str, str]
     roles: dict[str, RoleSpec]
     common: tuple[tuple[str, str], ...] = ()
+    # Roles that see every absence in full (a sick leave's kind too) and every leave balance.
+    personnel: tuple[str, ...] = ()
 
 
 def parse_access(data: dict, source: str = "access.yaml") -> AccessTable:
@@ -73,7 +75,14 @@ def parse_access(data: dict, source: str = "access.yaml") -> AccessTable:
         roles[name] = RoleSpec(name=name, label=spec.get("label", name), scope=scope,
                                access=access)
     common = tuple((str(p), str(v)) for p, v in data.get("common") or ())
-    return AccessTable(resources=resources, roles=roles, common=common)
+    personnel = data.get("personnel") or []
+    if not isinstance(personnel, list):
+        raise SeedError(f"{source}: personnel: ожидается список ролей")
+    for name in personnel:
+        if name not in roles:
+            raise SeedError(f"{source}: personnel: неизвестная роль «{name}»")
+    return AccessTable(resources=resources, roles=roles, common=common,
+                       personnel=tuple(personnel))
 
 
 @lru_cache(maxsize=1)
@@ -91,6 +100,11 @@ def user_scope(role_names) -> str:
         if spec is not None:
             best = max(best, SCOPES.index(spec.scope))
     return SCOPES[best]
+
+
+def personnel_roles() -> frozenset[str]:
+    """The roles of `personnel` in the access table (absences and leave balances)."""
+    return frozenset(access_table().personnel)
 
 
 def role_labels() -> dict[str, str]:

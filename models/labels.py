@@ -123,7 +123,20 @@ USER_LABELS = {
     "department": "Отдел", "last_login": "Последний вход", "login_count": "Входов",
     "fail_login_count": "Неудачных входов", "created_on": "Создан", "changed_on": "Изменён",
     "created_by": "Создал", "changed_by": "Изменил", "get_full_name": "ФИО",
-    "notify_email": "Дублировать уведомления на e-mail",
+    "notify_email": "Дублировать уведомления на e-mail", "deputy": "Заместитель",
+}
+
+ABSENCE_LABELS = {
+    "user": "Сотрудник", "kind": "Вид", "kind_label": "Вид", "date_from": "С",
+    "date_to": "По (включительно)", "period_label": "Период", "comment": "Комментарий",
+    "source_entity": "Заявка (тип)", "source_id": "Заявка (№)", "source_label": "Основание",
+    "days": "Календарных дней", "created_by": "Внёс",
+}
+
+LEAVE_BALANCE_LABELS = {
+    "user": "Сотрудник", "year": "Год", "days_per_year": "Дней отпуска в году",
+    "carried_over": "Перенесено с прошлых лет", "adjustment": "Корректировка",
+    "used": "Использовано", "remaining": "Остаток", "comment": "Комментарий",
 }
 
 PIPELINE_LABELS = {
@@ -191,7 +204,8 @@ ENTITY_LABELS: dict[str, dict[str, str]] = {
     "stage": STAGE_LABELS, "custom_field_def": CUSTOM_FIELD_LABELS,
     "scheduled_action": SCHEDULE_LABELS, "outbox_message": OUTBOX_LABELS,
     "contact": CONTACT_LABELS, "event_contact": EVENT_CONTACT_LABELS,
-    "reference_list": REFERENCE_LIST_LABELS,
+    "reference_list": REFERENCE_LIST_LABELS, "absence": ABSENCE_LABELS,
+    "leave_balance": LEAVE_BALANCE_LABELS,
 }
 
 

@@ -53,7 +53,15 @@ class CrmUser(User):
     auth_epoch: Mapped[int] = mapped_column(Integer, nullable=False, default=0,
                                             server_default="0")
 
+    # «Заместитель»: who takes the user's approvals while the user is away
+    # (process/absence.py: substitute_for). Two people are often each other's deputy.
+    deputy_id: Mapped[int | None] = mapped_column(
+        Integer, ForeignKey("ab_user.id", name="fk_ab_user_deputy", ondelete="SET NULL"),
+        nullable=True)
+
     department = relationship(Department, foreign_keys=[department_id])
+    deputy = relationship("CrmUser", foreign_keys=[deputy_id], remote_side="CrmUser.id",
+                          post_update=True)
 
     @property
     def full_name(self) -> str:

@@ -19,8 +19,10 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import lru_cache
+from types import MappingProxyType
 
 import holidays
 
@@ -107,6 +109,24 @@ def working_hours() -> tuple[dt.time, dt.time]:
 @lru_cache(maxsize=32)
 def _ru_holidays(year: int):
     return holidays.RU(years=year)
+
+
+@lru_cache(maxsize=32)
+def public_holidays(year: int) -> Mapping[dt.date, str]:
+    """The non-working public holidays of Labour Code art. 112 in `year`, with their Russian
+    names (1–8 January, 23 February, 8 March, 1 and 9 May, 12 June, 4 November, as the law
+    stood that year). Not the days off a decree moved (31.12.2026) nor the weekday after a
+    holiday that fell on a weekend (9.03.2026): art. 120 leaves only the holidays themselves
+    out of a vacation, and those other days off count as vacation days."""
+    calendar = holidays.RU(years=year, observed=False, language="ru")
+    # A moved day off is named «Выходной (перенесено с 03.01.2026)».
+    moved = calendar.substituted_label.split("%s")[0]
+    out = {}
+    for day in sorted(calendar):
+        names = [n for n in calendar.get_list(day) if not n.startswith(moved)]
+        if names:
+            out[day] = "; ".join(names)
+    return MappingProxyType(out)  # cached: read-only for every caller
 
 
 def is_working_day(day: dt.date) -> bool:

@@ -1,10 +1,10 @@
 """The order of the menu: one `register_views(appbuilder)` per aggregate module."""
 from views import (
-    acknowledgement, approval, audit, deal, event, lead, move, notification, order, outbox,
-    party, pipeline, process, product, reference, schedule, task, timeline, trash, user,
+    absence, acknowledgement, approval, audit, deal, event, lead, move, notification, order,
+    outbox, party, pipeline, process, product, reference, schedule, task, timeline, trash, user,
 )
 
-MODULES = [lead, deal, party, event, task, acknowledgement, approval, order, product,
+MODULES = [lead, deal, party, event, task, acknowledgement, approval, order, absence, product,
            pipeline, process, reference, user, timeline, audit, trash, schedule, outbox, move,
            notification]
 

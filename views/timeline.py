@@ -33,11 +33,13 @@ COMMENT_EMPTY = "Введите текст комментария."
 COMMENT_TOO_LONG = f"Комментарий слишком длинный: не больше {COMMENT_MAX_LENGTH} символов."
 NO_FILE = "Выберите файл для загрузки."
 # Resources that guard these sections themselves, not records one may comment or attach to
-# (a file's own history would tell its parent record to anyone who may read files). The
+# (a file's own history would tell its parent record to anyone who may read files; an
+# absence's history would tell the kind of a sick leave to anyone who may read absences). The
 # files of an «Ознакомление» are served by its own screen, which checks the document's rows
 # (views/acknowledgement.py): here they answer as if there were none.
 NOT_RECORDS = frozenset({"comment", "attachment", "audit", "scheduled_action",
-                         "outbox_message", "notification", "acknowledgement"})
+                         "outbox_message", "notification", "acknowledgement", "absence",
+                         "leave_balance"})
 
 
 # --- where a record lives and who may touch it -----------------------------------------

@@ -16,7 +16,7 @@ from flask_appbuilder.security.decorators import has_access
 from flask_appbuilder.security.views import AuthDBView, AuthView, UserDBModelView
 from sqlalchemy import func, select
 from sqlalchemy import inspect as sa_inspect
-from wtforms import BooleanField, validators
+from wtforms import BooleanField, ValidationError, validators
 
 from app import throttle
 from app.access import role_labels
@@ -27,7 +27,7 @@ from models.labels import DEPARTMENT_LABELS, USER_LABELS
 from models.user import CrmUser, Department
 from app.formatting import display
 from views.base import CrmModelRestApi, CrmModelView, register
-from views.pickers import PickerField
+from views.pickers import PickerField, PickerViewMixin
 
 USER_DESCRIPTIONS = {
     "first_name": "Имя (можно с отчеством)",
@@ -38,7 +38,10 @@ USER_DESCRIPTIONS = {
     "department": "Руководитель отдела видит записи сотрудников отдела",
     "notify_email": "Копия каждого уведомления из системы придёт и на e-mail; сотрудник "
                     "может сам изменить это на странице «Уведомления»",
+    "deputy": "Кому переходят согласования сотрудника, пока он в отпуске, на больничном "
+              "или в отгуле; без заместителя — руководителю отдела",
 }
+NOT_OWN_DEPUTY = "Сотрудник не может быть заместителем самому себе"
 # Roles Flask-AppBuilder needs that the access table does not list.
 SYSTEM_ROLE_LABELS = {"public": "Гость (без входа)"}
 UNLOCK_LABEL = "Снять блокировку входа"
@@ -210,6 +213,21 @@ def _roles_field():
         validators=[validators.DataRequired(message="Выберите хотя бы одну роль")])
 
 
+def _not_self(form, field):
+    # FAB gives the edit form the record's id as `_id`; a new user cannot be picked yet.
+    pk = getattr(form, "_id", None)
+    if field.data is not None and pk is not None and str(field.data.id) == str(pk):
+        raise ValidationError(NOT_OWN_DEPUTY)
+
+
+def _deputy_field():
+    """Active users, searched on the server; not the user themself."""
+    return PickerField(USER_LABELS["deputy"], [validators.Optional(), _not_self],
+                       model=CrmUser, get_label=user_choice_label,
+                       rel_filters=[["active", FilterEqual, True]],
+                       description=USER_DESCRIPTIONS["deputy"])
+
+
 def _notify_email_field():
     # A NOT NULL flag would be a required field in FAB's form: unticked could not be saved.
     return BooleanField(USER_LABELS["notify_email"], default=False,
@@ -218,14 +236,15 @@ def _notify_email_field():
 
 USER_FIELDSETS = [
     ("Пользователь", {"fields": ["username", "active", "roles", "login_count"]}),
-    ("Сотрудник", {"fields": ["last_name", "first_name", "position", "department", "phone",
-                              "email", "notify_email"], "expanded": True}),
+    ("Сотрудник", {"fields": ["last_name", "first_name", "position", "department", "deputy",
+                              "phone", "email", "notify_email"], "expanded": True}),
 ]
 
 
-class CrmUserView(UserDBModelView):
+class CrmUserView(PickerViewMixin, UserDBModelView):
     """The users screen: Russian titles, labels, hints and values (dates in the local zone,
-    Да/Нет, role names from the access table), active departments offered on new users."""
+    Да/Нет, role names from the access table), active departments offered on new users, the
+    deputy searched among active users."""
 
     list_title = "Пользователи"
     show_title = "Пользователь"
@@ -236,10 +255,11 @@ class CrmUserView(UserDBModelView):
     description_columns = USER_DESCRIPTIONS
     list_columns = ["last_name", "first_name", "username", "position", "department", "email",
                     "active", "roles"]
-    add_columns = ["last_name", "first_name", "username", "position", "department", "phone",
-                   "email", "notify_email", "active", "roles", "password", "conf_password"]
-    edit_columns = ["last_name", "first_name", "username", "position", "department", "phone",
-                    "email", "notify_email", "active", "roles"]
+    add_columns = ["last_name", "first_name", "username", "position", "department", "deputy",
+                   "phone", "email", "notify_email", "active", "roles", "password",
+                   "conf_password"]
+    edit_columns = ["last_name", "first_name", "username", "position", "department", "deputy",
+                    "phone", "email", "notify_email", "active", "roles"]
     search_columns = ["last_name", "first_name", "username", "email", "department", "active",
                       "roles"]
     show_fieldsets = USER_FIELDSETS + [
@@ -248,15 +268,16 @@ class CrmUserView(UserDBModelView):
     ]
     user_show_fieldsets = USER_FIELDSETS
     formatters_columns = _formatters(
-        ["first_name", "last_name", "username", "position", "department", "phone", "email",
-         "active", "login_count", "fail_login_count", "notify_email"],
+        ["first_name", "last_name", "username", "position", "department", "deputy", "phone",
+         "email", "active", "login_count", "fail_login_count", "notify_email"],
         roles=display_roles, last_login=format_datetime, created_on=format_datetime,
         changed_on=format_datetime, login_locked_until=format_datetime)
     add_form_query_rel_fields = {"department": _ACTIVE_DEPARTMENTS}
     # The password fields are FAB's own; their labels come from app/translations.
     add_form_extra_fields = {**UserDBModelView.add_form_extra_fields, "roles": _roles_field(),
-                             "notify_email": _notify_email_field()}
-    edit_form_extra_fields = {"roles": _roles_field(), "notify_email": _notify_email_field()}
+                             "notify_email": _notify_email_field(), "deputy": _deputy_field()}
+    edit_form_extra_fields = {"roles": _roles_field(), "notify_email": _notify_email_field(),
+                              "deputy": _deputy_field()}
 
     @expose("/show/<pk>", methods=["GET"])
     @has_access
