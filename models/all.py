@@ -1,5 +1,5 @@
 """Imports every model module, so that Flask-AppBuilder, Alembic and the tests see them all."""
 from models import (  # noqa: F401
     attachment, audit, deal, event, lead, notification, order, outbox, party, pipeline, process,
-    product, reference, schedule, seed, task, timeline, trash, user,
+    product, reference, report, schedule, seed, task, timeline, trash, user,
 )

@@ -28,6 +28,7 @@ ACTION_LABELS = {
     "remind": "Напоминание", "schedule": "Отложенное действие", "repeat": "Повтор",
     "task_deadline": "Срок задачи", "task_reminder": "Напоминание по задаче",
     "stage_deadline": "Срок этапа", "trash_purge": "Очистка корзины",
+    "report_create": "Отчёты сотрудников: задачи дня",
 }
 
 

@@ -1,11 +1,11 @@
 """The order of the menu: one `register_views(appbuilder)` per aggregate module."""
 from views import (
     audit, deal, event, lead, move, notification, order, outbox, party, pipeline, process,
-    product, reference, schedule, task, timeline, trash, user,
+    product, reference, report, schedule, task, timeline, trash, user,
 )
 
-MODULES = [lead, deal, party, event, task, order, product, pipeline, process, reference, user,
-           timeline, audit, trash, schedule, outbox, move, notification]
+MODULES = [lead, deal, party, event, task, report, order, product, pipeline, process, reference,
+           user, timeline, audit, trash, schedule, outbox, move, notification]
 
 
 def register_all(appbuilder) -> None:
