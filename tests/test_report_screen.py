@@ -14,8 +14,10 @@ import time_machine
 from flask import current_app
 from sqlalchemy import select
 
+from app.access import parse_access
 from app.extensions import db
 from app.report_seed import seed_report_plans
+from errors import SeedError
 from models.report import ReportPlan
 from models.task import Task
 from process.reports import create_reports
@@ -268,3 +270,16 @@ def test_the_seed_makes_two_plans_and_never_overwrites_an_admins_edit(fresh_app)
     assert set(plans) == {"daily"}  # the deleted one is not brought back
     assert plans["daily"].title_template == "Планы на {date}"
     assert plans["daily"].deadline_time == dt.time(11, 0)
+
+
+def test_a_scope_of_one_resource_is_checked_when_the_access_table_is_read():
+    base = {"resources": {"report": "Отчёты"}, "roles": {"x": {"scope": "all",
+                                                              "access": {"report": "r"}}}}
+    assert parse_access(base).roles["x"].scopes == {}
+    for scopes, words in (({"deal": "own"}, "неизвестный ресурс «deal»"),
+                          ({"report": "mine"}, "неизвестная область «mine»")):
+        spec = {**base, "roles": {"x": {**base["roles"]["x"], "scopes": scopes}}}
+        with pytest.raises(SeedError, match=words):
+            parse_access(spec)
+    spec = {**base, "roles": {"x": {**base["roles"]["x"], "scopes": {"report": "own"}}}}
+    assert parse_access(spec).roles["x"].scopes == {"report": "own"}
