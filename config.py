@@ -51,6 +51,8 @@ class Config:
     # Office hours (local time, HH:MM) for "N working hours" and "N working days" deadlines.
     WORK_DAY_START = os.environ.get("WORK_DAY_START", "09:00")
     WORK_DAY_END = os.environ.get("WORK_DAY_END", "18:00")
+    # When each working day's report tasks are created (local HH:MM); empty: WORK_DAY_START.
+    REPORTS_CREATE_AT = os.environ.get("REPORTS_CREATE_AT", "")
 
     # Where the product is reached from outside: links in letters (an approval's decision
     # link) are built on it.

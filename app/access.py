@@ -37,6 +37,8 @@ class RoleSpec:
     label: str
     scope: str
     access: dict[str, str] = field(default_factory=dict)
+    # A scope of one resource other than the role's (`scopes:` in access.yaml).
+    scopes: dict[str, str] = field(default_factory=dict)
 
     def rights(self, common=()) -> set[tuple[str, str]]:
         """{(resource, 'can_read'), ...}"""
@@ -72,8 +74,15 @@ def parse_access(data: dict, source: str = "access.yaml") -> AccessTable:
             if not letters or set(letters) - set(RIGHTS) or "r" not in letters:
                 raise SeedError(f"{source}: roles.{name}.access.{resource}: права «{letters}» "
                                 "должны включать r и состоять из r, w, d")
+        scopes = dict(spec.get("scopes") or {})
+        for resource, own_scope in scopes.items():
+            if resource not in resources:
+                raise SeedError(f"{source}: roles.{name}.scopes: неизвестный ресурс «{resource}»")
+            if own_scope not in SCOPES:
+                raise SeedError(f"{source}: roles.{name}.scopes.{resource}: неизвестная "
+                                f"область «{own_scope}»")
         roles[name] = RoleSpec(name=name, label=spec.get("label", name), scope=scope,
-                               access=access)
+                               access=access, scopes=scopes)
     common = tuple((str(p), str(v)) for p, v in data.get("common") or ())
     personnel = data.get("personnel") or []
     if not isinstance(personnel, list):
@@ -91,14 +100,16 @@ def access_table() -> AccessTable:
                         str(ACCESS_FILE.name))
 
 
-def user_scope(role_names) -> str:
-    """The widest row scope among the user's roles."""
+def user_scope(role_names, resource: str | None = None) -> str:
+    """The widest row scope among the user's roles (on `resource`, where a role names a
+    scope of its own for it)."""
     table = access_table()
     best = 0
     for name in role_names:
         spec = table.roles.get(name)
         if spec is not None:
-            best = max(best, SCOPES.index(spec.scope))
+            scope = spec.scopes.get(resource, spec.scope) if resource else spec.scope
+            best = max(best, SCOPES.index(scope))
     return SCOPES[best]
 
 

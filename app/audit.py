@@ -14,7 +14,7 @@ from models.base import AuditedMixin, current_actor_id, utcnow
 
 
 def _plain(value):
-    if isinstance(value, (dt.datetime, dt.date)):
+    if isinstance(value, (dt.datetime, dt.date, dt.time)):
         return value.isoformat()
     if isinstance(value, Decimal):
         return str(value)

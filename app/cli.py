@@ -9,13 +9,14 @@ import click
 from flask import current_app
 from flask.cli import AppGroup
 from rq import Queue
+from sqlalchemy.exc import IntegrityError
 from werkzeug.serving import run_simple
 
 from app import throttle
 from app.access import role_labels
 from app.demo import load_demo
 from app.extensions import db
-from app.formatting import format_datetime
+from app.formatting import format_datetime, to_local
 from app.seeding import seed_all
 from errors import DefinitionError
 from jobs.embedded import start
@@ -23,11 +24,13 @@ from jobs.queues import QUEUE_NAMES, redis_connection
 from jobs.scheduler import run_forever, tick
 from jobs.stats import queue_stats
 from jobs.worker import make_worker
+from models.base import acting_as, utcnow
 from models.pipeline import PIPELINE_ENTITY_LABELS
 from process.catalog import (active_process, active_version, active_versions, check_all,
                              check_file, find_process, install_file, parse_text, shipped_files,
                              simulate)
 from process.people import users_with_role
+from process.reports import create_reports
 from process.trash import purge_expired
 
 crm = AppGroup("crm", help="Команды CRM: начальные данные, демо-данные, проверки.")
@@ -239,6 +242,51 @@ def trash_purge_command():
     click.echo(f"Удалено навсегда: {purged}")
     for message in refused:
         click.echo(f"Не удалено: {message}", err=True)
+
+
+# --- employees' reports ----------------------------------------------------------------------
+
+reports = AppGroup("reports", help="Отчёты сотрудников: задачи-отчёты за день и неделю.")
+crm.add_command(reports)
+
+
+def _report_day(text: str | None) -> dt.date:
+    if not text:
+        return to_local(utcnow()).date()
+    for fmt in ("%Y-%m-%d", "%d.%m.%Y"):
+        try:
+            return dt.datetime.strptime(text.strip(), fmt).date()
+        except ValueError:
+            continue
+    click.echo(f"--date: неверная дата «{text}», ожидается ГГГГ-ММ-ДД, например 2027-01-11",
+               err=True)
+    raise SystemExit(1)
+
+
+@reports.command("create")
+@click.option("--date", "date_text", default=None,
+              help="День (ГГГГ-ММ-ДД); по умолчанию сегодня.")
+def reports_create_command(date_text: str | None):
+    """Поставить задачи-отчёты дня (и недели, если их ещё нет) по действующим планам.
+    Повторный запуск ничего не добавляет; в нерабочий день задачи не ставятся.
+    То же делает ежедневное задание планировщика «Отчёты сотрудников»."""
+    day = _report_day(date_text)
+    for attempt in (1, 2):
+        try:
+            with acting_as(None):
+                result = create_reports(day)
+            db.session.commit()
+            break
+        except IntegrityError:
+            # The scheduler made some of them at the same moment: the second pass skips those.
+            db.session.rollback()
+            if attempt == 2:
+                raise
+    if not result.working:
+        click.echo(f"{day:%d.%m.%Y} — нерабочий день: задачи-отчёты не ставятся")
+        return
+    click.echo(f"Отчёты на {day:%d.%m.%Y}: поставлено задач {result.created}, "
+               f"уже были {result.existing}")
 
 
 @crm.command("serve")

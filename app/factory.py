@@ -64,6 +64,8 @@ def install_working_hours(app: Flask) -> None:
     are handed over once here; a bad WORK_DAY_* value stops the start, not a transition."""
     configure_working_hours(parse_clock(app.config["WORK_DAY_START"]),
                             parse_clock(app.config["WORK_DAY_END"]))
+    if app.config.get("REPORTS_CREATE_AT"):
+        parse_clock(app.config["REPORTS_CREATE_AT"])  # the daily reports' job reads it
 
 
 def install_proxy(app: Flask) -> None:

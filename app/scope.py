@@ -14,6 +14,7 @@ from app.access import API_METHOD_RIGHTS, VIEW_METHOD_RIGHTS, user_scope
 from app.extensions import db
 from models.base import in_rows
 from models.pipeline import Stage
+from models.report import ReportTask
 from models.task import Task, is_open_task
 from models.user import CrmUser, Department
 from process.catalog import participant_stages
@@ -39,6 +40,28 @@ def visible_user_ids(user) -> set[int] | None:
         ids |= set(db.session.scalars(
             select(CrmUser.id).where(CrmUser.department_id.in_(headed))))
     return ids
+
+
+def report_departments(user) -> set[int] | None:
+    """The departments whose employees' reports `user` sees beside their own: those they
+    head (Department.head, whatever the role); None: every department (scope `all` on the
+    resource `report`)."""
+    if not _signed_in(user):
+        return set()
+    if user_scope((r.name for r in user.roles), "report") == "all":
+        return None
+    return set(db.session.scalars(select(Department.id).where(Department.head_id == user.id)))
+
+
+def report_clause(user, departments: set[int] | None):
+    """The WHERE clause of the report rows (`ReportTask`) `user` sees, given what
+    `report_departments(user)` answered; None: all."""
+    if departments is None:
+        return None
+    if not _signed_in(user):
+        return ReportTask.id.is_(None)
+    mine = ReportTask.user_id == user.id
+    return or_(mine, ReportTask.department_id.in_(departments)) if departments else mine
 
 
 def request_mode() -> str:

@@ -1,4 +1,5 @@
-"""`flask crm seed`: roles, rights, menus, reference lists and the admin account.
+"""`flask crm seed`: roles, rights, menus, reference lists, report plans and the admin
+account.
 
 Idempotent, by stable keys. What the seed wrote last time is kept in `seed_record`
 (app/seed_records.py, shared by every seeder); a value an admin changed since then is left as
@@ -16,8 +17,10 @@ from app.deadlines import backfill
 from process.trash import ensure_purge_scheduled
 from app.extensions import db
 from app.reference_seed import seed_reference_lists
+from app.report_seed import seed_report_plans
 from app.seed_records import remember_seeded, seed_record
 from process.catalog import install_shipped
+from process.reports import ensure_reports_scheduled
 from views.base import MENU_CATEGORIES, MENU_RESOURCES
 
 
@@ -143,6 +146,10 @@ def seed_all() -> list[str]:
     if ensure_purge_scheduled():
         db.session.commit()
         lines.append("Ежедневная очистка корзины поставлена в расписание")
+    lines.extend(seed_report_plans())
+    if ensure_reports_scheduled():
+        db.session.commit()
+        lines.append("Ежедневные задачи-отчёты сотрудников поставлены в расписание")
     username, generated = ensure_admin()
     if generated:
         lines.append(f"Создан администратор {username}, пароль: {generated} "

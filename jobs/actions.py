@@ -19,6 +19,7 @@ from models.user import CrmUser, Department
 from models.trash import SHOW_BINNED
 from process import acknowledgement, approvals
 from process.people import resolve_people
+from process.reports import REPORT_JOB_ACTION, run_due
 from process.service import apply_effects
 from process.snapshot import current_stage, process_of, record_values, template_context
 from process.trash import PURGE_JOB_ACTION, purge_expired
@@ -61,6 +62,18 @@ def _trash_purge(row, now) -> None:
         now + PURGE_EVERY, ScheduleStatus.pending.value, None)
     row.attempts = 0
     row.last_error = "; ".join(refused)[:2000] or None
+
+
+def _reports(row, now) -> None:
+    """Employees' reports (process/reports.py): the day's tasks once its working day has
+    begun; the same row carries the next working day's run. A run after downtime creates
+    the current period only."""
+    result, next_at = run_due(now)
+    row.due_at, row.status, row.enqueued_at = next_at, ScheduleStatus.pending.value, None
+    row.attempts, row.last_error = 0, None
+    if result is not None:  # the last run, for «Расписание»
+        row.params = {"day": result.day.isoformat(), "created": result.created,
+                      "existing": result.existing}
 
 
 def _department_head(user_id) -> int | None:
@@ -243,6 +256,10 @@ def run_row(row, now) -> None:
     if row.action == PURGE_JOB_ACTION:
         with acting_as(None):
             _trash_purge(row, now)
+        return
+    if row.action == REPORT_JOB_ACTION:
+        with acting_as(None):
+            _reports(row, now)
         return
     runner = _ON_RECORD.get(row.action) or _ON_TASK.get(row.action)
     if runner is None:

@@ -31,6 +31,7 @@ ACTION_LABELS = {
     "approval_deadline": "Срок согласования",
     "acknowledgement_reminder": "Напоминание об ознакомлении",
     "acknowledgement_deadline": "Срок ознакомления",
+    "report_create": "Отчёты сотрудников: задачи дня",
 }
 
 

@@ -33,6 +33,10 @@ OUTCOME_SEPARATOR = " / "
 OPEN_TASK_STATUSES = (TaskStatus.open.value, TaskStatus.in_progress.value)
 CLOSED_TASK_STATUSES = (TaskStatus.done.value, TaskStatus.cancelled.value)
 OVERDUE_LABEL = "Просрочена"
+# `Task.kind` of an employee's report (models/report.py): closed only with its text.
+REPORT_KIND = "report"
+REPORT_TEXT_REQUIRED = ("Отчёт не сдан: впишите план работ в «Результат» — без текста "
+                        "задачу-отчёт закрыть нельзя")
 OPEN_SQL = "status IN ({})".format(", ".join(f"'{s}'" for s in OPEN_TASK_STATUSES))
 
 task_observer = Table(
@@ -111,7 +115,7 @@ class Task(AuditedMixin, CheckedMixin, RecordLinkMixin, TimestampMixin, Trashabl
     __label__ = "Задача"
     __choice_labels__ = {"status": TASK_STATUS_LABELS}
     __checked_fields__ = ("title", "assignee", "deadline", "remind_at", "status", "outcome",
-                          "outcome_choices", "record_entity", "record_id")
+                          "outcome_choices", "record_entity", "record_id", "result")
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     title: Mapped[str] = mapped_column(String(300), nullable=False)
@@ -133,6 +137,9 @@ class Task(AuditedMixin, CheckedMixin, RecordLinkMixin, TimestampMixin, Trashabl
     rule_key: Mapped[str | None] = mapped_column(String(500))
     transition_id: Mapped[str | None] = mapped_column(String(64))
     effect_key: Mapped[str | None] = mapped_column(String(200), unique=True)
+    # None for an ordinary task; REPORT_KIND for an employee's report. Set by whoever
+    # creates the task, never by a form.
+    kind: Mapped[str | None] = mapped_column(String(16))
 
     assignee = relationship("CrmUser", foreign_keys=[assignee_id])
     creator = relationship("CrmUser", foreign_keys=[creator_id])
@@ -207,6 +214,9 @@ class Task(AuditedMixin, CheckedMixin, RecordLinkMixin, TimestampMixin, Trashabl
             elif not outcome and status == TaskStatus.done.value:
                 errors["outcome"] = ("Выберите итог: без него задачу нельзя закрыть "
                                      "(варианты: " + ", ".join(choices) + ")")
+        if getattr(v, "kind", None) == REPORT_KIND and status == TaskStatus.done.value \
+                and not (getattr(v, "result", None) or "").strip():
+            errors["result"] = REPORT_TEXT_REQUIRED
         errors.update(record_link_errors(v))
         return errors
 

@@ -676,7 +676,7 @@ class TaskApi(KnownRelatedMixin, CrmModelRestApi):
     show_columns = ["id", "title", "description", "status", "assignee.id", "creator.id",
                     "observers.id", "deadline", "remind_at", "result", "outcome_choices", "outcome",
                     "closed_at", "record_entity", "record_id", "rule_key", "transition_id",
-                    "effect_key", "created_at", "updated_at"]
+                    "effect_key", "kind", "created_at", "updated_at"]
     add_columns = ["title", "description", "assignee", "creator", "observers", "deadline",
                    "remind_at", "status", "result", "outcome_choices", "outcome",
                    "record_entity", "record_id"]
