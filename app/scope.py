@@ -92,6 +92,8 @@ def can_see(record, user, mode: str = READ) -> bool:
 
 def row_clause(model, user, mode: str = READ):
     """The WHERE clause of the rows `user` may see (READ) or change (WRITE); None: all."""
+    if hasattr(model, "personal_clause"):
+        return _personal_clause(model, user, mode)
     if not hasattr(model, "scope_clause"):
         return None
     ids = visible_user_ids(user)
@@ -101,6 +103,19 @@ def row_clause(model, user, mode: str = READ):
     if mode == READ and _signed_in(user):
         clauses += _process_readers(model, user)
     return or_(*clauses) if clauses else model.id.is_(None)
+
+
+def _personal_clause(model, user, mode: str):
+    """Personal records (employees' requests): not the role's scope but the model's own rule,
+    plus, for reading, whom the process reaches. The admin, who configures, sees all."""
+    if not _signed_in(user):
+        return model.id.is_(None)
+    if current_app.config["AUTH_ROLE_ADMIN"] in _roles(user):
+        return None
+    clauses = [model.personal_clause(user, write=mode == WRITE)]
+    if mode == READ:
+        clauses += _process_readers(model, user)
+    return or_(*clauses)
 
 
 def _process_readers(model, user) -> list:

@@ -48,6 +48,13 @@ LEAD_LABELS = {
     "custom_display": "Дополнительные поля", "converted_at": "Сконвертирован",
 }
 
+REQUEST_LABELS = {
+    "title": "Заявка", "pipeline": "Вид заявки", "stage": "Этап",
+    "stage_entered_at": "На этапе с", "responsible": "Сотрудник", "department": "Отдел",
+    "amount": "Сумма", "date_from": "С", "date_to": "По", "custom": "Дополнительные поля",
+    "custom_display": "Дополнительные поля", "created_by": "Автор",
+}
+
 EVENT_LABELS = {
     "number": "Номер", "number_label": "Номер", "kind": "Вид", "kind_label": "Вид",
     "direction": "Направление", "direction_label": "Направление", "topic": "Тема",
@@ -197,7 +204,7 @@ REFERENCE_LIST_LABELS = {
 # Entity key (a model's __entity__) -> its own labels.
 ENTITY_LABELS: dict[str, dict[str, str]] = {
     "deal": DEAL_LABELS, "deal_item": DEAL_ITEM_LABELS, "payment_schedule": PAYMENT_LABELS,
-    "lead": LEAD_LABELS, "event": EVENT_LABELS, "order": ORDER_LABELS,
+    "lead": LEAD_LABELS, "event": EVENT_LABELS, "request": REQUEST_LABELS, "order": ORDER_LABELS,
     "order_item": ORDER_ITEM_LABELS, "task": TASK_LABELS, "company": COMPANY_LABELS,
     "product": PRODUCT_LABELS, "reference_item": REFERENCE_ITEM_LABELS,
     "department": DEPARTMENT_LABELS, "user": USER_LABELS, "pipeline": PIPELINE_LABELS,

@@ -30,6 +30,7 @@ class PipelineEntity(str, enum.Enum):
     deal = "deal"
     event = "event"
     order = "order"
+    request = "request"
 
 
 PIPELINE_ENTITY_LABELS = {
@@ -37,6 +38,7 @@ PIPELINE_ENTITY_LABELS = {
     PipelineEntity.deal.value: "Сделки",
     PipelineEntity.event.value: "События",
     PipelineEntity.order.value: "Заказы покупателей",
+    PipelineEntity.request.value: "Заявки сотрудников",
 }
 
 

@@ -30,6 +30,7 @@ from models.deal import Deal
 from models.event import Event
 from models.labels import labels_for
 from models.lead import Lead
+from models.office_request import OfficeRequest
 from models.order import Order
 from models.pipeline import CustomFieldDef, Pipeline, Stage
 from models.process import ProcessVersion
@@ -42,7 +43,7 @@ from rules.engine import plan_move, why_not
 
 DEFINITIONS_DIR = Path(__file__).resolve().parent.parent / "rules" / "definitions"
 # Entities whose records stand on a Pipeline's stages (lead.stage_id, deal.stage_id).
-PIPELINE_ENTITIES = ("lead", "deal")
+PIPELINE_ENTITIES = ("lead", "deal", "request")
 # Columns and relationships that are bookkeeping, not something a definition talks about.
 _TECHNICAL = {"id", "version", "updated_at", "custom", "pipeline", "stage", "stage_entered_at",
               "rule_key", "transition_id", "effect_key", "record_entity", "record_id"}
@@ -51,11 +52,12 @@ _TECHNICAL = {"id", "version", "updated_at", "custom", "pipeline", "stage", "sta
 # --- what a definition may refer to -----------------------------------------------------
 
 def _entity_models() -> dict:
-    return {"lead": Lead, "deal": Deal, "event": Event, "order": Order}
+    return {"lead": Lead, "deal": Deal, "event": Event, "order": Order,
+            "request": OfficeRequest}
 
 
 def _entity_labels() -> dict[str, dict[str, str]]:
-    return {entity: labels_for(entity) for entity in ("lead", "deal", "event", "order")}
+    return {entity: labels_for(entity) for entity in _entity_models()}
 
 
 def entity_fields(entity: str) -> dict[str, str]:
@@ -327,7 +329,7 @@ def participant_stages(entity: str, role_names) -> dict[int | None, tuple[str, .
         keys = tuple(s.key for s in process.stages if roles & set(s.participants))
         if keys:
             pipeline_id = None
-            if entity in ("deal", "lead"):
+            if entity in PIPELINE_ENTITIES:
                 pipeline_id = version.pipeline_id or db.session.scalar(
                     select(Pipeline.id).where(Pipeline.code == version.process_key))
                 if pipeline_id is None:

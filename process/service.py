@@ -28,7 +28,7 @@ from models.registry import model_for
 from models.task import OPEN_TASK_STATUSES, OUTCOME_SEPARATOR, Task, TaskStatus
 from models.timeline import add_timeline
 from models.trash import SHOW_BINNED
-from process import approvals, guard
+from process import approvals, checks, guard
 from process.approvals import APPROVING
 from process.effects.context import EffectContext
 from process.effects.registry import handler_for
@@ -53,7 +53,7 @@ RECORD_CHANGING = frozenset({"assign", "set_field"})
 # outcome may act so only for whom a stage button would.
 OUTCOME_CHANGES_RECORD = RECORD_CHANGING | {"move_stage", "convert_lead", "move_record"}
 MOVED_WORDS = {"deal": "сделка перешла", "lead": "лид перешёл", "event": "событие перешло",
-               "order": "заказ перешёл"}
+               "order": "заказ перешёл", "request": "заявка перешла"}
 
 
 @dataclass(frozen=True)
@@ -76,7 +76,22 @@ def may_move(record, to_key: str):
     if current_stage(record) != to_key and not APPROVING.get() \
             and approval_only(process, to_key, values):
         return _only_by_approval(process, to_key)
-    return why_not(process, current_stage(record), to_key, values)
+    if current_stage(record) != to_key and (refused := _by_hand_refused(process, to_key)):
+        return refused
+    return why_not(process, current_stage(record), to_key, values) or (
+        checks.refusal(record, process, to_key) if current_stage(record) != to_key else None)
+
+
+# Saves and buttons of a person; every other source is the process itself.
+HAND_SOURCES = frozenset({"form", "api", "bulk"})
+
+
+def _by_hand_refused(process, to_key) -> TransitionNotAllowed | None:
+    stage = process.stage(to_key)
+    if stage.by_process:
+        return TransitionNotAllowed(f"Этап «{stage.name}» ставит процесс (итог задачи), а не "
+                                    "кнопка или форма")
+    return None
 
 
 def _only_by_approval(process, to_key) -> TransitionNotAllowed:
@@ -105,8 +120,15 @@ def transition(record, to_key: str, actor_id: int | None = None, source: str = "
     values = record_values(record, process)
     if from_key != to_key and not APPROVING.get() and approval_only(process, to_key, values):
         raise _only_by_approval(process, to_key)
+    if from_key != to_key and _depth == 0 and source in HAND_SOURCES \
+            and (refused := _by_hand_refused(process, to_key)):
+        raise refused
     plan = plan_move(process, from_key, to_key, values,
                      uuid.uuid4().hex, _now_local(), context=template_context(record))
+    if from_key != to_key:
+        refused = checks.refusal(record, process, to_key)
+        if refused is not None:
+            raise refused
     guard.set_stage(record, to_key)
     if from_key != to_key:
         entity = entity_of(record)

@@ -15,7 +15,8 @@ from models.reference import ReferenceItem
 from models.user import CrmUser
 
 
-STAGE_ATTR = {"deal": "stage", "lead": "stage", "event": "state", "order": "status"}
+STAGE_ATTR = {"deal": "stage", "lead": "stage", "event": "state", "order": "status",
+              "request": "stage"}
 
 
 def entity_of(record) -> str:
@@ -55,7 +56,7 @@ def committed_stage(record) -> str | None:
 
 def process_of(record):
     entity = entity_of(record)
-    if entity in ("deal", "lead"):
+    if STAGE_ATTR.get(entity) == "stage":
         pipeline_id = record.pipeline_id or getattr(record.pipeline, "id", None)
         return processes.process_for_pipeline(pipeline_id) if pipeline_id else None
     return processes.process_for_entity(entity)

@@ -28,7 +28,7 @@ TEMPLATE_ROOTS = {"record", "responsible", "company", "contact", "stage", "actor
 RESPONSIBLE_ATTRS = {"full_name", "position", "phone", "email", "first_name", "last_name"}
 ASSIGNEE_KINDS = ("responsible", "actor", "role", "department_head", "user", "field",
                   "chosen")
-ENTITIES = ("lead", "deal", "event", "order", "task")
+ENTITIES = ("lead", "deal", "event", "order", "request", "task")
 _TIME = re.compile(r"^([01]\d|2[0-3]):[0-5]\d$")
 # Outcome keys: move the record, send the same task round again, a follow-up task that
 # returns to this one, a mandatory comment (and the field it is copied to), record fields
@@ -368,7 +368,7 @@ def _create_record_problem(params, labels, roles, stages, ctx):
     if not isinstance(values, dict):
         return "values", "ожидается объект «поле: значение»"
     for dest, val in values.items():
-        if dest == "pipeline" and target in ("deal", "lead"):
+        if dest == "pipeline" and target in ("deal", "lead", "request"):
             # the pipeline by its code: the record starts at its first stage
             if not isinstance(val, str) or not val:
                 return "values.pipeline", "укажите код воронки"
@@ -454,6 +454,10 @@ ACTIONS: dict[str, ActionSpec] = {spec.name: spec for spec in (
         "steps": Param("list"), "rework": Param("text"), "covers": Param("fields"),
         "requester": Param("person"), "comment_field": Param("field"),
         **{name: Param("actions") for name in APPROVAL_RESULTS}}),
+    # An approved request marks its employee away (the absence calendar, approval routes):
+    # `kind` for all, or the kind by the value of the choice field `kind_field` (`kinds`).
+    ActionSpec("register_absence", "Отметить отсутствие", {
+        "kind": Param("text"), "kind_field": Param("field"), "kinds": Param("dict")}),
     ActionSpec("generate_document", "Сформировать документ", {"template": Param("text")},
                available=False),
 )}
@@ -476,7 +480,27 @@ def _start_approval_problem(params, labels, roles, stages, ctx):
     return route_problem(route, labels, roles)
 
 
+ABSENCE_KINDS = ("vacation", "unpaid", "sick", "remote", "day_off")
+
+
+def _register_absence_problem(params, labels, roles, stages, ctx):
+    if ("kind" in params) == ("kind_field" in params):
+        return "kind", "укажите либо kind, либо kind_field с kinds"
+    if "kind" in params:
+        return None if params["kind"] in ABSENCE_KINDS else \
+            ("kind", "неизвестный вид отсутствия; допустимы: " + ", ".join(ABSENCE_KINDS))
+    kinds = params.get("kinds")
+    if not isinstance(kinds, dict) or not kinds:
+        return "kinds", "ожидается объект «значение поля: вид отсутствия»"
+    for value, kind in kinds.items():
+        if kind not in ABSENCE_KINDS:
+            return f"kinds.{value}", ("неизвестный вид отсутствия; допустимы: "
+                                      + ", ".join(ABSENCE_KINDS))
+    return None
+
+
 _CROSS_CHECKS = {
+    "register_absence": _register_absence_problem,
     "start_approval": _start_approval_problem,
     "schedule": _schedule_problem,
     "remind": _timing_problem,

@@ -30,7 +30,7 @@ from rules.conditions import ConditionError, validate as validate_condition
 from rules.durations import DurationError, parse_duration
 from rules.routes import normalized, route_problem
 
-ENTITIES = ("lead", "deal", "event", "order")
+ENTITIES = ("lead", "deal", "event", "order", "request")
 TOP_KEYS = {"key", "name", "entity", "fields", "stages", "lost_reason_list", "description",
             "required", "required_if", "readonly", "readonly_if", "on_change", "based_on",
             "routes"}
@@ -116,6 +116,15 @@ class StageDef:
     # Only an approval's decision moves a record here (order «Согласовано»): true, or a
     # condition on the record (the event «согласовать заказ» among other events).
     approval_only: bool | dict = False
+    # Only the process moves a record here (a task's outcome, a decision, a job), never a
+    # person by hand: «Оплачено» is the accountant's outcome of «Оплатить заявку».
+    by_process: bool = False
+    # Registered checks the record must pass to enter (CHECKS; process/checks.py runs them).
+    checks: tuple[str, ...] = ()
+
+
+# Checks a stage may name, resolved at load like actions: name -> what it checks.
+CHECKS = {"leave_balance": "хватает ли дней отпуска (для вида «Отпуск»)"}
 
 
 @dataclass(frozen=True)
@@ -563,7 +572,8 @@ def _stages(raw: list, check: _Check, catalog: Catalog, labels: dict) -> list[St
         check.known_keys(item, {"key", "name", "kind", "color", "deadline", "required",
                                 "required_if", "required_positive", "readonly", "readonly_if",
                                 "moves", "on_enter", "on_leave", "escalate_to", "aside",
-                                "participants", "approval_only"}, path)
+                                "participants", "approval_only", "checks", "by_process"},
+                          path)
         if not _KEY.match(item["key"]):
             check.fail(f"{path}.key", "только строчные латинские буквы, цифры и _")
         color = item.get("color")
@@ -623,7 +633,15 @@ def _stages(raw: list, check: _Check, catalog: Catalog, labels: dict) -> list[St
                 validate_condition(approval_only, set(labels), f"{path}.approval_only")
             except ConditionError as exc:
                 raise DefinitionError(f"{check.source}: {exc}") from exc
+        checks = item.get("checks") or []
+        if not isinstance(checks, list) or any(c not in CHECKS for c in checks):
+            check.fail(f"{path}.checks", "неизвестная проверка; допустимы: "
+                       + ", ".join(CHECKS))
+        if not isinstance(item.get("by_process", False), bool):
+            check.fail(f"{path}.by_process", "нужно true или false")
         out.append(StageDef(
+            by_process=item.get("by_process", False),
+            checks=tuple(checks),
             approval_only=approval_only,
             participants=participants,
             aside=item.get("aside", False),
