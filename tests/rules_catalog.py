@@ -33,10 +33,13 @@ ORDER_FIELDS = {"status": "Статус", "total": "Сумма", "number": "Но
                 "responsible": "Ответственный менеджер", "executor": "Исполнитель",
                 "source": "Источник", "requires_approval": "Требует согласования",
                 "comment": "Комментарий", "created_at": "Создано", "created_by": "Создал"}
+REQUEST_FIELDS = {"title": "Заявка", "responsible": "Сотрудник", "department": "Отдел",
+                  "amount": "Сумма", "date_from": "С", "date_to": "По",
+                  "created_at": "Создано", "created_by": "Автор"}
 
 CATALOG = Catalog(
     entity_fields={"deal": DEAL_FIELDS, "lead": LEAD_FIELDS, "event": EVENT_FIELDS,
-                   "order": ORDER_FIELDS},
+                   "order": ORDER_FIELDS, "request": REQUEST_FIELDS},
     roles=frozenset({"manager", "sales_head", "engineer", "purchaser", "logistician",
                      "production_head", "lawyer", "metrologist", "accountant", "secretary",
                      "designer", "constructor", "executor", "execution_head", "director",
@@ -44,7 +47,7 @@ CATALOG = Catalog(
     reference_lists=frozenset({"lost_reason", "priority", "payment_terms", "lead_source",
                                "rejection_reason", "event_topic", "lead_quality_reason",
                                "client_activity", "delivery_type", "payment_kind",
-                               "client_type"}),
+                               "client_type", "sick_leave_kind", "leave_kind"}),
     entity_stages={"event": frozenset({"planned", "in_progress", "completed"}),
                    "order": frozenset({"request", "open", "agreed", "in_work", "done",
                                        "cancelled"})},
