@@ -251,3 +251,46 @@ def test_an_outsider_sees_no_approval_anywhere(login, sales, buyer):
         assert inbox.json["result"][0]["title"] == approval.title
         page = head.get(f"/approvals/{approval.id}").get_data(as_text=True)
         assert "contract_file.pdf" in page and "Согласовать" in page
+
+
+def test_approvers_deciding_at_the_same_moment_count_once(app, login, sales, buyer):
+    """Two heads of an any-of step, one of them twice (by the API and the screen), all at
+    once: one decision counts, the others get a clear refusal, never a 500, and the
+    approval's result runs once."""
+    from tests.helpers import in_threads
+
+    deal = _at_contract(login, sales, buyer)
+    approval = _send(login, deal)
+    heads = [login("sales_head"), login("sales_head2"), login("sales_head")]
+    for head in heads[:2]:
+        head.api("get", "/api/v1/approval/")  # the tokens, before the race
+
+    def by_api(client):
+        def call():
+            resp = _decide(client, approval, "approve")
+            return resp.status_code, (resp.json or {}).get("message", "")
+        return call
+
+    def by_form(client):
+        def call():
+            resp = client.post(f"/approvals/{approval.id}/decide",
+                               data={"decision": "approve"}, follow_redirects=True)
+            return resp.status_code, resp.get_data(as_text=True)
+        return call
+
+    results = in_threads(app, [by_api(heads[0]), by_api(heads[1]), by_form(heads[2])])
+    codes = [code for code, _said in results]
+    assert 500 not in codes, results
+    approved_by_api = [said for code, said in results[:2] if code == 200]
+    refused = [said for code, said in results[:2] if code != 200]
+    assert all(code in (409,) for code, _s in results[:2] if code != 200), results
+    assert all("уже принято" in said or "изменена другим" in said for said in refused)
+    assert _approval(deal).status == "approved"
+    db.session.expire_all()
+    decided = db.session.scalars(select(ApprovalStep).where(
+        ApprovalStep.approval_id == approval.id, ApprovalStep.status == "approved")).all()
+    assert len(decided) == 1
+    follow_ups = [t for t in tasks(deal) if t.title.startswith("Проверить товарные позиции, "
+                                                              "отправить Счет, Договор")]
+    assert len(follow_ups) == 1
+    assert len(approved_by_api) <= 1
