@@ -294,3 +294,19 @@ def test_approvers_deciding_at_the_same_moment_count_once(app, login, sales, buy
                                                               "отправить Счет, Договор")]
     assert len(follow_ups) == 1
     assert len(approved_by_api) <= 1
+
+
+def test_approve_from_the_notification(login, sales, buyer):
+    deal = _at_contract(login, sales, buyer)
+    approval = _send(login, deal)
+    with frozen(login, FRIDAY, "sales_head") as head:
+        page = head.get("/notifications/").get_data(as_text=True)
+        assert f'action="/approvals/{approval.id}/decide"' in page
+        assert "Согласовать" in page
+        head.post(f"/approvals/{approval.id}/decide", data={"decision": "approve"})
+        page = head.get("/notifications/").get_data(as_text=True)
+        assert f'action="/approvals/{approval.id}/decide"' not in page  # decided
+    with frozen(login, FRIDAY, "manager") as manager:
+        page = manager.get("/notifications/").get_data(as_text=True)
+        assert "/decide" not in page  # the requester is told, and decides nothing
+    assert _approval(deal).status == "approved"

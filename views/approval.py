@@ -48,6 +48,18 @@ def inbox_count(user_id: int | None) -> int:
         ApprovalStep.status == StepStatus.waiting.value)) or 0
 
 
+def awaiting_me(approval_ids, user_id) -> set[int]:
+    """Of `approval_ids`, those whose current step waits for `user_id` (one query): the
+    notifications list offers «Согласовать» on them."""
+    ids = [i for i in approval_ids if i]
+    if not ids or user_id is None:
+        return set()
+    return set(db.session.scalars(select(ApprovalStep.approval_id).join(Approval).where(
+        ApprovalStep.approval_id.in_(ids), ApprovalStep.user_id == user_id,
+        ApprovalStep.status == StepStatus.waiting.value,
+        ApprovalStep.round == Approval.round, ApprovalStep.step_index == Approval.step_index)))
+
+
 def badge_count() -> int:
     return inbox_count(current_actor_id())
 

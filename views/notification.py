@@ -17,6 +17,7 @@ from models.notification import Notification
 from models.registry import get_record
 from models.user import CrmUser
 from views.csrf import check_csrf, csrf_token
+from views.approval import awaiting_me
 from views.task import record_url
 
 # The FAB resource of these screens; app/access.yaml gives its right to every role (common).
@@ -24,7 +25,7 @@ RESOURCE = "notification"
 PAGE_SIZE = 50
 KIND_LABELS = {
     "reminder": "Напоминание", "overdue": "Просрочено", "escalation": "Эскалация",
-    "process": "Процесс", "task": "Задача",
+    "process": "Процесс", "task": "Задача", "approval": "Согласование",
 }
 
 
@@ -85,9 +86,13 @@ class NotificationView(BaseView):
             select(Notification).where(_mine())
             .order_by(Notification.created_at.desc(), Notification.id.desc())
             .limit(PAGE_SIZE).offset((page - 1) * PAGE_SIZE)).all()
+        decidable = awaiting_me([n.record_id for n in items if n.entity == "approval"],
+                                current_actor_id())
         rows = [{"item": n, "kind": KIND_LABELS.get(n.kind, n.kind),
                  "url": record_url(n.entity, n.record_id) if n.entity and n.record_id
-                 else None} for n in items]
+                 else None,
+                 "approve": n.record_id if n.entity == "approval"
+                 and n.record_id in decidable else None} for n in items]
         me = db.session.get(CrmUser, current_actor_id())
         return self.render_template(
             "crm/notifications.html", title="Уведомления", rows=rows, total=total,
