@@ -37,11 +37,13 @@ from models.process import ProcessVersion
 from models.reference import ReferenceItem, ReferenceList
 from models.trash import SHOW_BINNED
 from rules.actions import ACTIONS
-from rules.definition import ActionDef, Catalog, ProcessDef, load_yaml, parse
+from rules.definition import ActionDef, Catalog, ProcessDef, load_routes, load_yaml, parse
 from rules.durations import DurationError, parse_duration
 from rules.engine import plan_move, why_not
 
 DEFINITIONS_DIR = Path(__file__).resolve().parent.parent / "rules" / "definitions"
+# Approval routes any definition may name (`route: key`), one file each.
+ROUTES_DIR = DEFINITIONS_DIR / "routes"
 # Entities whose records stand on a Pipeline's stages (lead.stage_id, deal.stage_id).
 PIPELINE_ENTITIES = ("lead", "deal", "request")
 # Columns and relationships that are bookkeeping, not something a definition talks about.
@@ -77,8 +79,10 @@ def entity_fields(entity: str) -> dict[str, str]:
 
 def app_catalog() -> Catalog:
     lists = frozenset(db.session.scalars(select(ReferenceList.code)).all())
+    roles = frozenset(access_table().roles)
     return Catalog(entity_fields={e: entity_fields(e) for e in _entity_models()},
-                   roles=frozenset(access_table().roles), reference_lists=lists)
+                   roles=roles, reference_lists=lists,
+                   routes=load_routes(sorted(ROUTES_DIR.glob("*.yaml")), roles))
 
 
 # --- parsing ------------------------------------------------------------------------------

@@ -62,7 +62,8 @@ class Catalog:
     # entity -> its stage keys where a column is the stage (event: state, order: status);
     # lets create_record / move_record of another entity be checked at load time.
     entity_stages: dict[str, frozenset[str]] = field(default_factory=dict)
-    # The definition's own named approval routes (filled by `parse`, not by the application).
+    # Named approval routes every definition may start: the shared route files
+    # (`load_routes`); `parse` adds the definition's own.
     routes: dict[str, dict] = field(default_factory=dict)
 
 
@@ -325,7 +326,9 @@ def parse(data, catalog: Catalog, source: str = "definition") -> ProcessDef:
     lost_list = data.get("lost_reason_list")
     if lost_list is not None and lost_list not in catalog.reference_lists:
         check.fail("lost_reason_list", f"неизвестный справочник «{lost_list}»")
-    routes = _routes(data.get("routes"), check, catalog, labels)
+    own = _routes(data.get("routes"), check, catalog, labels)
+    # the shared routes (their own YAML files) first; the definition's own name wins
+    routes = {**catalog.routes, **own}
     catalog = replace(catalog, routes=routes)
     stages = _stages(check.require(data, "stages", "", list), check, catalog, labels)
     _reachability(stages, check)
@@ -710,6 +713,29 @@ def _actions(raw, path: str, check: _Check, catalog: Catalog, labels: dict,
 def _ctx(catalog: Catalog) -> dict:
     return {"entities": catalog.entity_fields, "entity_stages": catalog.entity_stages,
             "lists": catalog.reference_lists, "routes": catalog.routes}
+
+
+def load_routes(paths, roles) -> dict[str, dict]:
+    """Shared approval routes, one YAML file each: `{key, name?, steps, rework?}`. A route
+    here knows no record's fields (`{field: ...}` approvers belong in a definition)."""
+    out: dict[str, dict] = {}
+    for path in paths:
+        data = load_yaml(Path(path).read_text(encoding="utf-8"), Path(path).name)
+        check = _Check(Path(path).name)
+        if not isinstance(data, dict):
+            check.fail("(корень)", "маршрут должен быть объектом YAML: key, steps, rework")
+        check.known_keys(data, {"key", "name", "steps", "rework"}, "")
+        key = check.require(data, "key", "")
+        if not _KEY.match(key):
+            check.fail("key", f"«{key}»: только строчные латинские буквы, цифры и _")
+        if key in out:
+            check.fail("key", f"маршрут «{key}» уже есть в другом файле")
+        route = {k: v for k, v in data.items() if k in ("steps", "rework")}
+        problem = route_problem(route, {}, roles)
+        if problem:
+            check.fail(problem[0] or "(корень)", problem[1])
+        out[key] = route
+    return out
 
 
 def _routes(raw, check: _Check, catalog: Catalog, labels: dict) -> dict[str, dict]:

@@ -3,7 +3,11 @@
 Field keys and labels are what `process.catalog.entity_fields` gives: the model's attribute
 names (a relation without `_id`) with the labels of its views; `contact_rows` of an event is
 its contact table («Представление контакта» of the 1C document), `items` the line items."""
-from rules.definition import Catalog
+from pathlib import Path
+
+from rules.definition import Catalog, load_routes
+
+ROUTES = Path(__file__).resolve().parents[1] / "rules" / "definitions" / "routes"
 
 DEAL_FIELDS = {"title": "Название", "budget": "Бюджет", "company": "Контрагент",
                "contacts": "Контакты", "responsible": "Ответственный", "source": "Источник",
@@ -52,3 +56,6 @@ CATALOG = Catalog(
                    "order": frozenset({"request", "open", "agreed", "in_work", "done",
                                        "cancelled"})},
 )
+CATALOG = Catalog(entity_fields=CATALOG.entity_fields, roles=CATALOG.roles,
+                  reference_lists=CATALOG.reference_lists, entity_stages=CATALOG.entity_stages,
+                  routes=load_routes(sorted(ROUTES.glob("*.yaml")), CATALOG.roles))

@@ -232,3 +232,31 @@ def test_broken_yaml_names_the_line(tmp_path):
     with pytest.raises(DefinitionError) as err:
         load_file(bad, CATALOG)
     assert str(err.value).startswith("broken.yaml: строка")
+
+
+def test_shared_route_files_are_checked_like_definitions(tmp_path):
+    from rules.definition import load_routes
+
+    good = tmp_path / "a.yaml"
+    good.write_text("key: boss\nsteps:\n  - {approvers: [director]}\n", encoding="utf-8")
+    assert load_routes([good], frozenset({"director"}))["boss"]["steps"][0]["approvers"] == \
+        ["director"]
+    bad = tmp_path / "b.yaml"
+    bad.write_text("key: field_based\nsteps:\n  - {approvers: [{field: budget}]}\n",
+                   encoding="utf-8")
+    with pytest.raises(DefinitionError) as err:
+        load_routes([bad], frozenset())
+    assert str(err.value) == "b.yaml: steps[0].approvers[0]: неизвестное поле «budget»"
+    twice = tmp_path / "c.yaml"
+    twice.write_text("key: boss\nsteps:\n  - {approvers: [director]}\n", encoding="utf-8")
+    with pytest.raises(DefinitionError) as err:
+        load_routes([good, twice], frozenset())
+    assert "маршрут «boss» уже есть в другом файле" in str(err.value)
+
+
+def test_a_definition_starts_a_shared_route_by_its_name():
+    from rules.engine import approval_route
+
+    process = load_file(DEFINITIONS[0].parent / "002_sick_leave.yaml", CATALOG)
+    rule = next(r for r, (_s, a) in process.rules.items() if a.name == "start_approval")
+    assert approval_route(process, rule)["steps"][0]["approvers"] == ["requester_head"]
