@@ -87,7 +87,10 @@ HAND_SOURCES = frozenset({"form", "api", "bulk"})
 
 
 def _by_hand_refused(process, to_key) -> TransitionNotAllowed | None:
-    stage = process.stage(to_key)
+    try:
+        stage = process.stage(to_key)
+    except KeyError:
+        return None  # why_not() names the unknown stage
     if stage.by_process:
         return TransitionNotAllowed(f"Этап «{stage.name}» ставит процесс (итог задачи), а не "
                                     "кнопка или форма")

@@ -15,7 +15,9 @@ def _views(app, kind):
 def _rights(role):
     if role == "admin":
         return None  # everything
-    return access_table().roles[role].rights()
+    table = access_table()
+    # the rights every signed-in role has (`common`) are part of the table too
+    return set(table.roles[role].rights()) | {(view, perm) for perm, view in table.common}
 
 
 def _allowed(rights, resource, right):
