@@ -307,3 +307,39 @@ def test_event_no2_made_by_the_rule_enters_its_process(client, one_c, client_com
     rows = db.session.scalars(select(StageHistory).where(
         StageHistory.entity == "event", StageHistory.record_id == second.id)).all()
     assert [r.stage_key for r in rows] == [second.state]
+
+
+def test_proposal_approval_by_the_chosen_head_with_a_rework_round(login, one_c,
+                                                                   client_company):
+    """«Утверждение К.П.»: the head the manager chose decides; «На доработку» returns it to
+    the manager, who sends it again; the approval completes the event."""
+    from models.approval import Approval
+    from models.outbox import OutboxMessage
+
+    company, contact = client_company
+    manager = login("manager")
+    event = _event_with_contact(manager, contact, topic=_topic("proposal_approval"),
+                                subject="КП для Орлова", company=company.id,
+                                content="КП на весы", responsible=_user("sales_head").id)
+    approval = db.session.scalar(select(Approval).where(Approval.entity == "event",
+                                                        Approval.record_id == event.id))
+    assert approval.title == "Утверждение К.П.: КП для Орлова"
+    head = login("sales_head")
+    resp = head.api("post", f"/api/v1/approval/{approval.id}/decide",
+                    json={"decision": "rework", "comment": "Снизьте цену на 5%"})
+    assert resp.status_code == 200, resp.json
+    [note] = [m for m in db.session.scalars(select(OutboxMessage).where(
+        OutboxMessage.entity == "event", OutboxMessage.record_id == event.id,
+        OutboxMessage.kind == "notification"))]
+    assert note.body == "К.П. на доработку — Снизьте цену на 5%"
+    assert note.recipients == [_user("manager").id]
+    # only the author sends it again
+    assert head.api("post", f"/api/v1/approval/{approval.id}/resubmit").status_code == 409
+    resp = manager.api("post", f"/api/v1/approval/{approval.id}/resubmit")
+    assert resp.status_code == 200, resp.json
+    assert resp.json["result"]["round"] == 2
+    resp = head.api("post", f"/api/v1/approval/{approval.id}/decide",
+                    json={"decision": "approve"})
+    assert resp.status_code == 200, resp.json
+    db.session.expire_all()
+    assert db.session.get(Event, event.id).state == "completed"
