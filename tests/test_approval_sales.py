@@ -310,3 +310,16 @@ def test_approve_from_the_notification(login, sales, buyer):
         page = manager.get("/notifications/").get_data(as_text=True)
         assert "/decide" not in page  # the requester is told, and decides nothing
     assert _approval(deal).status == "approved"
+
+
+def test_the_deal_page_links_its_approval(login, sales, buyer):
+    deal = _at_contract(login, sales, buyer)
+    approval = _send(login, deal)
+    with frozen(login, FRIDAY, "manager") as manager:
+        page = manager.get(f"/dealview/show/{deal.id}").get_data(as_text=True)
+    assert "Запущено согласование «Согласование Счета и Договора по сделке" in page
+    assert f'href="/approvals/{approval.id}"' in page
+    with frozen(login, FRIDAY, "manager") as manager:
+        shown = manager.get(f"/approvals/{approval.id}").get_data(as_text=True)
+    assert "Руководитель отдела продаж" in shown and "Ожидает решения" in shown
+    assert 'name="decision"' not in shown  # the requester sees it, and decides nothing
