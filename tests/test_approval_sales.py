@@ -323,3 +323,19 @@ def test_the_deal_page_links_its_approval(login, sales, buyer):
         shown = manager.get(f"/approvals/{approval.id}").get_data(as_text=True)
     assert "Руководитель отдела продаж" in shown and "Ожидает решения" in shown
     assert 'name="decision"' not in shown  # the requester sees it, and decides nothing
+
+
+def test_opening_an_approval_notification_shows_the_approval(login, sales, buyer):
+    deal = _send_and_get_deal(login, sales, buyer)
+    approval = _approval(deal)
+    note = db.session.scalar(select(Notification).where(
+        Notification.user_id == user("sales_head").id, Notification.entity == "approval"))
+    with frozen(login, FRIDAY, "sales_head") as head:
+        resp = head.post(f"/notifications/{note.id}/open")
+    assert resp.status_code == 302 and resp.location.endswith(f"/approvals/{approval.id}")
+
+
+def _send_and_get_deal(login, sales, buyer):
+    deal = _at_contract(login, sales, buyer)
+    _send(login, deal)
+    return deal

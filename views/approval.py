@@ -162,6 +162,7 @@ def _decide(row_id, user, decision, comment, delegate) -> approvals.Outcome:
 class ApprovalView(BaseView):
     route_base = "/approvals"
     resource = RESOURCE
+    record_model = Approval  # record_url(): a notification about an approval opens it here
     default_view = "inbox"
     class_permission_name = RESOURCE
     method_permission_name = {"inbox": "read", "mine": "read", "show": "read",
