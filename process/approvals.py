@@ -22,6 +22,7 @@ from errors import AccessDenied, CrmError, FieldErrors, MissingFields, Transitio
 from models.approval import (DECISION_LABELS, Approval, ApprovalStatus, ApprovalStep,
                              Decision, StepStatus)
 from models.base import utcnow
+from models.notification import Notification
 from models.registry import get_record
 from models.schedule import ScheduledAction
 from models.timeline import add_timeline
@@ -346,7 +347,18 @@ def decide(row_id: int, user, decision: str, comment: str | None = None,
                        "заново, решение не записано", "restarted")
     row.decided_at, row.decided_by_id, row.comment = utcnow(), user.id, comment
     approval.decisions = (approval.decisions or 0) + 1
+    _read_its_notifications(approval, user.id)
     return _DECISIONS[decision](approval, row, record, user.id, delegate_to)
+
+
+def _read_its_notifications(approval, user_id) -> None:
+    """Deciding answers the «Согласуйте» notices of this approval: the bell stops counting
+    them."""
+    keys = [f"approval:{r.id}" for r in approval.steps if r.user_id == user_id]
+    db.session.execute(update(Notification).where(
+        Notification.user_id == user_id, Notification.source_key.in_(keys),
+        Notification.read_at.is_(None)).values(read_at=utcnow())
+        .execution_options(synchronize_session=False))
 
 
 def _delegate_errors(approval, row, delegate_to) -> dict:
@@ -544,6 +556,27 @@ def cancel_for_record(entity: str, record_id: int, why: str) -> None:
         approval.status, approval.finished_at = ApprovalStatus.cancelled.value, utcnow()
         approval.result_comment = why
         _cancel_deadlines(approval)
+
+
+def cancel_for_stage(record, process, from_key: str, to_key: str) -> None:
+    """The record left by hand the stage whose entry started an approval still waiting
+    (the author took the request back to «Черновик»): it ends, so nobody decides what is
+    no longer asked. Moves made by the approval's own decision find it decided already."""
+    entity = entity_of(record)
+    approvals = db.session.scalars(select(Approval).where(
+        Approval.entity == entity, Approval.record_id == record.id,
+        Approval.status == ApprovalStatus.pending.value)).all()
+    for approval in approvals:
+        started_at = process.rules.get(approval.rule_key, (None,))[0]
+        if started_at != from_key:
+            continue
+        _close_others(approval)
+        approval.status, approval.finished_at = ApprovalStatus.cancelled.value, utcnow()
+        approval.result_comment = f"запись перешла на этап «{process.stage(to_key).name}»"
+        _cancel_deadlines(approval)
+        add_timeline(entity, record.id, "approval",
+                     f"Согласование «{approval.title}» снято: {approval.result_comment}",
+                     author_id=0, payload={"approval": approval.id})
 
 
 # --- deadlines ---------------------------------------------------------------------------

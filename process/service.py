@@ -73,13 +73,20 @@ def may_move(record, to_key: str):
     if process is None:
         return None
     values = record_values(record)
-    if current_stage(record) != to_key and not APPROVING.get() \
-            and approval_only(process, to_key, values):
+    current = current_stage(record)
+    return by_hand_refusal(process, current, to_key, values) \
+        or why_not(process, current, to_key, values) \
+        or (checks.refusal(record, process, to_key) if current != to_key else None)
+
+
+def by_hand_refusal(process, from_key, to_key: str, values) -> TransitionNotAllowed | None:
+    """A stage a person may not set by a button or a save: one an approver's decision sets
+    (`approval_only`) or the process sets (`by_process`)."""
+    if from_key == to_key or APPROVING.get():
+        return None
+    if approval_only(process, to_key, values):
         return _only_by_approval(process, to_key)
-    if current_stage(record) != to_key and (refused := _by_hand_refused(process, to_key)):
-        return refused
-    return why_not(process, current_stage(record), to_key, values) or (
-        checks.refusal(record, process, to_key) if current_stage(record) != to_key else None)
+    return _by_hand_refused(process, to_key)
 
 
 # Saves and buttons of a person; every other source is the process itself.
@@ -92,14 +99,14 @@ def _by_hand_refused(process, to_key) -> TransitionNotAllowed | None:
     except KeyError:
         return None  # why_not() names the unknown stage
     if stage.by_process:
-        return TransitionNotAllowed(f"Этап «{stage.name}» ставит процесс (итог задачи), а не "
-                                    "кнопка или форма")
+        return TransitionNotAllowed(f"Этап «{stage.name}» выставляется итогом задачи, "
+                                    "вручную его не выбирают")
     return None
 
 
 def _only_by_approval(process, to_key) -> TransitionNotAllowed:
-    return TransitionNotAllowed(f"Этап «{process.stage(to_key).name}» ставит только решение "
-                                "согласующего: запустите согласование и дождитесь его")
+    return TransitionNotAllowed(f"Этап «{process.stage(to_key).name}» выставляет только "
+                                "решение согласующего")
 
 
 # --- the move ----------------------------------------------------------------------------
@@ -138,6 +145,7 @@ def transition(record, to_key: str, actor_id: int | None = None, source: str = "
         _write_history(record, entity, process, from_key, to_key, plan, actor_id, source)
         cancel_stage_schedules(entity, record.id, from_key)
         close_stage_tasks(record, process, from_key, to_key)
+        approvals.cancel_for_stage(record, process, from_key, to_key)
         if process.stage(to_key).kind == "lost":
             approvals.cancel_for_record(entity, record.id,
                                         f"Запись перешла на этап «{process.stage(to_key).name}»")

@@ -303,9 +303,14 @@ def test_approve_from_the_notification(login, sales, buyer):
         page = head.get("/notifications/").get_data(as_text=True)
         assert f'action="/approvals/{approval.id}/decide"' in page
         assert "Согласовать" in page
-        head.post(f"/approvals/{approval.id}/decide", data={"decision": "approve"})
+        unread = head.http.get("/notifications/unread").json["unread"]
+        resp = head.post(f"/approvals/{approval.id}/decide",
+                         data={"decision": "approve", "back": "notifications"})
+        assert resp.location.endswith("/notifications/")
         page = head.get("/notifications/").get_data(as_text=True)
         assert f'action="/approvals/{approval.id}/decide"' not in page  # decided
+        # deciding answered the «Согласуйте» notice: the bell counts one less
+        assert head.http.get("/notifications/unread").json["unread"] == unread - 1
     with frozen(login, FRIDAY, "manager") as manager:
         page = manager.get("/notifications/").get_data(as_text=True)
         assert "/decide" not in page  # the requester is told, and decides nothing

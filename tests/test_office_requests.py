@@ -49,8 +49,8 @@ def _stage(pk) -> str:
 
 def _approval(pk) -> Approval:
     db.session.expire_all()
-    return db.session.scalar(select(Approval).where(Approval.entity == "request",
-                                                    Approval.record_id == pk))
+    return db.session.scalar(select(Approval).where(  # the latest
+        Approval.entity == "request", Approval.record_id == pk).order_by(Approval.id.desc()))
 
 
 def _waiting(pk) -> list[str]:
@@ -221,3 +221,32 @@ def test_the_form_files_a_request_as_the_signed_in_employee(login, office):
     assert _waiting(request.id) == ["sales_head"]
     assert _decide("sales_head", request.id, "approve", login=login).status_code == 200
     assert _stage(request.id) == "approved"
+
+
+def test_a_decided_request_is_locked_and_a_withdrawn_one_leaves_nothing_pending(login,
+                                                                               office):
+    pipeline = office["leave"]
+    with frozen(login, MONDAY, "manager") as manager:
+        pk = _new(manager, pipeline, title="Отпуск в декабре", date_from="2026-12-07",
+                  date_to="2026-12-11", custom={"leave_kind": "vacation"})
+        assert _move(manager, pipeline, pk, "approval").status_code == 200
+        # taken back while waiting: the approval is withdrawn, nobody decides it
+        assert _move(manager, pipeline, pk, "draft").status_code == 200
+        assert _approval(pk).status == "cancelled" and _waiting(pk) == []
+        assert _move(manager, pipeline, pk, "approval").status_code == 200
+    assert _waiting(pk) == ["accountant"]
+    with frozen(login, MONDAY, "accountant") as accountant:
+        page = accountant.get(f"/approvals/{_approval(pk).id}").get_data(as_text=True)
+    # the approver reads words: the dates, the kind, the days it costs and what is left
+    assert "07.12.2026" in page and "Отпуск" in page and "vacation" not in page
+    assert "Дней отпуска (без праздников)" in page and "Остаток отпуска на 2026 год" in page
+    for who in ("accountant", "sales_head", "director"):
+        assert _decide(who, pk, "approve", login=login).status_code == 200
+    assert _stage(pk) == "approved"
+    with frozen(login, MONDAY, "manager") as manager:
+        resp = _move(manager, pipeline, pk, "draft")
+        assert resp.status_code == 409, resp.json
+        resp = _put(manager, pk, date_to="2026-12-25")
+        assert resp.status_code in (409, 422), resp.json
+    db.session.expire_all()
+    assert db.session.get(OfficeRequest, pk).date_to == dt.date(2026, 12, 11)

@@ -5,17 +5,20 @@ files, the history, the decision), the e-mail copy's single-use link, and
 says who may decide."""
 from __future__ import annotations
 
+import datetime as dt
+
 from flask import abort, current_app, flash, redirect, request, url_for
 from flask_appbuilder import BaseView, expose
 from flask_appbuilder.api import BaseApi
 from flask_appbuilder.security.decorators import has_access, protect
 from sqlalchemy import func, select
+from sqlalchemy import inspect as sa_inspect
 from sqlalchemy.orm import joinedload
 
 from app.approval_links import LinkRefused, read_token
 from app.attachments import attachments_of
 from app.extensions import db
-from app.formatting import format_datetime
+from app.formatting import display, format_date, format_datetime, format_money
 from app.scope import can_see
 from errors import CrmError, FieldErrors
 from models.approval import (APPROVAL_STATUS_LABELS, DECISION_LABELS, MODE_LABELS, Approval,
@@ -23,12 +26,14 @@ from models.approval import (APPROVAL_STATUS_LABELS, DECISION_LABELS, MODE_LABEL
 from models.base import acting_as, acting_user, current_actor_id, utcnow
 from models.registry import entity_label, get_record
 from models.user import CrmUser
+from models.labels import labels_for
 from process import approvals
-from process.snapshot import process_of, record_values
+from process.absence import balance, vacation_days
 from views.csrf import check_csrf, csrf_token
 from views.errors import refusing_database_errors
 from views.task import record_url
-from views.base import register
+from views.base import is_money, register
+from views.pipeline import custom_lines
 from views.timeline import live_attachment, send_attachment
 
 # A page of the inbox reads each row's approval and requester in the same query: the
@@ -36,7 +41,8 @@ from views.timeline import live_attachment, send_attachment
 _WITH_APPROVAL = joinedload(ApprovalStep.approval).joinedload(Approval.requester)
 RESOURCE = "approval"  # app/access.yaml gives its right to every role (common)
 PAGE_SIZE = 50
-SUMMARY_FIELDS = ("budget", "amount", "total", "company", "responsible", "ship_date")
+SUMMARY_FIELDS = ("budget", "amount", "total", "company", "responsible", "ship_date",
+                  "date_from", "date_to")
 
 
 # --- reading -----------------------------------------------------------------------------
@@ -89,7 +95,8 @@ def my_row(approval: Approval, user) -> ApprovalStep | None:
 
 
 def summary(approval: Approval) -> dict:
-    """What the approver needs to decide without opening the record."""
+    """What the approver needs to decide without opening the record, in words: the record's
+    main fields, its custom fields, what a leave costs, its files."""
     record = get_record(approval.entity, approval.record_id)
     out = {"entity": entity_label(approval.entity), "record": str(record) if record else "—",
            "url": None, "fields": [], "files": []}
@@ -97,19 +104,39 @@ def summary(approval: Approval) -> dict:
         return out
     if can_see(record, acting_user()):
         out["url"] = record_url(approval.entity, approval.record_id)
-    process = process_of(record)
-    labels = dict(getattr(process, "labels", {}) or {})
-    values = record_values(record)
-    wanted = list(dict.fromkeys([*SUMMARY_FIELDS, *(approval.covered or {})]))
-    for name in wanted:
-        if name not in values or values[name] in (None, "", []):
+    labels = labels_for(approval.entity)
+    for name in SUMMARY_FIELDS:
+        value = getattr(record, name, None)
+        if value in (None, "", []):
             continue
-        value = getattr(record, name, values[name])
-        if isinstance(value, list):
-            value = ", ".join(str(v) for v in value)
-        out["fields"].append((labels.get(name, name), str(value)))
+        out["fields"].append((labels.get(name, name), _shown(record, name, value)))
+    out["fields"] += custom_lines(record, compact=True)
+    out["fields"] += leave_lines(record)
     out["files"] = attachments_of(approval.entity, approval.record_id)
     return out
+
+
+def _shown(record, name, value) -> str:
+    column = sa_inspect(type(record)).columns.get(name)
+    if column is not None and is_money(column):
+        return format_money(value)
+    if isinstance(value, dt.datetime):
+        return format_datetime(value)
+    if isinstance(value, dt.date):
+        return format_date(value)
+    return display(value)
+
+
+def leave_lines(record) -> list[tuple[str, str]]:
+    """A vacation request: the days it spends (Labour Code art. 120) and what is left."""
+    custom = getattr(record, "custom", None) or {}
+    date_from, date_to = getattr(record, "date_from", None), getattr(record, "date_to", None)
+    if custom.get("leave_kind") != "vacation" or not date_from or not date_to \
+            or not getattr(record, "responsible_id", None):
+        return []
+    left = balance(record.responsible_id, date_from.year)
+    return [("Дней отпуска (без праздников)", str(vacation_days(date_from, date_to))),
+            (f"Остаток отпуска на {date_from.year} год", str(left["remaining"]))]
 
 
 def history(approval: Approval) -> list[dict]:
@@ -219,7 +246,8 @@ class ApprovalView(BaseView):
             abort(404)
         row = my_row(approval, user)
         people = db.session.scalars(select(CrmUser).where(
-            CrmUser.active.is_(True), CrmUser.id != user.id)
+            CrmUser.active.is_(True), CrmUser.id != user.id,
+            CrmUser.id != (approval.requester_id or 0))
             .order_by(CrmUser.last_name).limit(500)).all() if row is not None else []
         return self.render_template(
             "crm/approval_show.html", title=approval.title, approval=approval, row=row,
@@ -248,6 +276,8 @@ class ApprovalView(BaseView):
             return redirect(url_for("ApprovalView.show", pk=pk)), \
                 302 if exc.http_status < 500 else 500
         flash(outcome.message, "success")
+        if request.form.get("back") == "notifications":
+            return redirect(url_for("NotificationView.list"))
         return redirect(url_for("ApprovalView.inbox"))
 
     @expose("/<int:pk>/resubmit", methods=["POST"])

@@ -71,8 +71,9 @@ def _build_context(entity: str, pk) -> dict | None:
     stages = []
     fillable = record_fields.fillable_fields(record)
     for stage in process.stages:
-        refusal = None if stage.key == current else why_not(process, current, stage.key,
-                                                             values)
+        refusal = None if stage.key == current else (
+            service.by_hand_refusal(process, current, stage.key, values)
+            or why_not(process, current, stage.key, values))
         stages.append({"key": stage.key, "name": stage.name, "current": stage.key == current,
                        "allowed": refusal is None, "reason": refusal.message if refusal else "",
                        "fill": _fill_url(record, stage.key, refusal, fillable),
