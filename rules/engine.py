@@ -35,6 +35,7 @@ Values of reference fields are item codes (e.g. `topic: refusal`); dates may be 
 from __future__ import annotations
 
 import datetime as dt
+from decimal import Decimal
 import hashlib
 import string
 from dataclasses import dataclass, field, replace
@@ -190,8 +191,8 @@ def plan_move(process: ProcessDef, from_key: str | None, to_key: str, values: di
         raise refusal
     target = process.stage(to_key)
     effects: list[Effect] = []
-    render_context = {**values, **(context or {}), "stage": {"name": target.name,
-                                                             "key": target.key}}
+    render_context = {**_in_words(process, values), **(context or {}),
+                      "stage": {"name": target.name, "key": target.key}}
     if from_key is not None and from_key != to_key:
         source = process.stage(from_key)
         effects += _effects(process, source, "on_leave", source.on_leave, values, old,
@@ -324,7 +325,7 @@ def readonly_fields(process: ProcessDef, stage_key: str, values: dict) -> tuple[
 
 
 def _context(process: ProcessDef, stage_key: str | None, values: dict, context) -> dict:
-    out = {**values, **(context or {})}
+    out = {**_in_words(process, values), **(context or {})}
     if stage_key:
         try:
             stage = process.stage(stage_key)
@@ -332,6 +333,34 @@ def _context(process: ProcessDef, stage_key: str | None, values: dict, context) 
         except KeyError:
             pass
     return out
+
+
+def _in_words(process: ProcessDef, values: dict) -> dict:
+    """Values as a text shows them to people: dates «20.11.2026», amounts «12 500,00» (a
+    template adds the currency where it wants it). Conditions keep the raw values."""
+    types = {f.key: f.type for f in getattr(process, "fields", ())}
+    out = dict(values)
+    for key, value in values.items():
+        kind = types.get(key)
+        if isinstance(value, dt.date) and not isinstance(value, dt.datetime):
+            out[key] = value.strftime("%d.%m.%Y")
+        elif kind == "date" and isinstance(value, str):
+            try:
+                out[key] = dt.date.fromisoformat(value).strftime("%d.%m.%Y")
+            except ValueError:
+                pass
+        elif isinstance(value, Decimal) or (kind == "money" and isinstance(value, (int, float))
+                                            and not isinstance(value, bool)):
+            out[key] = _amount(value)
+    return out
+
+
+def _amount(value) -> str:
+    try:
+        number = Decimal(str(value)).quantize(Decimal("0.01"))
+    except ArithmeticError:
+        return str(value)
+    return f"{number:,.2f}".replace(",", "\u00a0").replace(".", ",")
 
 
 def plan_field_change(process: ProcessDef, values: dict, old: dict | None,

@@ -94,8 +94,10 @@ def test_payment_request_rework_approval_payment_and_the_payment_order(login, of
     assert _stage(pk) == "to_pay"
     pay = db.session.scalar(select(Task).where(Task.record_entity == "request",
                                                Task.record_id == pk))
-    assert pay.title == ("Оплатить заявку «Оплата хостинга»: 12500.00 ₽, получатель "
-                         "ООО «Хостер», до 2026-11-20")
+    assert pay.title == ("Оплатить заявку «Оплата хостинга»: 12\u00a0500,00 ₽, получатель "
+                         "ООО «Хостер», до 20.11.2026")
+    assert pay.description == "Хостинг за декабрь"
+    assert pay.deadline == dt.datetime(2026, 11, 20, 15, 0)  # 18:00 MSK as naive UTC
     assert pay.assignee.username == "accountant"
     with frozen(login, MONDAY, "manager") as manager:
         assert _move(manager, pipeline, pk, "paid").status_code == 409

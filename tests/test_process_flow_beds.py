@@ -164,7 +164,7 @@ def test_production_line_to_shipping_and_won(login, beds):
         ("Отправить СМС с данными транспортной компании", "manager", "manager",
          END_OF_FRIDAY),
         ("Связаться с клиентом и согласовать сборку", "manager", "manager", END_OF_FRIDAY)]
-    assert tasks(deal)[3].description == "Сумма задолженности: 30000"
+    assert tasks(deal)[3].description == "Сумма задолженности: 30\u00a0000,00"
     # the day after the planned delivery (20.11), at 10:00 MSK
     assert _schedule_rows(deal) == [("schedule", "shipped", "pending",
                                      utc(2026, 11, 21, 10, 0), "Подтвердить получение заказа")]

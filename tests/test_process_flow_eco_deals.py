@@ -69,7 +69,7 @@ def test_contact_and_proposal_with_the_generated_kp_letter(login, eco, buyer):
         assert letter.subject == "Коммерческое предложение: Пакеты крафт"
         assert text(letter.body) == (
             "Уважаемый клиент! Направляем коммерческое предложение. Продукция: Пакеты крафт. "
-            "Количество: 1000. Цена: 12.5. Условия поставки: Самовывоз. Ваш менеджер "
+            "Количество: 1000. Цена: 12,50. Условия поставки: Самовывоз. Ваш менеджер "
             "Тестов Иван, телефон +7 495 000-00-01, почта manager@example.com")
         # saved again: no second letter
         assert put_deal(manager, deal, title="Эко-пакеты (опт)").status_code == 200
@@ -208,7 +208,7 @@ def test_feedback_into_production_through_the_approval_chain(login, eco, buyer):
     assert [(m.subject, m.recipients) for m in letters] == [
         ("Ваш заказ принят", ["info@eco.ru"]), ("Статус вашего заказа", ["info@eco.ru"])]
     assert text(letters[0].body) == (
-        "Уважаемый клиент! Ваш заказ «Эко-пакеты» принят: Пакет, стоимость 12500, "
+        "Уважаемый клиент! Ваш заказ «Эко-пакеты» принят: Пакет, стоимость 12 500,00, "
         "предоплата 50%. Ваш менеджер Тестов Иван, телефон +7 495 000-00-01, "
         "почта manager@example.com")
 

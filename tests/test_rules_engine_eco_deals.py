@@ -53,7 +53,7 @@ def test_proposal_is_sent_when_its_generation_fields_are_complete():
                                 context=RESP)
     assert letter.action == "send_message"
     assert letter.params["subject"] == "Коммерческое предложение: Крафт-пакет 20×30"
-    assert "Количество: 5000. Цена: 12. Условия поставки: EXW Москва." in letter.params["body"]
+    assert "Количество: 5000. Цена: 12,00. Условия поставки: EXW Москва." in letter.params["body"]
     assert "Петрова Анна" in letter.params["body"]
     # A later correction of a complete proposal does not send it again.
     assert plan_field_change(DEALS, {**new, "kp_price": 11}, new, "d4", NOW,
@@ -207,7 +207,7 @@ def test_payment_reminder_three_days_before_the_expected_date():
                         NOW) == dt.datetime(2026, 11, 28, 9, 0)
     task, = plan_scheduled(DEALS, reminder, values, dt.datetime(2026, 11, 17, 9, 0))[0]
     assert task.params["title"] == "Напомнить клиенту об оплате"
-    assert task.params["description"] == "Срок ожидания оплаты: 2026-11-20"
+    assert task.params["description"] == "Срок ожидания оплаты: 20.11.2026"
     # Known on entering: due at once.
     planned = plan_move(DEALS, "shipment", "payment", values, "d14", NOW).effects
     assert next(e for e in planned if e.action == "schedule").due_at == \

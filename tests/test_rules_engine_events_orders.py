@@ -145,7 +145,7 @@ def test_proposal_approval_is_optional_and_only_on_a_proposal():
 
 
 ORDER = {"number": "ЗП-000042", "company": 3, "contact": 8, "contract": "№ 15/26",
-         "ship_date": "2026-11-20", "responsible": 2, "items": [1], "executor": 11,
+         "ship_date": dt.date(2026, 11, 20), "responsible": 2, "items": [1], "executor": 11,
          "requires_approval": True}
 
 
@@ -188,7 +188,7 @@ def test_completing_the_approval_event_sets_the_order_agreed():
     notify, remind = agreed.effects
     assert notify.params["to"] == [{"field": "executor"}, {"role": "execution_head"}]
     assert notify.params["channel"] == "new_orders"
-    assert notify.params["text"] == "Новый заказ ЗП-000042: дата отгрузки 2026-11-20"
+    assert notify.params["text"] == "Новый заказ ЗП-000042: дата отгрузки 20.11.2026"
     assert remind.params["to"] == [{"field": "executor"}]
     assert remind.due_at == NOW
 
