@@ -25,6 +25,7 @@ from models.schedule import ScheduledAction
 from models.task import REPORT_KIND, Task
 from models.trash import SHOW_BINNED
 from models.user import CrmUser, Department
+from process.absence import absent_user_ids
 from rules.durations import is_working_day, parse_clock
 
 REPORT_JOB_KEY = "reports:create"
@@ -127,6 +128,13 @@ def _wanted(day: dt.date) -> dict[str, _Wanted]:
             .order_by(CrmUser.last_name, CrmUser.first_name, CrmUser.id)):
         members[user.department_id].append(user)
     week = working_days_of_week(day)
+    everyone = [u.id for people in members.values() for u in people]
+    # Nobody files a report of a day they are away (an approved leave, a sick leave): a
+    # daily plan skips that day, a weekly one a week they are away every working day of.
+    away_today = set(absent_user_ids(everyone, day))
+    away_all_week = set(everyone)
+    for working_day in week:
+        away_all_week &= set(absent_user_ids(everyone, working_day))
     out: dict[str, _Wanted] = {}
     for plan in plans:
         weekly = plan.period == ReportPeriod.weekly.value
@@ -140,6 +148,8 @@ def _wanted(day: dt.date) -> dict[str, _Wanted]:
                 "date": f"{(week[0] if weekly else day):%d.%m.%Y}", "week": week_words(week),
                 "department": department.name})
             for user in members[department.id]:
+                if user.id in (away_all_week if weekly else away_today):
+                    continue
                 out[effect_key(plan.key, user.id, start)] = _Wanted(
                     plan, department, user, start, title, deadline)
     return out

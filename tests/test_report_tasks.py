@@ -320,3 +320,26 @@ def test_an_ordinary_task_still_closes_without_a_text(login, filed_day, app):
     resp = login("dev_a").post(f"/taskview/{plain.id}/complete", data={"result": ""})
     assert resp.status_code == 302
     assert _task(plain.id).status == "done"
+
+
+def test_nobody_is_asked_for_a_report_of_a_day_they_are_away(app, office, login):
+    """A member on leave or sick that day gets no daily task, and the weekly one only when
+    they work some day of the week; the screen says «Отсутствует», not counted as missing."""
+    from process.absence import register_absence
+
+    make_plan("daily", office.department)
+    make_plan("weekly", office.department)
+    register_absence(office.alpha.id, "sick", dt.date(2027, 1, 11), dt.date(2027, 1, 15))
+    register_absence(office.beta.id, "vacation", dt.date(2027, 1, 12), dt.date(2027, 1, 12))
+    db.session.commit()
+    with time_machine.travel(msk(2027, 1, 12, 9, 0), tick=False):
+        create_reports(dt.date(2027, 1, 12))
+        db.session.commit()
+    made = {(t.assignee.username, t.effect_key.split(":")[1]) for t in
+            report_tasks(department_id=office.department.id)}
+    # alpha is away the whole week: nothing; beta is away today only: the weekly report
+    assert made == {("dev_head", "daily"), ("dev_head", "weekly"), ("dev_b", "weekly")}
+    with time_machine.travel(msk(2027, 1, 12, 10, 0), tick=False):
+        page = login("dev_head").get("/crm/reports/?day=12.01.2027").get_data(as_text=True)
+    assert html.unescape(page).count("Отсутствует") >= 2
+    assert "Больничный" not in page  # the kind of absence is nobody's business here

@@ -27,16 +27,17 @@ from models.report import (PERIOD_LABELS, REPORT_PLAN_LABELS, TEMPLATE_FIELDS, R
                            ReportPlan, ReportTask)
 from models.task import YEARS, Task, TaskStatus
 from models.user import CrmUser, Department
+from process.absence import absent_user_ids
 from process.reports import period_start, week_words, working_days_of_week
 from rules.durations import is_working_day
 from views.base import CrmModelView, register
 
 CATEGORY = "Отчёты сотрудников"
-FILED, LATE, OPEN, OVERDUE, CANCELLED, NO_TASK = (
+FILED, LATE, OPEN, OVERDUE, CANCELLED, NO_TASK, AWAY = (
     "Сдан", "Сдан с опозданием", "Не сдан", "Просрочен", "Не сдан (задача отменена)",
-    "Задача не поставлена")
+    "Задача не поставлена", "Отсутствует")
 STATUS_CLASSES = {FILED: "success", LATE: "warning", OPEN: "", OVERDUE: "danger",
-                  CANCELLED: "danger", NO_TASK: "active"}
+                  CANCELLED: "danger", NO_TASK: "active", AWAY: "info"}
 BAD_DATE = "Дата: неверное значение «{value}», ожидается ДД.ММ.ГГГГ. Показан сегодняшний день."
 BAD_DEPARTMENT = "Отдел не найден: показаны все доступные отделы."
 BAD_PLAN = "План отчёта не найден: показаны все планы."
@@ -239,6 +240,7 @@ def _board(user, visible: set[int] | None, day: dt.date, plans: list,
             "text": (task.result or "") if filed else "",
             "task_url": url_for("TaskView.show", pk=task.id) if task.id in linkable else None})
     members = _members(dep_ids, user, visible)
+    away = absent_user_ids([m.id for m in members], day)
     for plan in plans:
         if not plan.active or not _asks_on(plan, day):
             continue
@@ -246,16 +248,20 @@ def _board(user, visible: set[int] | None, day: dt.date, plans: list,
             if (plan.department_id and plan.department_id != member.department_id) \
                     or (plan.id, member.id) in seen:
                 continue
+            # away that day: no report is asked, and the kind of absence is not told
+            status = AWAY if member.id in away else NO_TASK
             rows[member.department_id].append({
                 "user": str(member), "plan": str(plan), "period": _period_words(plan, day),
-                "status": NO_TASK, "css": STATUS_CLASSES[NO_TASK], "filed": False,
-                "filed_at": None, "deadline": None, "text": "", "task_url": None})
+                "status": status, "css": STATUS_CLASSES[status], "filed": False,
+                "filed_at": None, "deadline": None, "text": "", "task_url": None,
+                "away": status == AWAY})
     groups = []
     for department in departments:
         items = sorted(rows[department.id], key=lambda r: (r["plan"], r["user"]))
         if items:
             groups.append({"department": department, "rows": items,
-                           "filed": sum(1 for r in items if r["filed"]), "total": len(items)})
+                           "filed": sum(1 for r in items if r["filed"]),
+                           "total": sum(1 for r in items if not r.get("away"))})
     return groups
 
 
