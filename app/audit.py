@@ -13,6 +13,9 @@ from models.base import AuditedMixin, current_actor_id, utcnow
 
 
 
+_INSERT = AuditLog.__table__.insert()  # built once: SQLAlchemy keeps its cache key
+
+
 def _plain(value):
     if isinstance(value, (dt.datetime, dt.date, dt.time)):
         return value.isoformat()
@@ -40,6 +43,9 @@ def _changes(obj, action: str) -> dict:
     state = inspect(obj)
     out = {}
     exclude = set(getattr(obj, "__audit_exclude__", ()))
+    if action == "update":
+        # An attribute never set since the load has no history: only the others are asked.
+        exclude |= state.unmodified
     for attr in state.mapper.column_attrs:
         if not isinstance(attr, ColumnProperty) or attr.key in exclude:
             continue
@@ -69,8 +75,7 @@ def _after_flush(session: Session, _context) -> None:
         for obj in objs:
             if not isinstance(obj, AuditedMixin):
                 continue
-            if action == "update" and not session.is_modified(obj, include_collections=False):
-                continue
+            # An update with no changed column writes no row (_changes is then empty).
             changes = _changes(obj, action)
             if action == "update" and not changes:
                 continue
@@ -78,7 +83,7 @@ def _after_flush(session: Session, _context) -> None:
                          "entity": obj.__entity__, "record_id": obj.id,
                          "record_repr": str(obj)[:300], "changes": changes})
     if rows:
-        session.connection().execute(AuditLog.__table__.insert(), rows)
+        session.connection().execute(_INSERT, rows)
 
 
 def install() -> None:

@@ -3,7 +3,7 @@ same transaction whichever path saved it (form, API, a definition's effect): a n
 deadline (re)schedules its row, closing or deleting the task cancels its rows."""
 from __future__ import annotations
 
-from sqlalchemy import event, inspect as sa_inspect, select, update
+from sqlalchemy import bindparam, event, inspect as sa_inspect, select, update
 from sqlalchemy.orm import Session
 
 from app.extensions import db
@@ -14,6 +14,16 @@ from models.task import OPEN_TASK_STATUSES, Task
 
 _ROWS = (("deadline", "task_deadline"), ("remind_at", "task_reminder"))
 _LIVE = (ScheduleStatus.pending.value, ScheduleStatus.enqueued.value)
+_TABLE = ScheduledAction.__table__
+# Built once, run with each flush's values: a flush that touches tasks builds no statement.
+_READ_ROWS = select(_TABLE.c.effect_key, _TABLE.c.id, _TABLE.c.due_at, _TABLE.c.status).where(
+    _TABLE.c.effect_key.in_(bindparam("keys", expanding=True)))
+_CANCEL_ROW = update(_TABLE).where(_TABLE.c.id == bindparam("row_id")).values(
+    status=ScheduleStatus.cancelled.value, last_error="Задача закрыта или срок снят")
+_RESCHEDULE_ROW = update(_TABLE).where(_TABLE.c.id == bindparam("row_id")).values(
+    due_at=bindparam("when"), status=ScheduleStatus.pending.value, attempts=0,
+    next_attempt_at=None, enqueued_at=None, last_error=None)
+_INSERT_ROW = _TABLE.insert()
 
 
 def _key(task_id: int, action: str) -> str:
@@ -33,13 +43,15 @@ def _changed(task, attr: str) -> bool:
 def _sync(session: Session, _context) -> None:
     tasks = [o for o in list(session.new) + list(session.dirty) if isinstance(o, Task)]
     deleted = [o.id for o in session.deleted if isinstance(o, Task) and o.id]
+    if not tasks and not deleted:
+        return
     connection = session.connection()
-    table = ScheduledAction.__table__
     if deleted:
-        connection.execute(update(table).where(
-            table.c.entity == "task", table.c.record_id.in_(deleted),
-            table.c.status.in_(_LIVE)).values(status=ScheduleStatus.cancelled.value,
-                                             last_error="Задача удалена"))
+        connection.execute(update(_TABLE).where(
+            _TABLE.c.entity == "task", _TABLE.c.record_id.in_(deleted),
+            _TABLE.c.status.in_(_LIVE)).values(status=ScheduleStatus.cancelled.value,
+                                              last_error="Задача удалена"))
+    todo = []
     for task in tasks:
         if task.id is None:
             continue
@@ -48,30 +60,32 @@ def _sync(session: Session, _context) -> None:
         for attr, action in _ROWS:
             if not (is_new or status_changed or _changed(task, attr)):
                 continue
-            _sync_row(connection, table, task, action, getattr(task, attr))
+            todo.append((task, action, getattr(task, attr)))
+    if not todo:
+        return
+    # One read for the whole flush: each key is written below by its own task only.
+    rows = {row.effect_key: row for row in connection.execute(
+        _READ_ROWS, {"keys": [_key(task.id, action) for task, action, _ in todo]})}
+    for task, action, when in todo:
+        _sync_row(connection, task, action, when, rows.get(_key(task.id, action)))
 
 
-def _sync_row(connection, table, task, action: str, when) -> None:
+def _sync_row(connection, task, action: str, when, row) -> None:
     key = _key(task.id, action)
-    row = connection.execute(select(table.c.id, table.c.due_at, table.c.status)
-                             .where(table.c.effect_key == key)).first()
     if not task.is_open or when is None:
         if row is not None and row.status in _LIVE:
-            connection.execute(update(table).where(table.c.id == row.id).values(
-                status=ScheduleStatus.cancelled.value, last_error="Задача закрыта или срок снят"))
+            connection.execute(_CANCEL_ROW, {"row_id": row.id})
         return
     if row is None:
-        connection.execute(table.insert().values(
-            action=action, params={}, entity="task", record_id=task.id, due_at=when,
-            status=ScheduleStatus.pending.value, attempts=0, occurrence=0, outlives_stage=True,
-            effect_key=key, created_at=utcnow()))
+        connection.execute(_INSERT_ROW, {
+            "action": action, "params": {}, "entity": "task", "record_id": task.id,
+            "due_at": when, "status": ScheduleStatus.pending.value, "attempts": 0,
+            "occurrence": 0, "outlives_stage": True, "effect_key": key,
+            "created_at": utcnow()})
     elif _minute(row.due_at) != _minute(when) or row.status == ScheduleStatus.cancelled.value:
         # A moved deadline fires again (a new notification key: jobs.actions); a deadline
         # already in the past runs at the scheduler's next tick.
-        connection.execute(update(table).where(table.c.id == row.id).values(
-            due_at=when, status=ScheduleStatus.pending.value, attempts=0, next_attempt_at=None,
-            enqueued_at=None,
-            last_error=None))
+        connection.execute(_RESCHEDULE_ROW, {"row_id": row.id, "when": when})
 
 
 def install() -> None:

@@ -11,6 +11,8 @@ keep keys unique) ask with `.execution_options(**SHOW_BINNED)`."""
 from __future__ import annotations
 
 import datetime as dt
+import re
+import weakref
 
 from flask import current_app
 from sqlalchemy import DateTime, ForeignKey, Integer, String, event
@@ -65,18 +67,31 @@ class TrashBatch(Model):
 
 _NOT_BINNED = with_loader_criteria(TrashableMixin, lambda cls: cls.deleted_at.is_(None),
                                    include_aliases=True)
+# [(option, names of the tables it filters)], built once every model is mapped.
 _criteria: list = []
+# {cache key of a SELECT without the bin's criteria: the options its SQL needs}. Most
+# statements name no binnable entity (a stage, a user, the schedule, the history) or one
+# kind of them: each execution adds only what changes its SQL, and what a statement is
+# made of is examined once per statement shape.
+_NEEDED: dict = {}
+_MAX_SHAPES = 4096
+# {statement: the same with its criteria}: a statement built once and run again (a module's
+# prebuilt query) gets them once, and SQLAlchemy keeps the cache key of that copy with it.
+# Weak: a statement built for one execution leaves with it.
+_HIDDEN: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
 
 def _all_criteria() -> list:
     """The options once per process, when every model is mapped: a child's criteria is a
     subquery on its parent's table, built from the relationship it names."""
     if not _criteria:
-        children = [m.class_ for m in Model.registry.mappers
-                    if issubclass(m.class_, TrashChildMixin)]
-        _criteria.extend([_NOT_BINNED] + [
-            with_loader_criteria(child, child.parent_not_binned(), include_aliases=True)
-            for child in children])
+        mappers = list(Model.registry.mappers)
+        _criteria.append((_NOT_BINNED, frozenset(
+            t.name for m in mappers if issubclass(m.class_, TrashableMixin) for t in m.tables)))
+        _criteria.extend(
+            (with_loader_criteria(m.class_, m.class_.parent_not_binned(), include_aliases=True),
+             frozenset(t.name for t in m.tables))
+            for m in mappers if issubclass(m.class_, TrashChildMixin))
     return _criteria
 
 
@@ -100,7 +115,54 @@ def _hide_binned(state) -> None:
     if not state.is_select or state.is_column_load or \
             state.execution_options.get("crm_show_binned"):
         return
-    state.statement = state.statement.options(*_all_criteria())
+    statement = state.statement
+    try:
+        hidden = _HIDDEN.get(statement)
+    except TypeError:  # a statement that takes no weak reference is never kept
+        hidden = None
+    if hidden is not None:
+        state.statement = hidden
+        return
+    # SQLAlchemy's own (private) cache key, which it computes anyway to find the compiled
+    # statement and keeps on the statement: its shape without its parameter values.
+    cache_key = statement._generate_cache_key()
+    if cache_key is None:  # a statement SQLAlchemy does not cache
+        state.statement = statement.options(*(option for option, _ in _all_criteria()))
+        return
+    needed = _NEEDED.get(cache_key.key)
+    if needed is None:
+        needed = _needed_criteria(statement,
+                                  state.session.get_bind(**state.bind_arguments).dialect)
+        if len(_NEEDED) >= _MAX_SHAPES:
+            _NEEDED.clear()
+        _NEEDED[cache_key.key] = needed
+    if needed:
+        state.statement = statement.options(*needed)
+        try:
+            _HIDDEN[statement] = state.statement
+        except TypeError:
+            pass
+
+
+def _needed_criteria(statement, dialect) -> tuple:
+    """The options that change what `statement` sends to the database: a binnable entity's
+    criteria do exactly when the statement (a join, a subquery, an eager load) reads it.
+    Decided on the SQL itself, so the answer holds whatever the statement is made of: the
+    options of the tables the plain SQL names, when they give the SQL all options give."""
+    every = tuple(option for option, _ in _all_criteria())
+    try:
+        plain = str(statement.compile(dialect=dialect))
+        hidden = str(statement.options(*every).compile(dialect=dialect))
+        if plain == hidden:
+            return ()
+        names = set(re.findall(r"\w+", plain))
+        some = tuple(option for option, tables in _all_criteria() if tables & names)
+        if some != every and \
+                str(statement.options(*some).compile(dialect=dialect)) == hidden:
+            return some
+    except Exception:  # noqa: BLE001 - cannot tell: hide, as before
+        pass
+    return every
 
 
 def install() -> None:

@@ -15,10 +15,11 @@ import datetime as dt
 import hashlib
 import re
 import uuid
+from functools import cache
 from pathlib import Path
 
 import yaml
-from sqlalchemy import func, select, update
+from sqlalchemy import bindparam, func, select, update
 from sqlalchemy import inspect as sa_inspect
 
 from app.access import access_table, role_labels
@@ -300,14 +301,20 @@ def active_process(process_key: str) -> ProcessDef | None:
 
 
 def process_for_pipeline(pipeline_id: int) -> ProcessDef | None:
-    version = db.session.scalar(select(ProcessVersion).where(
-        ProcessVersion.pipeline_id == pipeline_id, ProcessVersion.active.is_(True))
-        .order_by(ProcessVersion.version.desc()).limit(1))
+    version = db.session.scalar(_pipeline_version_query(), {"pipeline_id": pipeline_id})
     if version is None:
         # A pipeline made before its definition was installed: match by code.
         code = db.session.scalar(select(Pipeline.code).where(Pipeline.id == pipeline_id))
         return active_process(code) if code else None
     return definition_of(version)
+
+
+@cache
+def _pipeline_version_query():
+    """Built once (every move runs it): the pipeline is a parameter."""
+    return select(ProcessVersion).where(
+        ProcessVersion.pipeline_id == bindparam("pipeline_id"),
+        ProcessVersion.active.is_(True)).order_by(ProcessVersion.version.desc()).limit(1)
 
 
 def process_for_entity(entity: str) -> ProcessDef | None:

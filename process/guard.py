@@ -3,7 +3,9 @@
 read-only."""
 from __future__ import annotations
 
-from sqlalchemy import event, inspect as sa_inspect, select
+from functools import cache
+
+from sqlalchemy import bindparam, event, inspect as sa_inspect, select
 from sqlalchemy.orm import Session
 
 from app.extensions import db
@@ -24,14 +26,20 @@ def set_stage(record, to_key: str) -> None:
     """The one write of a stage column, made by the service; the flush lets it through."""
     attr = STAGE_ATTR[entity_of(record)]
     if attr == "stage":
-        stage = db.session.scalar(select(Stage).where(
-            Stage.pipeline_id == record.pipeline_id, Stage.key == to_key))
+        stage = db.session.scalar(_stage_query(), {"pipeline_id": record.pipeline_id,
+                                                   "key": to_key})
         if stage is None:
             raise TransitionNotAllowed(f"В воронке нет этапа «{to_key}»")
         record.stage = stage
     else:
         setattr(record, attr, to_key)
     _allowed(db.session).add(id(record))
+
+
+@cache
+def _stage_query():
+    return select(Stage).where(Stage.pipeline_id == bindparam("pipeline_id"),
+                               Stage.key == bindparam("key"))
 
 
 def _refuse_stage_writes(session: Session, _context, _instances) -> None:

@@ -4,22 +4,43 @@ employee a person picked for a «на основании» action."""
 from __future__ import annotations
 
 import contextvars
+from functools import cache
 
-from flask_appbuilder.security.sqla.models import Role
-from sqlalchemy import func, select
+from flask_appbuilder.security.sqla.models import Role, User
+from sqlalchemy import bindparam, func, select
 
 from app.extensions import db
 from models.task import OPEN_TASK_STATUSES, Task
 from models.user import CrmUser, Department
 from process.snapshot import record_values
+from process.txcache import TransactionCache
 
 # The user a person picked for a `{chosen: role}` spec of a «на основании» action.
 CHOSEN: contextvars.ContextVar[int | None] = contextvars.ContextVar("crm_chosen", default=None)
 
 
+# The active members of a role by its name: one move asks for several roles' members, a
+# «на основании» or an outcome the same roles again.
+_MEMBERS = TransactionCache("role_members", (User, Role),
+                            frozenset({"ab_user", "ab_role", "ab_user_role"}))
+
+
 def users_with_role(role: str) -> list:
-    return list(db.session.scalars(select(CrmUser).join(CrmUser.roles).where(
-        Role.name == role, CrmUser.active.is_(True)).order_by(CrmUser.id)))
+    return list(_MEMBERS.get(role, lambda: list(db.session.scalars(
+        _members_query(), {"role": role}))))
+
+
+@cache
+def _members_query():
+    return select(CrmUser).join(CrmUser.roles).where(
+        Role.name == bindparam("role"), CrmUser.active.is_(True)).order_by(CrmUser.id)
+
+
+@cache
+def _open_task_counts_query():
+    return select(Task.assignee_id, func.count(Task.id)).where(
+        Task.assignee_id.in_(bindparam("ids", expanding=True)),
+        Task.status.in_(OPEN_TASK_STATUSES)).group_by(Task.assignee_id)
 
 
 def least_busy(users) -> int | None:
@@ -37,10 +58,7 @@ def least_busy(users) -> int | None:
         # key_share=True renders FOR NO KEY UPDATE
         db.session.execute(select(CrmUser.id).where(CrmUser.id.in_(ids))
                            .order_by(CrmUser.id).with_for_update(key_share=True))
-    counts = dict(db.session.execute(
-        select(Task.assignee_id, func.count(Task.id))
-        .where(Task.assignee_id.in_(ids), Task.status.in_(OPEN_TASK_STATUSES))
-        .group_by(Task.assignee_id)).all())
+    counts = dict(db.session.execute(_open_task_counts_query(), {"ids": ids}).all())
     return min(users, key=lambda u: (counts.get(u.id, 0), u.id)).id
 
 

@@ -11,8 +11,9 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
+from functools import cache
 
-from sqlalchemy import inspect as sa_inspect, select
+from sqlalchemy import bindparam, inspect as sa_inspect, select
 
 from flask import has_request_context
 
@@ -36,6 +37,7 @@ from process.effects.schedule import (
     cancel_stage_schedules, schedule_stage_deadline, write_row,
 )
 from process.people import CHOSEN
+from process.txcache import reading
 from process.snapshot import (
     committed_stage, current_stage, entity_of, is_process_record, old_values, process_of,
     record_values, template_context,
@@ -49,6 +51,10 @@ from rules.engine import (
 _MAX_CHAIN = 5  # move_stage inside a move: a definition loop must not recurse forever
 # Effects after which templates are rendered again: they change what a template may name.
 RECORD_CHANGING = frozenset({"assign", "set_field"})
+# Effects that leave the record's own values as they were (they add tasks, messages or
+# schedule rows beside it): the values read for the effect before them still hold after.
+KEEPS_RECORD = frozenset({"create_task", "notify", "send_message", "schedule", "repeat",
+                          "remind"})
 # Outcome effects that change the record itself (not only add tasks or messages): a task's
 # outcome may act so only for whom a stage button would.
 OUTCOME_CHANGES_RECORD = RECORD_CHANGING | {"move_stage", "convert_lead", "move_record"}
@@ -172,27 +178,38 @@ def apply_effects(record, effects, actor_id: int | None, source: str, _depth: in
     ctx = EffectContext(record=record, entity=entity, process=process, actor_id=actor_id,
                         source=source, move=move)
     moves, changed = [], False
+    # (stamp, values, context) of the record as read for the last rerender: still the
+    # record after effects that keep it, unless a flush wrote it meanwhile (the stamp).
+    fresh = None
     for effect in effects:
         if effect.action == "move_stage":
             moves.append(effect.params["to"])
             continue
         if changed:
+            stamp = _stamp(record)
+            if fresh is None or fresh[0] != stamp:
+                fresh = stamp, record_values(record, process), template_context(record)
             # `context`: what the caller's templates named beyond the record ({approval.*})
-            effect = rerender(process, effect, record_values(record, process),
-                              {**template_context(record), **(context or {})})
+            effect = rerender(process, effect, fresh[1], {**fresh[2], **(context or {})})
         handler_for(effect.action)(ctx, effect)
         changed = changed or effect.action in RECORD_CHANGING
+        if effect.action not in KEEPS_RECORD:
+            fresh = None
     for to_key in moves:
         if current_stage(record) != to_key:
             move(record, to_key)
     return len(effects)
 
 
+def _stamp(record) -> tuple:
+    """What a flush that writes the record changes (its version, its update time)."""
+    return getattr(record, "version", None), getattr(record, "updated_at", None)
+
+
 def _write_history(record, entity, process, from_key, to_key, plan, actor_id, source):
     now = utcnow()
-    open_rows = db.session.scalars(select(StageHistory).where(
-        StageHistory.entity == entity, StageHistory.record_id == record.id,
-        StageHistory.left_at.is_(None))).all()
+    open_rows = reading((StageHistory,), lambda: db.session.scalars(
+        _open_history_query(), {"entity": entity, "record_id": record.id}).all())
     for row in open_rows:
         row.left_at, row.left_by_id = now, actor_id
     target = process.stage(to_key)
@@ -217,9 +234,8 @@ def close_stage_tasks(record, process, from_key: str | None, to_key: str) -> Non
         return
     stage_of = {rule: stage for rule, (stage, _action) in process.rules.items()}
     with db.session.no_autoflush:
-        tasks = db.session.scalars(select(Task).where(
-            Task.record_entity == entity_of(record), Task.record_id == record.id,
-            Task.rule_key.is_not(None), Task.status.in_(OPEN_TASK_STATUSES))).all()
+        tasks = db.session.scalars(_open_rule_tasks_query(), {
+            "entity": entity_of(record), "record_id": record.id}).all()
     target = process.stage(to_key).name
     moved = MOVED_WORDS.get(entity_of(record), "запись перешла")
     for task in tasks:
@@ -231,6 +247,21 @@ def close_stage_tasks(record, process, from_key: str | None, to_key: str) -> Non
         task.result = f"Отменена: {moved} на этап «{target}»"
         add_timeline(entity_of(record), record.id, "system",
                      f"Задача «{task.title}» отменена: этап «{target}»", author_id=0)
+
+
+# Built once (every move runs them): the record is a parameter.
+@cache
+def _open_history_query():
+    return select(StageHistory).where(
+        StageHistory.entity == bindparam("entity"),
+        StageHistory.record_id == bindparam("record_id"), StageHistory.left_at.is_(None))
+
+
+@cache
+def _open_rule_tasks_query():
+    return select(Task).where(
+        Task.record_entity == bindparam("entity"), Task.record_id == bindparam("record_id"),
+        Task.rule_key.is_not(None), Task.status.in_(OPEN_TASK_STATUSES))
 
 
 # --- saves from forms and the API --------------------------------------------------------

@@ -3,11 +3,14 @@ field values now and before this unit of work, and the context templates are ren
 Everything the engine core (rules/) is given comes from here."""
 from __future__ import annotations
 
-from sqlalchemy import inspect as sa_inspect, select
+from functools import cache
+
+from sqlalchemy import bindparam, inspect as sa_inspect, select
 
 from app.extensions import db
 from app.formatting import to_local
 from process import catalog as processes
+from process.txcache import TransactionCache
 from models.attachment import Attachment
 from models.base import utcnow
 from models.pipeline import Stage
@@ -17,6 +20,8 @@ from models.user import CrmUser
 
 STAGE_ATTR = {"deal": "stage", "lead": "stage", "event": "state", "order": "status",
               "request": "stage"}
+# The id of a record's first file (or None) by (entity, record id).
+_FIRST_FILE = TransactionCache("first_file", (Attachment,), frozenset({"attachment"}))
 
 
 def entity_of(record) -> str:
@@ -44,14 +49,19 @@ def committed_stage(record) -> str | None:
     state = sa_inspect(record)
     if state.transient or state.pending:
         return None
-    model = type(record)
-    attr = STAGE_ATTR[entity_of(record)]
     with db.session.no_autoflush:
-        if attr == "stage":
-            return db.session.execute(select(Stage.key).join(
-                model, model.stage_id == Stage.id).where(model.id == record.id)).scalar()
-        return db.session.execute(select(getattr(model, attr))
-                                  .where(model.id == record.id)).scalar()
+        return db.session.execute(_committed_stage_query(type(record)),
+                                  {"record_id": record.id}).scalar()
+
+
+@cache
+def _committed_stage_query(model):
+    """Built once per model (a move runs it every time): its values are parameters."""
+    attr = STAGE_ATTR[model.__entity__]
+    if attr == "stage":
+        return select(Stage.key).join(model, model.stage_id == Stage.id).where(
+            model.id == bindparam("record_id"))
+    return select(getattr(model, attr)).where(model.id == bindparam("record_id"))
 
 
 def process_of(record):
@@ -69,6 +79,10 @@ def record_values(record, process=...) -> dict:
     mapper = sa_inspect(type(record))
     values = {c.key: getattr(record, c.key) for c in mapper.column_attrs}
     for rel in mapper.relationships:
+        held = _held_id(record, rel)
+        if held is not None:
+            values[rel.key] = held
+            continue
         target = getattr(record, rel.key, None)
         if rel.uselist:
             values[rel.key] = [getattr(x, "id", x) for x in target or []]
@@ -83,6 +97,26 @@ def record_values(record, process=...) -> dict:
     return values
 
 
+def _held_id(record, rel):
+    """The id of the record's to-one related object when the session holds that object,
+    read from the foreign key: a commit expired the object, and reading it only for its id
+    would load its whole row again. None: read the relationship as before."""
+    target = rel.mapper
+    if rel.uselist or rel.secondary is not None or target.class_ is ReferenceItem or \
+            len(rel.local_columns) != 1 or len(target.primary_key) != 1 or \
+            set(rel.remote_side) != set(target.primary_key):
+        return None
+    state = sa_inspect(record)
+    if rel.key in state.dict or state.session is None:
+        return None  # loaded (maybe just set): as it is
+    (column,) = rel.local_columns
+    value = getattr(record, state.mapper.get_property_by_column(column).key)
+    if value is None or target.identity_key_from_primary_key([value]) \
+            not in state.session.identity_map:
+        return None
+    return value
+
+
 def _attached_files(record, values: dict, process=...) -> None:
     """A definition's file field with no value is filled when the record has a file on its
     «Файлы» tab: "attached file mandatory" means a file attached to the record."""
@@ -93,12 +127,19 @@ def _attached_files(record, values: dict, process=...) -> None:
     file_fields = [f.key for f in getattr(process, "fields", ()) if f.type == "file"]
     if not any(values.get(key) in (None, "") for key in file_fields):
         return
-    first = db.session.scalar(select(Attachment.id).where(
-        Attachment.entity == entity_of(record), Attachment.record_id == record.id)
-        .order_by(Attachment.id))
+    entity = entity_of(record)
+    first = _FIRST_FILE.get((entity, record.id), lambda: db.session.scalar(
+        _first_file_query(), {"entity": entity, "record_id": record.id}))
     for key in file_fields:
         if values.get(key) in (None, "") and first is not None:
             values[key] = first
+
+
+@cache
+def _first_file_query():
+    return select(Attachment.id).where(
+        Attachment.entity == bindparam("entity"), Attachment.record_id == bindparam("record_id")
+    ).order_by(Attachment.id)
 
 
 def old_values(record) -> dict:

@@ -2,7 +2,9 @@
 date-relative ones, stage deadlines). The scheduler hands due rows to the workers."""
 from __future__ import annotations
 
-from sqlalchemy import select
+from functools import cache
+
+from sqlalchemy import bindparam, select
 
 from app.extensions import db
 from app.formatting import to_local, to_utc
@@ -66,10 +68,18 @@ def schedule_stage_deadline(record, entity, stage, plan) -> None:
 def cancel_stage_schedules(entity, record_id, stage_key) -> None:
     if not stage_key:
         return
-    rows = db.session.scalars(select(ScheduledAction).where(
-        ScheduledAction.entity == entity, ScheduledAction.record_id == record_id,
-        ScheduledAction.stage_key == stage_key, ScheduledAction.outlives_stage.is_(False),
-        ScheduledAction.status.in_(PENDING))).all()
+    rows = db.session.scalars(_stage_rows_query(), {
+        "entity": entity, "record_id": record_id, "stage_key": stage_key}).all()
     for row in rows:
         # An enqueued row's job finds it cancelled and does nothing.
         row.status = ScheduleStatus.cancelled.value
+
+
+@cache
+def _stage_rows_query():
+    """Built once (every move runs it): the record and the stage are parameters."""
+    return select(ScheduledAction).where(
+        ScheduledAction.entity == bindparam("entity"),
+        ScheduledAction.record_id == bindparam("record_id"),
+        ScheduledAction.stage_key == bindparam("stage_key"),
+        ScheduledAction.outlives_stage.is_(False), ScheduledAction.status.in_(PENDING))
