@@ -170,6 +170,21 @@ def as_json(approval: Approval, with_history: bool = False) -> dict:
     return out
 
 
+def visible_approval(pk):
+    """(the approval, the user) when the user may see it; (None, user) answers as missing."""
+    approval, user = db.session.get(Approval, pk), acting_user()
+    return (approval if may_view(approval, user) else None), user
+
+
+def row_to_decide(approval, user) -> ApprovalStep:
+    """The user's waiting row of the current step, or the typed refusal saying why not."""
+    row = my_row(approval, user)
+    if row is None:
+        raise approvals.NotYourApproval() if approval.status == \
+            ApprovalStatus.pending.value else approvals.AlreadyDecided()
+    return row
+
+
 def _decision_form() -> tuple[str, str | None, int | None]:
     decision = (request.form.get("decision") or "").strip()
     comment = request.form.get("comment")
@@ -240,9 +255,8 @@ class ApprovalView(BaseView):
     @expose("/<int:pk>")
     @has_access
     def show(self, pk):
-        approval = db.session.get(Approval, pk)
-        user = acting_user()
-        if not may_view(approval, user):
+        approval, user = visible_approval(pk)
+        if approval is None:
             abort(404)
         row = my_row(approval, user)
         people = db.session.scalars(select(CrmUser).where(
@@ -259,22 +273,17 @@ class ApprovalView(BaseView):
     @has_access
     def decide(self, pk):
         check_csrf()
-        approval = db.session.get(Approval, pk)
-        user = acting_user()
-        if not may_view(approval, user):
+        approval, user = visible_approval(pk)
+        if approval is None:
             abort(404)
-        row = my_row(approval, user)
         decision, comment, delegate = _decision_form()
         try:
-            if row is None:
-                raise approvals.NotYourApproval() if approval.status == \
-                    ApprovalStatus.pending.value else approvals.AlreadyDecided()
-            outcome = _decide(row.id, user, decision, comment, delegate)
+            outcome = _decide(row_to_decide(approval, user).id, user, decision, comment,
+                              delegate)
         except CrmError as exc:
             db.session.rollback()
             flash(exc.message, "danger")
-            return redirect(url_for("ApprovalView.show", pk=pk)), \
-                302 if exc.http_status < 500 else 500
+            return redirect(url_for("ApprovalView.show", pk=pk))
         flash(outcome.message, "success")
         if request.form.get("back") == "notifications":
             return redirect(url_for("NotificationView.list"))
@@ -284,9 +293,8 @@ class ApprovalView(BaseView):
     @has_access
     def resubmit(self, pk):
         check_csrf()
-        approval = db.session.get(Approval, pk)
-        user = acting_user()
-        if not may_view(approval, user):
+        approval, user = visible_approval(pk)
+        if approval is None:
             abort(404)
         if not _may_resubmit(approval, user):
             flash("Отправить повторно может автор согласования, когда его вернули на "
@@ -308,8 +316,8 @@ class ApprovalView(BaseView):
     def file(self, pk, file_id):
         """A file of the approval's record, for whoever sees the approval: an approver who
         does not see the record otherwise still reads what they are asked about."""
-        approval = db.session.get(Approval, pk)
-        if not may_view(approval, acting_user()):
+        approval, _user = visible_approval(pk)
+        if approval is None:
             abort(404)
         attachment = live_attachment(file_id)
         if attachment is None or attachment.entity != approval.entity \
@@ -413,17 +421,16 @@ class ApprovalApi(BaseApi):
     @expose("/<int:pk>", methods=["GET"])
     @protect()
     def detail(self, pk):
-        approval = db.session.get(Approval, pk)
-        if not may_view(approval, acting_user()):
+        approval, _user = visible_approval(pk)
+        if approval is None:
             return self.response_404()
         return self.response(200, result=as_json(approval, with_history=True))
 
     @expose("/<int:pk>/decide", methods=["POST"])
     @protect()
     def decide(self, pk):
-        approval = db.session.get(Approval, pk)
-        user = acting_user()
-        if not may_view(approval, user):
+        approval, user = visible_approval(pk)
+        if approval is None:
             return self.response_404()
         body = request.get_json(silent=True)
         if not isinstance(body, dict):
@@ -431,11 +438,8 @@ class ApprovalApi(BaseApi):
                                               "\"approve\", \"comment\": \"...\"}")
         try:
             decision, comment, delegate = _body(body)
-            row = my_row(approval, user)
-            if row is None:
-                raise approvals.NotYourApproval() if approval.status == \
-                    ApprovalStatus.pending.value else approvals.AlreadyDecided()
-            outcome = _decide(row.id, user, decision, comment, delegate)
+            outcome = _decide(row_to_decide(approval, user).id, user, decision, comment,
+                              delegate)
         except CrmError as exc:
             db.session.rollback()
             payload = {"message": exc.message}
@@ -448,9 +452,8 @@ class ApprovalApi(BaseApi):
     @expose("/<int:pk>/resubmit", methods=["POST"])
     @protect()
     def resubmit(self, pk):
-        approval = db.session.get(Approval, pk)
-        user = acting_user()
-        if not may_view(approval, user):
+        approval, user = visible_approval(pk)
+        if approval is None:
             return self.response_404()
         if not _may_resubmit(approval, user):
             return self.response(409, message="Отправить повторно может автор согласования, "
