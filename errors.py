@@ -42,6 +42,13 @@ class UploadRefused(CrmError):
     http_status = 422
 
 
+class DocumentRefused(CrmError):
+    """A document cannot be made for this record: unknown kind, no such template, still
+    being rendered."""
+
+    http_status = 422
+
+
 class SeedError(CrmError):
     pass
 

@@ -123,9 +123,10 @@ def stored_path(storage_name: str) -> Path:
 
 def save_upload(stream, original_name: str | None, entity: str, record_id: int,
                 declared_type: str | None = None, user_id: int | None = None,
-                session=None) -> Attachment:
-    """Checks and stores one file and adds its row and the timeline entry to the session.
-    The caller commits; if the commit fails, it calls `discard_file(attachment)`."""
+                session=None, timeline: bool = True) -> Attachment:
+    """Checks and stores one file and adds its row and the timeline entry to the session
+    (without the entry when the caller tells the timeline in its own words). The caller
+    commits; if the commit fails, it calls `discard_file(attachment)`."""
     if session is None:
         session = db.session
     name = check_name(original_name)
@@ -163,11 +164,12 @@ def save_upload(stream, original_name: str | None, entity: str, record_id: int,
     try:
         session.add(attachment)
         session.flush()
-        add_timeline(entity, record_id, "file", f"Прикреплён файл «{name}»",
-                     payload={"attachment_id": attachment.id, "size": size,
-                              "sha256": attachment.sha256},
-                     author_id=user_id, session=session)
-        session.flush()
+        if timeline:
+            add_timeline(entity, record_id, "file", f"Прикреплён файл «{name}»",
+                         payload={"attachment_id": attachment.id, "size": size,
+                                  "sha256": attachment.sha256},
+                         author_id=user_id, session=session)
+            session.flush()
     except BaseException:
         final.unlink(missing_ok=True)
         raise

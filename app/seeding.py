@@ -15,6 +15,7 @@ from sqlalchemy import select
 from app.access import access_table
 from app.deadlines import backfill
 from process.trash import ensure_purge_scheduled
+from app.document_seed import seed_document_templates
 from app.extensions import db
 from app.reference_seed import seed_reference_lists
 from app.report_seed import seed_report_plans
@@ -138,6 +139,7 @@ def seed_all() -> list[str]:
     report = seed_roles(appbuilder)
     lines.append(f"Роли: {len(report)}")
     lines.extend(seed_reference_lists())
+    lines.extend(seed_document_templates())
     # After the reference lists: definitions name them. A bad file is reported, not fatal.
     lines.extend(install_shipped())
     added = backfill()

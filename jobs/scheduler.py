@@ -150,7 +150,8 @@ def _settled(abandoned, due, outbox) -> list:
 
 def _batches(due, outbox, size: int, abandoned) -> list[Batch]:
     """The jobs of the pass. Those of a dead worker's rows go to the front of their queue:
-    their rows have waited longest."""
+    their rows have waited longest. Documents go in small jobs: each takes CPU time, and a
+    batch of invoices is shared by every documents worker instead of waiting for one."""
     again = {(_JOB_MODELS.get(job.func_name), i) for job in abandoned for i in job.ids}
     by_queue: dict[tuple, list[int]] = {}
     for model, rows in ((ScheduledAction, due), (OutboxMessage, outbox)):
@@ -161,7 +162,8 @@ def _batches(due, outbox, size: int, abandoned) -> list[Batch]:
             by_queue.setdefault((queue, func, (model, row[0]) in again), []).append(row[0])
     return [Batch(queue, func, ids, at_front=front)
             for (queue, func, front), ids_all in by_queue.items()
-            for ids in _chunks(ids_all, size)]
+            for ids in _chunks(ids_all, size if queue != queues.DOCUMENTS
+                               else _config("DOCUMENT_JOB_SIZE", 4))]
 
 
 def _chunks(ids: list[int], size: int):

@@ -21,7 +21,9 @@ from app import create_app
 from app.extensions import db
 from errors import PermanentJobError
 from jobs.actions import run_row
+from documents.render import render_pdf
 from jobs.delivery import deliver, held, leaves_the_building, send_external
+from process import documents as document_service
 from models.base import utcnow
 from models.outbox import OutboxMessage
 from models.schedule import ScheduledAction
@@ -145,6 +147,9 @@ def deliver_outbox(ids: list[int]) -> dict:
         counts = {"done": 0, "skipped": 0, "failed": 0}
         for row_id in ids:
             row = db.session.get(OutboxMessage, row_id)
+            if row is not None and row.kind == "document":
+                counts[_render_outside_transaction(row_id)] += 1
+                continue
             if row is not None and leaves_the_building(row):
                 outcome = _send_outside_transaction(row_id)
                 counts[outcome] += 1
@@ -153,6 +158,60 @@ def deliver_outbox(ids: list[int]) -> dict:
                                     deliver).items():
                 counts[key] += value
         return counts
+
+
+def _claim(row_id: int, now) -> OutboxMessage | None:
+    """Marks the row "sending" and commits, so a second copy of the job skips it."""
+    _begin_sqlite()
+    rows = _lock(OutboxMessage, [row_id])
+    if not rows or not _runnable(rows[0], now, rows[0].created_at):
+        db.session.rollback()
+        return None
+    rows[0].status, rows[0].enqueued_at = "sending", now
+    db.session.commit()
+    return db.session.get(OutboxMessage, row_id)
+
+
+def _render_outside_transaction(row_id: int) -> str:
+    """A document: claimed, its input read in a short transaction, rendered with no
+    transaction open (seconds of CPU must not hold SQLite's write lock), then stored with
+    the row marked sent in one transaction."""
+    now = utcnow()
+    try:
+        message = _claim(row_id, now)
+        if message is None:
+            return "skipped"
+        version_id = message.document_version_id
+        error = pdf = job = None
+        try:
+            job = document_service.render_input(version_id)
+            db.session.rollback()
+            if job is not None:
+                pdf = render_pdf(job.source, job.context)
+        except JobTimeoutException:
+            raise
+        except Exception as exc:  # noqa: BLE001 - recorded on the row, retried later
+            error = exc
+        db.session.rollback()
+        _begin_sqlite()
+        [row] = _lock(OutboxMessage, [row_id])
+        if error is not None:
+            log.warning("document outbox %s failed: %s", row_id, error)
+            _record_failure(row, error)
+            if row.status == "failed":
+                document_service.failed(version_id, row.last_error or "")
+            db.session.commit()
+            return "failed"
+        if job is not None:
+            document_service.store(version_id, pdf, job.filename)
+        row.status, row.sent_at, row.delivered_via = "sent", utcnow(), "pdf"
+        row.last_error, row.enqueued_at = None, None
+        row.attempts = (row.attempts or 0) + 1
+        db.session.commit()
+        return "done"
+    except Exception:
+        db.session.rollback()
+        raise
 
 
 def _send_outside_transaction(row_id: int) -> str:

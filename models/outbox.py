@@ -65,6 +65,9 @@ class OutboxMessage(Model):
     last_error: Mapped[str | None] = mapped_column(Text)
     enqueued_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
     next_attempt_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
+    # A document kind row renders this version (models/document.py).
+    document_version_id: Mapped[int | None] = mapped_column(
+        Integer, ForeignKey("document_version.id"), index=True)
     # "smtp", "log" (SMS logging provider), "app" (in-app notification).
     delivered_via: Mapped[str | None] = mapped_column(String(32))
     created_at: Mapped[dt.datetime] = mapped_column(DateTime, nullable=False, default=utcnow)

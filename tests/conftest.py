@@ -97,6 +97,17 @@ def _push_request_context():
 
 
 @pytest.fixture()
+def document_templates(app):
+    """The shipped document templates and the row of our requisites: business tables start
+    empty, and the seed's memory of the templates must go with them."""
+    from app.document_seed import SEED_KIND, seed_document_templates
+    from models.seed import SeedRecord
+
+    db.session.execute(SeedRecord.__table__.delete().where(SeedRecord.kind == SEED_KIND))
+    seed_document_templates()
+
+
+@pytest.fixture()
 def one_c(app):
     """The 1C processes of events and customer orders, installed."""
     from config import BASE_DIR

@@ -1,0 +1,60 @@
+"""The shipped document templates (pdf_templates/) as version rows of their keys, and the one
+row of our company's requisites. A template the admin gave a version of their own is left as
+they made it; an untouched one follows the product's new release as a new version."""
+from __future__ import annotations
+
+import hashlib
+
+from sqlalchemy import func, select
+
+from app.extensions import db
+from app.seed_records import remember_seeded, seed_record
+from documents.kinds import KINDS
+from documents.render import shipped_template
+from models.document import CompanyProfile, DocumentTemplate
+
+SEED_KIND = "document_template"
+
+
+def _digest(source: str) -> str:
+    return hashlib.sha256(source.encode("utf-8")).hexdigest()
+
+
+def _seed_one(kind) -> str | None:
+    source = shipped_template(kind.key)
+    remembered = seed_record(SEED_KIND, kind.key)
+    active = db.session.scalars(select(DocumentTemplate).where(
+        DocumentTemplate.key == kind.key, DocumentTemplate.active.is_(True))).first()
+    if active is None:
+        if remembered is not None:
+            return None  # the admin retired it
+        db.session.add(DocumentTemplate(key=kind.key, kind=kind.key, name=kind.title,
+                                        version=1, source=source, active=True,
+                                        comment="Шаблон из поставки", created_by_id=None))
+        remember_seeded(SEED_KIND, kind.key, _digest(source))
+        return "added"
+    if remembered is None or remembered.value != _digest(active.source) \
+            or active.source == source:
+        return None  # the admin's own version, or nothing new
+    last = db.session.scalar(select(func.max(DocumentTemplate.version)).where(
+        DocumentTemplate.key == kind.key))
+    active.active = False
+    db.session.add(DocumentTemplate(key=kind.key, kind=kind.key, name=active.name,
+                                    version=last + 1, source=source, active=True,
+                                    comment="Обновление шаблона из поставки",
+                                    created_by_id=None))
+    remember_seeded(SEED_KIND, kind.key, _digest(source))
+    return "updated"
+
+
+def seed_document_templates() -> list[str]:
+    done = [_seed_one(kind) for kind in KINDS.values()]
+    if db.session.scalar(select(func.count()).select_from(CompanyProfile)) == 0:
+        db.session.add(CompanyProfile(name=""))
+    db.session.commit()
+    lines = []
+    if done.count("added"):
+        lines.append(f"Шаблоны документов добавлены: {done.count('added')}")
+    if done.count("updated"):
+        lines.append(f"Шаблоны документов обновлены: {done.count('updated')}")
+    return lines
