@@ -25,9 +25,11 @@ from sqlalchemy import inspect as sa_inspect
 from app.access import access_table, role_labels
 from app.extensions import db
 from app.formatting import to_local
+from documents.fields import record_fields_in
 from errors import CrmError, DefinitionError, MissingFields
 from models.base import utcnow
 from models.deal import Deal
+from models.document import DocumentTemplate
 from models.event import Event
 from models.labels import labels_for
 from models.lead import Lead
@@ -81,9 +83,12 @@ def entity_fields(entity: str) -> dict[str, str]:
 def app_catalog() -> Catalog:
     lists = frozenset(db.session.scalars(select(ReferenceList.code)).all())
     roles = frozenset(access_table().roles)
+    templates = {t.key: (t.kind, record_fields_in(t.source)) for t in db.session.scalars(
+        select(DocumentTemplate).where(DocumentTemplate.active.is_(True)))}
     return Catalog(entity_fields={e: entity_fields(e) for e in _entity_models()},
                    roles=roles, reference_lists=lists,
-                   routes=load_routes(sorted(ROUTES_DIR.glob("*.yaml")), roles))
+                   routes=load_routes(sorted(ROUTES_DIR.glob("*.yaml")), roles),
+                   document_templates=templates)
 
 
 # --- parsing ------------------------------------------------------------------------------

@@ -124,7 +124,8 @@ def _attached_files(record, values: dict, process=...) -> None:
         return
     if process is ...:
         process = process_of(record)
-    file_fields = [f.key for f in getattr(process, "fields", ()) if f.type == "file"]
+    file_fields = [f.key for f in getattr(process, "fields", ())
+                   if f.type == "file" and f.any_file]
     if not any(values.get(key) in (None, "") for key in file_fields):
         return
     entity = entity_of(record)

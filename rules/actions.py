@@ -15,6 +15,7 @@ import re
 import string
 from dataclasses import dataclass, field
 
+from documents.kinds import KINDS
 from rules.conditions import ConditionError
 from rules.conditions import validate as validate_condition
 from rules.durations import DurationError, parse_duration
@@ -410,9 +411,11 @@ ACTIONS: dict[str, ActionSpec] = {spec.name: spec for spec in (
         # once: one task per record, whichever trigger comes first (a flag set at any
         # stage); keep_open: the task outlives the stage that created it.
         "once": Param("bool"), "keep_open": Param("bool")}),
+    # `channel: email` with `attachments` (file fields of the record): seed 001's signed
+    # акт and УПД mailed to the accountant.
     ActionSpec("notify", "Уведомить сотрудников", {
         "to": Param("people", required=True), "text": Param("template", required=True),
-        "channel": Param("text")}),
+        "channel": Param("text"), "attachments": Param("fields")}),
     # A 1C «Напоминание»: shown to the people at the due time (after a delay or relative
     # to a date field).
     ActionSpec("remind", "Напомнить", {
@@ -458,9 +461,44 @@ ACTIONS: dict[str, ActionSpec] = {spec.name: spec for spec in (
     # `kind` for all, or the kind by the value of the choice field `kind_field` (`kinds`).
     ActionSpec("register_absence", "Отметить отсутствие", {
         "kind": Param("text"), "kind_field": Param("field"), "kinds": Param("dict")}),
-    ActionSpec("generate_document", "Сформировать документ", {"template": Param("text")},
-               available=False),
+    # A numbered document of the record (documents/kinds.py) rendered after commit by the
+    # documents worker; `send_to: client` e-mails it to the client once it is ready.
+    ActionSpec("generate_document", "Сформировать документ", {
+        "kind": Param("text", required=True), "template": Param("text"),
+        "send_to": Param("text")}),
 )}
+
+# What every template may print of a record besides its fields (process/document_context.py).
+DOCUMENT_RECORD_EXTRAS = frozenset({
+    "id", "title", "number", "responsible", "responsible_phone", "responsible_email",
+    "responsible_position", "currency"})
+SEND_TO = ("client",)
+
+
+def _generate_document_problem(params, labels, _roles, _stages, ctx):
+    kind = KINDS.get(params["kind"])
+    if kind is None:
+        return "kind", (f"неизвестный вид документа «{params['kind']}»; допустимы: "
+                        + ", ".join(KINDS))
+    entity = (ctx or {}).get("entity")
+    if entity and entity not in kind.entities:
+        return "kind", f"«{kind.title}» не формируется для записей «{entity}»"
+    # The shipped templates are keyed by their kind; the catalog adds the admin's own.
+    templates = {key: (key, frozenset()) for key in KINDS}
+    templates.update((ctx or {}).get("document_templates") or {})
+    key = params.get("template") or kind.key
+    if key not in templates:
+        return "template", f"неизвестный шаблон «{key}»"
+    template_kind, used = templates[key]
+    if template_kind != kind.key:
+        return "template", f"шаблон «{key}» — для другого вида документа"
+    unknown = sorted(used - set(labels) - DOCUMENT_RECORD_EXTRAS)
+    if unknown:
+        return "template", ("шаблон печатает поля, которых нет у записи: "
+                            + ", ".join(unknown))
+    if params.get("send_to") not in (None, *SEND_TO):
+        return "send_to", "допустимо только client (e-mail клиента)"
+    return None
 
 
 def _start_approval_problem(params, labels, roles, stages, ctx):
@@ -499,7 +537,15 @@ def _register_absence_problem(params, labels, roles, stages, ctx):
     return None
 
 
+def _notify_problem(params, _labels, _roles, _stages, _ctx):
+    if params.get("attachments") and params.get("channel") != "email":
+        return "attachments", "файлы прикладываются только к письму: укажите channel: email"
+    return None
+
+
 _CROSS_CHECKS = {
+    "notify": _notify_problem,
+    "generate_document": _generate_document_problem,
     "register_absence": _register_absence_problem,
     "start_approval": _start_approval_problem,
     "schedule": _schedule_problem,

@@ -65,6 +65,11 @@ class Catalog:
     # Named approval routes every definition may start: the shared route files
     # (`load_routes`); `parse` adds the definition's own.
     routes: dict[str, dict] = field(default_factory=dict)
+    # Document templates a definition may name: key -> (kind, the record fields the
+    # template prints). Empty: the shipped ones only, each keyed by its kind.
+    document_templates: dict[str, tuple[str, frozenset[str]]] = field(default_factory=dict)
+    # The entity of the definition being parsed (`parse` sets it).
+    entity: str = ""
 
 
 @dataclass(frozen=True)
@@ -74,6 +79,10 @@ class FieldDef:
     type: str
     list: str | None = None
     allow_other: bool = False
+    # A file field left empty counts as filled by any file on the record's «Файлы» tab
+    # («приложенный файл обязателен»), unless `any_file: false`: a signed акт is that
+    # very file, not whatever else the record holds.
+    any_file: bool = True
 
 
 @dataclass(frozen=True)
@@ -329,7 +338,7 @@ def parse(data, catalog: Catalog, source: str = "definition") -> ProcessDef:
     own = _routes(data.get("routes"), check, catalog, labels)
     # the shared routes (their own YAML files) first; the definition's own name wins
     routes = {**catalog.routes, **own}
-    catalog = replace(catalog, routes=routes)
+    catalog = replace(catalog, routes=routes, entity=entity)
     stages = _stages(check.require(data, "stages", "", list), check, catalog, labels)
     _reachability(stages, check)
     stage_keys = [s.key for s in stages]
@@ -536,7 +545,8 @@ def _fields(raw, check: _Check, catalog: Catalog, base: set[str]) -> list[FieldD
         path = f"fields[{i}]"
         if not isinstance(item, dict):
             check.fail(path, "поле должно быть объектом")
-        check.known_keys(item, {"key", "label", "type", "list", "allow_other"}, path)
+        check.known_keys(item, {"key", "label", "type", "list", "allow_other", "any_file"},
+                         path)
         key = check.require(item, "key", path)
         if not _KEY.match(key):
             check.fail(f"{path}.key", f"«{key}»: только строчные латинские буквы, цифры и _")
@@ -553,8 +563,11 @@ def _fields(raw, check: _Check, catalog: Catalog, base: set[str]) -> list[FieldD
                 check.fail(f"{path}.list", "для типа choice укажите справочник")
             if ref not in catalog.reference_lists:
                 check.fail(f"{path}.list", f"неизвестный справочник «{ref}»")
+        if "any_file" in item and ftype != "file":
+            check.fail(f"{path}.any_file", "только для полей типа file")
         out.append(FieldDef(key=key, label=check.require(item, "label", path), type=ftype,
-                            list=ref, allow_other=bool(item.get("allow_other"))))
+                            list=ref, allow_other=bool(item.get("allow_other")),
+                            any_file=bool(item.get("any_file", True))))
     return out
 
 
@@ -712,7 +725,8 @@ def _actions(raw, path: str, check: _Check, catalog: Catalog, labels: dict,
 
 def _ctx(catalog: Catalog) -> dict:
     return {"entities": catalog.entity_fields, "entity_stages": catalog.entity_stages,
-            "lists": catalog.reference_lists, "routes": catalog.routes}
+            "lists": catalog.reference_lists, "routes": catalog.routes,
+            "document_templates": catalog.document_templates, "entity": catalog.entity}
 
 
 def load_routes(paths, roles) -> dict[str, dict]:

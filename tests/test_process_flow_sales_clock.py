@@ -11,11 +11,15 @@ import pytest
 from sqlalchemy import select
 
 from app.extensions import db
+from models.document import Document
 from models.party import Company
 from tests.helpers import ref_item
 from tests.process_flow_helpers import (attach, close, custom_of, frozen, history, install,
                                         messages, move, msk, new_deal, new_tasks, put_deal,
                                         stage_of, task, tasks, text, user, utc)
+
+# «Отгружен/Доставлен» generates the акт: the shipped templates must be there.
+pytestmark = pytest.mark.usefixtures("document_templates")
 
 FRIDAY = msk(2026, 10, 30, 15, 0)
 READY_IN_WORK = {"priority": "A", "delivery_term": "2026-12-01"}
@@ -165,24 +169,41 @@ def test_walk_from_new_request_to_won_under_a_frozen_clock(login, sales, buyer):
     assert _deadlines(deal)[6:] == [("accepted", None), ("to_ship", None),
                                     ("shipped", tuesday10)]
 
-    # --- Сделка успешна: the signed act and УПД, then the accountant is told -------------
+    # The акт to send is generated at «Отгружен/Доставлен» (rendered after commit).
+    act = db.session.scalar(select(Document).where(Document.entity == "deal",
+                                                   Document.record_id == deal.id))
+    assert (act.kind, act.number, act.latest.status) == ("act", "1", "pending")
+
+    # --- The signed act and УПД attached at «Отгружен/Доставлен» are mailed to the accountant
     with frozen(login, monday, "manager") as manager:
         # the act and the УПД are files of the deal: chosen among its attachments
-        resp = move(manager, deal, sales, "won", custom={
-            **custom_of(deal), "act_file": attach(manager, deal, "Акт.pdf"),
-            "upd_file": attach(manager, deal, "УПД.pdf")})
+        act_file = attach(manager, deal, "Акт.pdf")
+        upd_file = attach(manager, deal, "УПД.pdf")
+        resp = put_deal(manager, deal, custom={**custom_of(deal), "act_file": act_file})
+        assert resp.status_code == 200, resp.json
+        assert [m.subject for m in messages(deal, "email")] == [
+            "Ваша заявка взята в обработку"]  # one of the two: nothing to mail yet
+        resp = put_deal(manager, deal, custom={**custom_of(deal), "upd_file": upd_file})
+        assert resp.status_code == 200, resp.json
+    mail = messages(deal, "email")[-1]
+    assert (mail.subject, mail.recipients, mail.attachments) == (
+        "Сделка «Поставка весов»: подписанные Акт и УПД во вложении",
+        [user("accountant").email], [act_file, upd_file])
+
+    # --- Сделка успешна -------------------------------------------------------------------
+    with frozen(login, monday, "manager") as manager:
+        resp = move(manager, deal, sales, "won")
         assert resp.status_code == 200, resp.json
     assert stage_of(deal) == "won"
     assert len(tasks(deal)) == 19
-    notes = messages(deal, "notification")
-    assert [(n.body, n.recipients) for n in notes[1:]] == [
-        ("Сделка «Поставка весов»: подписанные Акт и УПД приложены к сделке",
-         [user("accountant").id])]
+    assert [n.recipients for n in messages(deal, "notification")[1:]] == []
     letters = messages(deal, "email")
     assert [(m.subject, m.recipients) for m in letters] == [
         ("Ваша заявка взята в обработку", ["petrov@example.ru"]),
+        ("Сделка «Поставка весов»: подписанные Акт и УПД во вложении",
+         [user("accountant").email]),
         ("Оставьте отзыв о нашей работе", ["petrov@example.ru"])]
-    assert text(letters[1].body) == (
+    assert text(letters[2].body) == (
         "Уважаемый клиент! Мы рады сотрудничать с вами и будем признательны, если вы "
         "оставите отзыв о нашей работе.")
     assert [h.stage_key for h in history(deal)] == [

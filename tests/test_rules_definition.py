@@ -3,6 +3,8 @@ naming the file, the path and the problem."""
 import copy
 from pathlib import Path
 
+from dataclasses import replace
+
 import pytest
 
 from errors import DefinitionError
@@ -67,8 +69,19 @@ BAD = [
      "mini.yaml: stages.new.deadline: непонятная длительность «soon»"),
     (lambda d: d["stages"][0]["on_enter"][0].update(do="teleport"),
      "mini.yaml: stages.new.on_enter[0].do: неизвестное действие «teleport»"),
-    (lambda d: d["stages"][0]["on_enter"][0].update(do="generate_document", template="x"),
-     "stages.new.on_enter[0].do: действие «generate_document» пока недоступно"),
+    # generate_document: a known kind that fits the entity, a known template of that kind
+    (lambda d: _act(d, do="generate_document", template="invoice"),
+     "stages.new.on_enter[0].kind: обязательный параметр отсутствует"),
+    (lambda d: _act(d, do="generate_document", kind="passport"),
+     "stages.new.on_enter[0].kind: неизвестный вид документа «passport»; допустимы: "
+     "commercial_offer, invoice"),
+    (lambda d: _act(d, do="generate_document", kind="leave_application"),
+     "stages.new.on_enter[0].kind: «Заявление на отпуск / отгул» не формируется для "
+     "записей «deal»"),
+    (lambda d: _act(d, do="generate_document", kind="invoice", template="nope"),
+     "stages.new.on_enter[0].template: неизвестный шаблон «nope»"),
+    (lambda d: _act(d, do="generate_document", kind="invoice", template="act"),
+     "stages.new.on_enter[0].template: шаблон «act» — для другого вида документа"),
     (lambda d: _approval(d, route="nowhere"),
      "stages.new.on_enter[0].route: неизвестный маршрут «nowhere»"),
     (lambda d: _approval(d, steps=[{"approvers": ["director"], "mode": "most"}]),
@@ -174,8 +187,8 @@ BAD = [
     (lambda d: _act(d, do="repeat", every="1w", action={"do": "notify", "text": "x"}),
      "stages.new.on_enter[0].action.to: обязательный параметр отсутствует"),
     (lambda d: _act(d, do="schedule", after="1d", action={
-        "do": "generate_document", "template": "cmr"}),
-     "stages.new.on_enter[0].action.do: действие «generate_document» пока недоступно"),
+        "do": "generate_document", "kind": "cmr", "send_to": "boss"}),
+     "stages.new.on_enter[0].action.send_to: допустимо только client (e-mail клиента)"),
     # create_task: fields, relative deadline
     (lambda d: d["stages"][0]["on_enter"][0].update(fields=["nope"]),
      "stages.new.on_enter[0].fields: неизвестное поле «nope»"),
@@ -260,3 +273,20 @@ def test_a_definition_starts_a_shared_route_by_its_name():
     process = load_file(DEFINITIONS[0].parent / "002_sick_leave.yaml", CATALOG)
     rule = next(r for r, (_s, a) in process.rules.items() if a.name == "start_approval")
     assert approval_route(process, rule)["steps"][0]["approvers"] == ["requester_head"]
+
+
+def test_a_document_template_printing_a_field_the_record_lacks_is_refused():
+    """The templates an admin made are known to the catalog with the record fields they
+    print; a definition naming one is checked against its entity's fields."""
+    catalog = replace(CATALOG, document_templates={
+        "kp_wholesale": ("commercial_offer", frozenset({"title", "budget"})),
+        "kp_broken": ("commercial_offer", frozenset({"title", "shoe_size"}))})
+    good = _bad(lambda d: _act(d, do="generate_document", kind="commercial_offer",
+                               template="kp_wholesale", send_to="client"))
+    action = parse(good, catalog, "mini.yaml").stages[0].on_enter[0]
+    assert (action.name, action.params["template"]) == ("generate_document", "kp_wholesale")
+    with pytest.raises(DefinitionError) as err:
+        parse(_bad(lambda d: _act(d, do="generate_document", kind="commercial_offer",
+                                  template="kp_broken")), catalog, "mini.yaml")
+    assert str(err.value) == ("mini.yaml: stages.new.on_enter[0].template: шаблон печатает "
+                              "поля, которых нет у записи: shoe_size")

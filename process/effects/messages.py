@@ -33,14 +33,15 @@ def notify(ctx: EffectContext, effect: Effect) -> None:
     if effect.params.get("channel") == "email":
         addresses = list(db.session.scalars(select(CrmUser.email).where(
             CrmUser.id.in_(people)).order_by(CrmUser.id)))
+        files = _message_attachments(record, entity, effect.params.get("attachments"))
         _outbox(OutboxKind.email, record, entity, effect, addresses,
-                effect.params["text"][:300], effect.params["text"])
+                effect.params["text"][:300], effect.params["text"], files)
         return
     _outbox(OutboxKind.notification, record, entity, effect, people, None,
             effect.params["text"])
 
 
-def _client_addresses(record) -> list[str]:
+def client_addresses(record) -> list[str]:
     addresses = [getattr(c, "email", None) for c in getattr(record, "contacts", None) or []]
     contact = getattr(record, "contact", None)
     addresses += [getattr(contact, "email", None), getattr(record, "email", None),
@@ -77,7 +78,7 @@ def send_message(ctx: EffectContext, effect: Effect) -> None:
     if effect.params.get("channel") == "sms":
         _send_sms(record, entity, effect)
         return
-    to = _client_addresses(record)
+    to = client_addresses(record)
     wanted = effect.params.get("attachments")
     files = _message_attachments(record, entity, wanted)
     _outbox(OutboxKind(effect.params.get("channel") or "email"), record, entity, effect, to,

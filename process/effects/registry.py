@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from errors import CrmError
 from process import approvals
-from process.effects import hr, messages, people, records, schedule, tasks
+from process.effects import documents, hr, messages, people, records, schedule, tasks
 from rules.actions import ACTIONS
 
 # `move_stage` is the service's own: it is a transition, not an effect written beside one.
@@ -25,6 +25,7 @@ HANDLERS = {
     "assign": people.assign,
     "start_approval": approvals.start,
     "register_absence": hr.register_absence,
+    "generate_document": documents.generate_document,
 }
 
 
