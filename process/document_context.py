@@ -92,6 +92,33 @@ def buyer(company, contact=None) -> dict:
     }
 
 
+def buyer_from_fields(values: dict, fallback: dict) -> dict:
+    """Seed 003 keeps the client's requisites on the deal, by client type (legal entity,
+    entrepreneur, person): those printed on its contract win over the company card."""
+    kind = values.get("client_type")
+    if kind not in ("legal", "entrepreneur", "person"):
+        return fallback
+    name = {"legal": values.get("legal_name"), "entrepreneur": values.get("entrepreneur_name"),
+            "person": values.get("person_name")}[kind] or fallback["name"]
+    if kind == "entrepreneur" and name and not name.startswith("ИП"):
+        name = f"ИП {name}"
+    passport = {"series": "", "number": values.get("passport") or "", "issued": ""} \
+        if kind == "person" and values.get("passport") else fallback["passport"]
+    bank = {"name": values["bank_details"], "bik": "", "corr_account": "", "account": ""} \
+        if values.get("bank_details") else fallback["bank"]
+    return {**fallback, "type": kind, "name": name, "full_name": name,
+            "inn": values.get("inn") or fallback["inn"],
+            "kpp": values.get("kpp") or ("" if kind != "legal" else fallback["kpp"]),
+            "ogrn": values.get("ogrn") or fallback["ogrn"],
+            "ogrnip": values.get("ogrnip") or fallback["ogrnip"],
+            "address": values.get("legal_address") or values.get("registration_address")
+            or fallback["address"],
+            "director": fallback["director"] if kind == "legal" else name,
+            "director_title": fallback["director_title"] if kind == "legal" else "",
+            "basis": {"legal": "Устава", "entrepreneur": "свидетельства о регистрации ИП"}
+            .get(kind, ""), "passport": passport, "bank": bank}
+
+
 def _vat(total: Decimal, rate: str) -> Decimal:
     """Prices include VAT, as Russian invoices print them: the tax is taken out of the sum."""
     if rate in ("none", "0", "", None):
@@ -217,7 +244,7 @@ def build_context(document, record) -> dict:
     tot = totals(rows, record_amount(record))
     values = record_fields(record)
     company = getattr(record, "company", None)
-    buy = buyer(company, getattr(record, "contact", None))
+    buy = buyer_from_fields(values, buyer(company, getattr(record, "contact", None)))
     return {
         "doc": {"kind": document.kind, "title": KINDS[document.kind].title,
                 "number": document.number, "date": document.doc_date,

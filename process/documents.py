@@ -27,6 +27,7 @@ from models.timeline import add_timeline
 from models.trash import SHOW_BINNED
 from process.absence import local_today
 from process.document_context import build_context, record_amount
+from process.snapshot import process_of
 
 PDF = "application/pdf"
 
@@ -229,9 +230,28 @@ def store(version_id: int, pdf: bytes, filename: str) -> bool:
                  payload={"document_id": document.id, "version": version.version,
                           "attachment_id": attachment.id},
                  author_id=version.requested_by_id or 0)
+    _fill_fields(document, attachment.id)
     if version.send_to:
         _mail(document, version, attachment.id)
     return True
+
+
+def _fill_fields(document: Document, attachment_id: int) -> None:
+    """The record's file fields that take this kind of document (`document:` in the
+    definition) now hold the new file: seed 003's «Договор» is the generated contract. A
+    field the user filled with another file is left alone, unless it held an earlier
+    version of this very document."""
+    record = get_record(document.entity, document.record_id)
+    process = process_of(record) if record is not None else None
+    fields = [f.key for f in getattr(process, "fields", ()) if f.document == document.kind]
+    if not fields:
+        return
+    earlier = {v.attachment_id for v in document.versions if v.attachment_id}
+    custom = dict(record.custom or {})
+    for key in fields:
+        if custom.get(key) in (None, "") or custom.get(key) in earlier:
+            custom[key] = attachment_id
+    record.custom = custom
 
 
 def _mail(document: Document, version: DocumentVersion, attachment_id: int) -> None:

@@ -25,6 +25,7 @@ from typing import Any
 import yaml
 
 from errors import DefinitionError
+from documents.kinds import KINDS
 from rules.actions import ACTIONS, APPROVAL_RESULTS, ActionSpec
 from rules.conditions import ConditionError, validate as validate_condition
 from rules.durations import DurationError, parse_duration
@@ -83,6 +84,9 @@ class FieldDef:
     # («приложенный файл обязателен»), unless `any_file: false`: a signed акт is that
     # very file, not whatever else the record holds.
     any_file: bool = True
+    # A file field a generated document of this kind fills (seed 003: the contract made
+    # from the template is the deal's «Договор»).
+    document: str | None = None
 
 
 @dataclass(frozen=True)
@@ -545,8 +549,8 @@ def _fields(raw, check: _Check, catalog: Catalog, base: set[str]) -> list[FieldD
         path = f"fields[{i}]"
         if not isinstance(item, dict):
             check.fail(path, "поле должно быть объектом")
-        check.known_keys(item, {"key", "label", "type", "list", "allow_other", "any_file"},
-                         path)
+        check.known_keys(item, {"key", "label", "type", "list", "allow_other", "any_file",
+                                "document"}, path)
         key = check.require(item, "key", path)
         if not _KEY.match(key):
             check.fail(f"{path}.key", f"«{key}»: только строчные латинские буквы, цифры и _")
@@ -563,11 +567,15 @@ def _fields(raw, check: _Check, catalog: Catalog, base: set[str]) -> list[FieldD
                 check.fail(f"{path}.list", "для типа choice укажите справочник")
             if ref not in catalog.reference_lists:
                 check.fail(f"{path}.list", f"неизвестный справочник «{ref}»")
-        if "any_file" in item and ftype != "file":
-            check.fail(f"{path}.any_file", "только для полей типа file")
+        for option in ("any_file", "document"):
+            if option in item and ftype != "file":
+                check.fail(f"{path}.{option}", "только для полей типа file")
+        if "document" in item and item["document"] not in KINDS:
+            check.fail(f"{path}.document", f"неизвестный вид документа «{item['document']}»")
         out.append(FieldDef(key=key, label=check.require(item, "label", path), type=ftype,
                             list=ref, allow_other=bool(item.get("allow_other")),
-                            any_file=bool(item.get("any_file", True))))
+                            any_file=bool(item.get("any_file", True)),
+                            document=item.get("document")))
     return out
 
 

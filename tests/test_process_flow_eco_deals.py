@@ -4,12 +4,18 @@ holiday), required-field refusals, the letters, the «Нет» call loop, the we
 клиент образцы?» repeat, the approval chain and the payment reminder before «Срок ожидания
 оплаты»."""
 import pytest
+from sqlalchemy import select
 
 from app.extensions import db
 from models.party import Company
+from models.document import Document
+from tests.document_helpers import run_documents
 from tests.process_flow_helpers import (attach, close, custom_of, frozen, install, messages,
                                         move, msk, new_deal, new_tasks, put_deal, schedules,
                                         stage_of, task, tasks, text, user, utc)
+
+# «Отгрузка» generates the shipment documents: the shipped templates must be there.
+pytestmark = pytest.mark.usefixtures("document_templates")
 
 FRIDAY = msk(2026, 10, 30, 15, 0)
 TUESDAY = msk(2026, 11, 3, 15, 0)
@@ -38,6 +44,12 @@ def buyer(app):
     db.session.add(company)
     db.session.commit()
     return company
+
+
+def documents_of(deal) -> list[Document]:
+    db.session.expire_all()
+    return list(db.session.scalars(select(Document).where(
+        Document.entity == "deal", Document.record_id == deal.id).order_by(Document.id)))
 
 
 def _deal(login, eco, buyer, stage_key="contact", when=FRIDAY, **custom):
@@ -219,6 +231,18 @@ def test_feedback_into_production_through_the_approval_chain(login, eco, buyer):
                                        utc(2026, 11, 5, 15, 0))]
         assert [c.text for c in tasks(deal)[5].checklist] == [
             "CMR", "invoice", "packing list", "акт", "спецификация"]
+    # the five shipment documents, numbered and rendered by the documents worker
+    assert [(d.kind, d.number, d.latest.status) for d in documents_of(deal)] == [
+        ("cmr", "1", "pending"), ("invoice", "1", "pending"), ("packing_list", "1", "pending"),
+        ("act", "1", "pending"), ("specification", "1", "pending")]
+    run_documents()
+    assert [(d.latest.status, d.latest.attachment.filename) for d in documents_of(deal)] == [
+        ("ready", "CMR (международная товарно-транспортная накладная) № 1 от 03.11.2026.pdf"),
+        ("ready", "Счёт на оплату № 1 от 03.11.2026.pdf"),
+        ("ready", "Упаковочный лист № 1 от 03.11.2026.pdf"),
+        ("ready", "Акт выполненных работ № 1 от 03.11.2026.pdf"),
+        ("ready", "Спецификация № 1 от 03.11.2026.pdf")]
+    with frozen(login, TUESDAY, "manager") as manager:
         scans = attach(manager, deal, "Сканы.pdf")
         assert put_deal(manager, deal, custom={**custom_of(deal), "shipping_scans": scans}
                         ).status_code == 200
