@@ -6,7 +6,11 @@ import pytest
 
 from app.extensions import db
 from models.deal import Deal
+from models.document import DocumentVersion
 from models.party import Company, Contact
+from process import documents
+from process.document_context import build_context
+from tests.document_helpers import run_documents
 from tests.helpers import ref_item
 from tests.process_flow_helpers import (attach, close, custom_of, frozen, history, install,
                                         messages, move, msk, new_deal, new_tasks, put_deal,
@@ -204,3 +208,42 @@ def test_lost_needs_the_reason(login, standard, person):
                     lost_reason=ref_item("lost_reason", "too_long").id)
         assert resp.status_code == 200, resp.json
     assert stage_of(deal) == "lost"
+
+
+def test_the_contract_and_invoice_made_from_templates_fill_their_fields(
+        login, standard, person, document_templates):
+    """«Договор из заранее созданных шаблонов ... реквизиты клиента»: the contract generated
+    on the deal is its «Договор» (the move to «Счет» needs nothing attached by hand), with
+    the requisites of the client type the deal holds; the invoice likewise fills «Счет»; a
+    new version of the contract takes its predecessor's place in the field."""
+    deal = _ready_for_contract(login, standard, person)
+    with frozen(login, TUESDAY, "manager") as manager:
+        assert move(manager, deal, standard, "contract", custom=LEGAL).status_code == 200
+    deal = db.session.get(Deal, deal.id)
+    contract = documents.request(deal, "deal", "supply_contract")
+    db.session.commit()
+    assert custom_of(deal).get("contract_file") is None  # rendered after commit
+    run_documents()
+    first_file = db.session.get(DocumentVersion, contract.latest.id).attachment_id
+    assert custom_of(deal)["contract_file"] == first_file
+    context = build_context(contract, db.session.get(Deal, deal.id))
+    assert {k: context["buyer"][k] for k in ("type", "name", "inn", "kpp", "ogrn")} == {
+        "type": "legal", "name": "ООО «Ромашка»", "inn": "7707083893", "kpp": "770701001",
+        "ogrn": "1027700132195"}
+    assert context["totals"]["total_in_words"].startswith("Сто тысяч рублей 00 копеек")
+
+    documents.regenerate(db.session.get(type(contract), contract.id))
+    db.session.commit()
+    run_documents()
+    db.session.expire_all()
+    second_file = db.session.get(type(contract), contract.id).latest.attachment_id
+    assert second_file != first_file and custom_of(deal)["contract_file"] == second_file
+
+    with frozen(login, TUESDAY, "manager") as manager:
+        assert move(manager, deal, standard, "invoice").status_code == 200
+    invoice = documents.request(db.session.get(Deal, deal.id), "deal", "invoice")
+    db.session.commit()
+    run_documents()
+    db.session.expire_all()
+    assert custom_of(deal)["invoice_file"] == \
+        db.session.get(type(invoice), invoice.id).latest.attachment_id
