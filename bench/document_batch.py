@@ -1,11 +1,11 @@
 """Benchmark: invoices for many deals selected in a list, rendered by documents workers.
 
     .venv/bin/python bench/document_batch.py [--count 200] [--workers 1 2]
-    DATABASE_URL=postgresql://postgres@127.0.0.1:5432/bench_docs REDIS_URL=redis://127.0.0.1:6379/13 \\
-        .venv/bin/python bench/document_batch.py
+    DATABASE_URL=postgresql://postgres@127.0.0.1:5432/bench_docs \\
+        BENCH_REDIS_URL=redis://127.0.0.1:6379/13 .venv/bin/python bench/document_batch.py
 
 Builds its own database (DATABASE_URL, default a fresh SQLite file; do not point it at a
-database you care about) and uses REDIS_URL (default redis://127.0.0.1:6379/13, flushed).
+database you care about) and BENCH_REDIS_URL (default redis://127.0.0.1:6379/13, flushed).
 Makes `--count` deals with two line items each, asks for their invoices as one batch
 (`process.documents.request_batch`, what «Сформировать документы» on the deal list does),
 hands the jobs to RQ with the scheduler's own pass, and starts N `flask crm worker --burst
