@@ -15,6 +15,7 @@ from sqlalchemy.exc import IntegrityError
 
 from app.attachments import save_upload
 from app.extensions import db
+from app.formatting import to_local
 from documents.kinds import KINDS
 from errors import DocumentRefused
 from models.base import utcnow
@@ -276,16 +277,31 @@ def failed(version_id: int, error: str) -> None:
         version.status, version.error = VersionStatus.failed.value, error[:2000]
 
 
-def today_number_text(document: Document) -> str:
-    return f"№ {document.number} от {document.doc_date:%d.%m.%Y}"
-
-
 def mark_paid(document: Document, user_id: int | None, at: dt.datetime | None = None) -> bool:
-    """«Оплачен» by hand or by a payment notification; False when it already was."""
+    """«Оплачен» by hand or by a payment notification; False when it already was. The
+    record's fields that follow the payment (`paid:` in the definition) are set through the
+    service, so the definition's reactions (seed 003: to «Оплачено») run as for a form."""
     if document.paid_at is not None:
         return False
     document.paid_at, document.paid_by_id = at or utcnow(), user_id or None
     add_timeline(document.entity, document.record_id, "document",
                  f"Счёт № {document.number} оплачен",
                  payload={"document_id": document.id}, author_id=user_id or 0)
+    _paid_fields(document)
     return True
+
+
+def _paid_fields(document: Document) -> None:
+    from process.service import field_changed  # cycle: process.service imports this module
+
+    record = get_record(document.entity, document.record_id)
+    process = process_of(record) if record is not None else None
+    fields = [f for f in getattr(process, "fields", ()) if f.paid == document.kind]
+    if not fields:
+        return
+    custom = dict(record.custom or {})
+    for f in fields:
+        custom[f.key] = True if f.type == "bool" else \
+            to_local(document.paid_at).date().isoformat()
+    record.custom = custom
+    field_changed(record, "payment")

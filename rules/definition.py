@@ -87,6 +87,9 @@ class FieldDef:
     # A file field a generated document of this kind fills (seed 003: the contract made
     # from the template is the deal's «Договор»).
     document: str | None = None
+    # A yes/no or date field set when an invoice of this kind is paid (seed 003: «Счет
+    # оплачен» and «Дата оплаты», by hand or by the bank's notification).
+    paid: str | None = None
 
 
 @dataclass(frozen=True)
@@ -550,7 +553,7 @@ def _fields(raw, check: _Check, catalog: Catalog, base: set[str]) -> list[FieldD
         if not isinstance(item, dict):
             check.fail(path, "поле должно быть объектом")
         check.known_keys(item, {"key", "label", "type", "list", "allow_other", "any_file",
-                                "document"}, path)
+                                "document", "paid"}, path)
         key = check.require(item, "key", path)
         if not _KEY.match(key):
             check.fail(f"{path}.key", f"«{key}»: только строчные латинские буквы, цифры и _")
@@ -572,10 +575,14 @@ def _fields(raw, check: _Check, catalog: Catalog, base: set[str]) -> list[FieldD
                 check.fail(f"{path}.{option}", "только для полей типа file")
         if "document" in item and item["document"] not in KINDS:
             check.fail(f"{path}.document", f"неизвестный вид документа «{item['document']}»")
+        if "paid" in item and (ftype not in ("bool", "date")
+                               or item["paid"] not in ("invoice", "invoice_contract")):
+            check.fail(f"{path}.paid", "только для полей типа bool или date и для "
+                       "invoice или invoice_contract")
         out.append(FieldDef(key=key, label=check.require(item, "label", path), type=ftype,
                             list=ref, allow_other=bool(item.get("allow_other")),
                             any_file=bool(item.get("any_file", True)),
-                            document=item.get("document")))
+                            document=item.get("document"), paid=item.get("paid")))
     return out
 
 

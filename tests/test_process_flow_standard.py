@@ -3,6 +3,7 @@ frozen clock: a task on every stage with its deadline in working days (04.11.202
 holiday), the contacts / calculator / budget requirements, the requisites by client type,
 the invoice outcome and the «Счет оплачен» switch, the brief notice and the lost reason."""
 import pytest
+import time_machine
 
 from app.extensions import db
 from models.deal import Deal
@@ -247,3 +248,16 @@ def test_the_contract_and_invoice_made_from_templates_fill_their_fields(
     db.session.expire_all()
     assert custom_of(deal)["invoice_file"] == \
         db.session.get(type(invoice), invoice.id).latest.attachment_id
+
+    # «Оплачен» (by hand or the bank's notice) sets «Счет оплачен» and «Дата оплаты»: the
+    # definition's own reaction notifies the manager and closes the deal at «Оплачено».
+    with time_machine.travel(TUESDAY):
+        assert documents.mark_paid(db.session.get(type(invoice), invoice.id),
+                                   user("accountant").id)
+        db.session.commit()
+    assert stage_of(deal) == "paid"
+    assert {k: custom_of(deal)[k] for k in ("invoice_paid", "payment_date")} == {
+        "invoice_paid": True, "payment_date": "2026-11-03"}
+    assert [m.body for m in messages(deal, "email")][-1] == \
+        "Счет по сделке «Обращение: стеллажи» оплачен"
+    assert not documents.mark_paid(db.session.get(type(invoice), invoice.id), None)
