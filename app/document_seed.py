@@ -20,18 +20,18 @@ def _digest(source: str) -> str:
     return hashlib.sha256(source.encode("utf-8")).hexdigest()
 
 
-def _seed_one(kind) -> str | None:
+def seed_template(kind) -> str | None:
     source = shipped_template(kind.key)
     remembered = seed_record(SEED_KIND, kind.key)
     active = db.session.scalars(select(DocumentTemplate).where(
         DocumentTemplate.key == kind.key, DocumentTemplate.active.is_(True))).first()
     if active is None:
-        if remembered is not None:
-            return None  # the admin retired it
+        # Templates have no delete: a key with no active version was never written here.
         db.session.add(DocumentTemplate(key=kind.key, kind=kind.key, name=kind.title,
                                         version=1, source=source, active=True,
                                         comment="Шаблон из поставки", created_by_id=None))
         remember_seeded(SEED_KIND, kind.key, _digest(source))
+        db.session.flush()  # the caller may read it back inside no_autoflush
         return "added"
     if remembered is None or remembered.value != _digest(active.source) \
             or active.source == source:
@@ -48,7 +48,7 @@ def _seed_one(kind) -> str | None:
 
 
 def seed_document_templates() -> list[str]:
-    done = [_seed_one(kind) for kind in KINDS.values()]
+    done = [seed_template(kind) for kind in KINDS.values()]
     if db.session.scalar(select(func.count()).select_from(CompanyProfile)) == 0:
         db.session.add(CompanyProfile(name=""))
     db.session.commit()

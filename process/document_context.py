@@ -15,8 +15,9 @@ from documents.qr import payment_payload, payment_qr_png
 from documents.words import amount_in_words
 from models.document import CompanyProfile
 from models.lines import money
+from models.reference import ReferenceItem, ReferenceList
 from models.user import CrmUser
-from process.snapshot import record_values
+from process.snapshot import process_of, record_values
 
 INVOICES = ("invoice", "invoice_contract")
 # Columns a template never sees: bookkeeping of the product itself.
@@ -194,12 +195,24 @@ def _employee(record) -> dict:
             "head_position": getattr(head, "position", "") or ""}
 
 
+def _kind_label(record, values: dict) -> str:
+    """The request's kind in words: its process's first list field («Вид»), by the item's
+    name."""
+    process = process_of(record)
+    field = next((f for f in getattr(process, "fields", ()) if f.type == "choice"), None)
+    if field is None or not values.get(field.key):
+        return getattr(process, "name", "") or ""
+    item = db.session.scalar(select(ReferenceItem).join(ReferenceList).where(
+        ReferenceList.code == field.list, ReferenceItem.code == str(values[field.key])))
+    return item.name if item is not None else str(values[field.key])
+
+
 def _request(record, values: dict) -> dict:
     amount = record_amount(record)
     days = None
     if getattr(record, "date_from", None) and getattr(record, "date_to", None):
         days = (record.date_to - record.date_from).days + 1
-    return {"kind_label": str(getattr(record, "process_title", "") or record),
+    return {"kind_label": _kind_label(record, values),
             "date_from": getattr(record, "date_from", None),
             "date_to": getattr(record, "date_to", None), "days": days,
             "reason": values.get("reason") or "", "amount": amount,

@@ -14,6 +14,7 @@ from sqlalchemy import func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from app.attachments import save_upload
+from app.document_seed import seed_template
 from app.extensions import db
 from app.formatting import to_local
 from documents.kinds import KINDS
@@ -53,6 +54,11 @@ def active_template(key: str) -> DocumentTemplate | None:
 
 def _template_for(kind: str, template_key: str | None) -> DocumentTemplate:
     template = active_template(template_key or kind)
+    if template is None and (template_key or kind) in KINDS:
+        # A kind the seed has not written yet (a database from before this release): its
+        # shipped template, as `flask crm seed` would write it.
+        seed_template(KINDS[template_key or kind])
+        template = active_template(template_key or kind)
     if template is None:
         raise DocumentRefused(f"Шаблон «{template_key or kind}» не найден")
     if template.kind != kind:
