@@ -11,6 +11,8 @@ Where the time went (profiled; see bench/documents.py) and what is done about it
 - long tables: splitting a table across pages costs time in proportion to the rows left,
   so a 600-row table is quadratic; the shipped templates cut item lists into tables of
   CHUNK_ROWS rows (Jinja's `batch` filter), laid out one under the other.
+- CSS: xhtml2pdf parses its user-agent stylesheet (with base.css appended) on every
+  render; the parsed default stylesheet is kept for the process (`_cache_default_css`).
 - ReportLab's C accelerator (rl-accel) is installed for its number formatting and encoding.
 """
 from __future__ import annotations
@@ -28,7 +30,9 @@ from reportlab.pdfbase import pdfmetrics
 from reportlab.pdfbase.ttfonts import TTFont
 from reportlab.pdfgen import canvas
 from xhtml2pdf import default as xhtml2pdf_default
+from xhtml2pdf import parser as xhtml2pdf_parser
 from xhtml2pdf import pisa
+from xhtml2pdf.context import pisaContext
 from xhtml2pdf.config.resources import ResourceAccessPolicy
 
 TEMPLATES_DIR = Path(__file__).resolve().parents[1] / "pdf_templates"
@@ -76,7 +80,28 @@ def register_fonts() -> None:
             fonts[alias] = FACES[bold, italic][0]
         for alias in ("roboto", "sans-serif"):
             fonts[alias] = FONT
+        _cache_default_css()
         _fonts_ready = True
+
+
+def _cache_default_css() -> None:
+    """Parse the default stylesheet once per process. It holds rules only (no @page, no
+    @font-face, whose parsing acts on the document being built), so the parsed rules can
+    serve every document; user stylesheets are still parsed per document."""
+    original = getattr(pisaContext, "_parseCSSSource", None)
+    if original is None or getattr(original, "cached_default", False):
+        return  # another xhtml2pdf: leave it as it is, only slower
+    parsed: dict[str, object] = {}
+
+    def parse(self, text, source_name):
+        if source_name != xhtml2pdf_parser.DEFAULT_CSS_SOURCE or text.strip() != default_css().strip():
+            return original(self, text, source_name)
+        if text not in parsed:
+            parsed[text] = original(self, text, source_name)
+        return parsed[text]
+
+    parse.cached_default = True
+    pisaContext._parseCSSSource = parse
 
 
 def default_css() -> str:
