@@ -13,6 +13,11 @@ Where the time went (profiled; see bench/documents.py) and what is done about it
   CHUNK_ROWS rows (Jinja's `batch` filter), laid out one under the other.
 - CSS: xhtml2pdf parses its user-agent stylesheet (with base.css appended) on every
   render; the parsed default stylesheet is kept for the process (`_cache_default_css`).
+- table cells: xhtml2pdf wraps every cell in a KeepInFrame (to shrink what overflows),
+  which lays the cell out again when drawing — a quarter of a long table's time. A cell of
+  plain paragraphs goes to ReportLab as they are (`_plain_cells`); base.css breaks long
+  words (overflow-wrap) so nothing overflows its column. Cells with images, nested tables
+  or an explicit keep-in-frame mode keep xhtml2pdf's handling.
 - ReportLab's C accelerator (rl-accel) is installed for its number formatting and encoding.
 """
 from __future__ import annotations
@@ -32,7 +37,9 @@ from reportlab.pdfgen import canvas
 from xhtml2pdf import default as xhtml2pdf_default
 from xhtml2pdf import parser as xhtml2pdf_parser
 from xhtml2pdf import pisa
+from xhtml2pdf import tables as xhtml2pdf_tables
 from xhtml2pdf.context import pisaContext
+from xhtml2pdf.xhtml2pdf_reportlab import PmlParagraph
 from xhtml2pdf.config.resources import ResourceAccessPolicy
 
 TEMPLATES_DIR = Path(__file__).resolve().parents[1] / "pdf_templates"
@@ -81,7 +88,27 @@ def register_fonts() -> None:
         for alias in ("roboto", "sans-serif"):
             fonts[alias] = FONT
         _cache_default_css()
+        _plain_cells()
         _fonts_ready = True
+
+
+def _plain_cells() -> None:
+    cell_tag = xhtml2pdf_tables.pisaTagTD
+    original = getattr(cell_tag, "end", None)
+    if original is None or getattr(original, "plain_cells", False):
+        return
+
+    def end(self, c):
+        c.addPara()
+        cell = c.story
+        if (c.frag.insideStaticFrame or self.keep_in_frame_mode is not None
+                or not all(isinstance(flowable, PmlParagraph) for flowable in cell)):
+            return original(self, c)
+        c.swapStory(self.story)
+        c.tableData.add_cell(cell)
+
+    end.plain_cells = True
+    cell_tag.end = end
 
 
 def _cache_default_css() -> None:
