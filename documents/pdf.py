@@ -121,7 +121,8 @@ def _cache_default_css() -> None:
     parsed: dict[str, object] = {}
 
     def parse(self, text, source_name):
-        if source_name != xhtml2pdf_parser.DEFAULT_CSS_SOURCE or text.strip() != default_css().strip():
+        if (source_name != xhtml2pdf_parser.DEFAULT_CSS_SOURCE
+                or text.strip() != default_css().strip()):
             return original(self, text, source_name)
         if text not in parsed:
             parsed[text] = original(self, text, source_name)

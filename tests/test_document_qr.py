@@ -17,7 +17,8 @@ BANK = dict(name="ООО «Ромашка»", personal_acc="40702810900000000001
 
 
 def _decode(image: Image.Image) -> list[str]:
-    return [r.text for r in zxingcpp.read_barcodes(image) if r.format == zxingcpp.BarcodeFormat.QRCode]
+    return [r.text for r in zxingcpp.read_barcodes(image)
+            if r.format == zxingcpp.BarcodeFormat.QRCode]
 
 
 def test_payload_follows_the_standard():

@@ -9,7 +9,8 @@ OK = "<html><body><p>Счёт № {{ doc.number }}</p></body></html>"
 
 
 def test_a_syntax_error_names_its_line_in_russian():
-    source = "<html>\n<body>\n<p>{{ doc.number }}</p>\n{% if doc.number %}\n<p>x</p>\n{% endfor %}\n</body>"
+    source = ("<html>\n<body>\n<p>{{ doc.number }}</p>\n{% if doc.number %}\n<p>x</p>\n"
+              "{% endfor %}\n</body>")
     with pytest.raises(TemplateError) as caught:
         compile_template(source)
     assert caught.value.line == 6
@@ -54,7 +55,8 @@ def test_values_are_html_escaped():
 
 
 def test_a_template_without_pdf_text_is_refused():
-    source = "<html><body>{% if doc.number == 'нет' %}<p>{{ doc.number }}</p>{% endif %}</body></html>"
+    source = ("<html><body>{% if doc.number == 'нет' %}<p>{{ doc.number }}</p>{% endif %}"
+              "</body></html>")
     with pytest.raises(TemplateError) as caught:
         check_template(source, "invoice")
     assert "нет текста" in caught.value.reason
