@@ -1,4 +1,4 @@
-"""PROVISIONAL (replaced by the docs-render branch): the kinds of documents."""
+"""The kinds of documents the product prints, each with its shipped template."""
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -8,23 +8,25 @@ from dataclasses import dataclass
 class DocKind:
     key: str
     title: str
-    template: str
-    entities: tuple
-    number_prefix: str = ""
+    template: str            # file name in pdf_templates/
+    entities: tuple[str, ...]  # the records a document of this kind is made from
+    number_prefix: str
 
 
-_DEALS = ("deal", "order")
-KINDS = {k.key: k for k in (
-    DocKind("commercial_offer", "Коммерческое предложение", "commercial_offer.html",
-            ("deal", "lead")),
-    DocKind("invoice", "Счёт на оплату", "invoice.html", _DEALS),
-    DocKind("invoice_contract", "Счёт-договор", "invoice_contract.html", _DEALS),
-    DocKind("supply_contract", "Договор поставки", "supply_contract.html", _DEALS),
-    DocKind("act", "Акт выполненных работ", "act.html", _DEALS),
-    DocKind("specification", "Спецификация", "specification.html", _DEALS),
-    DocKind("packing_list", "Упаковочный лист", "packing_list.html", _DEALS),
-    DocKind("cmr", "CMR (международная товарно-транспортная накладная)", "cmr.html", _DEALS),
-    DocKind("leave_application", "Заявление на отпуск / отгул", "leave_application.html",
-            ("request",)),
-    DocKind("payment_request", "Заявка на оплату", "payment_request.html", ("request",)),
+def _kind(key, title, entities, prefix) -> DocKind:
+    return DocKind(key, title, f"{key}.html", entities, prefix)
+
+
+KINDS: dict[str, DocKind] = {kind.key: kind for kind in (
+    _kind("commercial_offer", "Коммерческое предложение", ("deal", "lead"), "КП"),
+    _kind("invoice", "Счёт на оплату", ("deal", "order"), "СЧ"),
+    _kind("invoice_contract", "Счёт-договор", ("deal", "order"), "СД"),
+    _kind("supply_contract", "Договор поставки", ("deal", "order"), "ДП"),
+    _kind("act", "Акт выполненных работ", ("deal", "order"), "АКТ"),
+    _kind("specification", "Спецификация", ("deal", "order"), "СП"),
+    _kind("packing_list", "Упаковочный лист", ("deal", "order"), "УЛ"),
+    _kind("cmr", "CMR (международная товарно-транспортная накладная)", ("deal", "order"),
+          "CMR"),
+    _kind("leave_application", "Заявление на отпуск / отгул", ("request",), "ЗО"),
+    _kind("payment_request", "Заявка на оплату", ("request",), "ЗП"),
 )}

@@ -1,17 +1,18 @@
-"""PROVISIONAL (replaced by the docs-render branch)."""
-import io
+"""The API the product calls: a template's source and a context in, a PDF out."""
+from __future__ import annotations
 
-from jinja2.sandbox import SandboxedEnvironment
-from xhtml2pdf import pisa
+from documents.kinds import KINDS
+from documents.pdf import TEMPLATES_DIR, html_to_pdf, register_fonts
+from documents.sandbox import render_html
+
+__all__ = ["render_pdf", "shipped_template", "register_fonts"]
 
 
 def render_pdf(source: str, context: dict) -> bytes:
-    html = SandboxedEnvironment(autoescape=True).from_string(source).render(**context)
-    out = io.BytesIO()
-    pisa.CreatePDF(html, dest=out, encoding="utf-8")
-    return out.getvalue()
+    """Raises sandbox.TemplateError for a template that cannot be filled, pdf.PdfError when
+    xhtml2pdf cannot lay the HTML out."""
+    return html_to_pdf(render_html(source, context))
 
 
 def shipped_template(kind: str) -> str:
-    return ("<html><body><h1>{{ doc.title }} № {{ doc.number }}</h1>"
-            "<p>{{ buyer.name }}</p><p>{{ totals.total }}</p></body></html>")
+    return (TEMPLATES_DIR / KINDS[kind].template).read_text(encoding="utf-8")

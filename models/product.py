@@ -9,7 +9,9 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship, validates
 
 from models.base import AuditedMixin, CheckedMixin, Model, TimestampMixin
 
-VAT_RATES = {"none": "Без НДС", "0": "0%", "10": "10%", "20": "20%"}
+# 22% is the standard rate from 1 January 2026 (Federal Law 425-FZ); 20% stays for
+# what was priced before.
+VAT_RATES = {"none": "Без НДС", "0": "0%", "10": "10%", "20": "20%", "22": "22%"}
 # "серый/белый": how the item is accounted for. The words are the company's own.
 GREY_LABELS = {True: "Серый", False: "Белый"}
 SKU_TAKEN = "Артикул «{sku}» уже есть у другой номенклатуры"
@@ -27,7 +29,7 @@ class Product(AuditedMixin, CheckedMixin, TimestampMixin, Model):
     unit: Mapped[str] = mapped_column(String(16), nullable=False, default="шт")
     price: Mapped[Decimal] = mapped_column(Numeric(14, 2), nullable=False, default=0,
                                            info={"money": True})
-    vat_rate: Mapped[str] = mapped_column(String(8), nullable=False, default="20")
+    vat_rate: Mapped[str] = mapped_column(String(8), nullable=False, default="22")
     department_id: Mapped[int | None] = mapped_column(Integer, ForeignKey("department.id"))
     responsible_id: Mapped[int | None] = mapped_column(Integer, ForeignKey("ab_user.id"))
     # "серый/белый": how the item is accounted for; copied to line items.
@@ -63,7 +65,7 @@ class Product(AuditedMixin, CheckedMixin, TimestampMixin, Model):
         if v.price is not None and Decimal(v.price) < 0:
             errors["price"] = "Цена не может быть отрицательной"
         if v.vat_rate is not None and str(v.vat_rate) not in VAT_RATES:
-            errors["vat_rate"] = "Ставка НДС: без НДС, 0%, 10% или 20%"
+            errors["vat_rate"] = "Ставка НДС: без НДС, 0%, 10%, 20% или 22%"
         if getattr(v, "planned_cost", None) is not None and Decimal(v.planned_cost) < 0:
             errors["planned_cost"] = "Плановая себестоимость не может быть отрицательной"
         if getattr(v, "planned_hours", None) is not None and Decimal(v.planned_hours) < 0:

@@ -11,7 +11,8 @@ from sqlalchemy import select
 
 from app.extensions import db
 from documents.kinds import KINDS
-from documents.qr import payment_payload, payment_qr_png
+from documents.amounts import VAT_RATES, item_line, totals
+from documents.qr import payment_qr_for
 from documents.words import amount_in_words
 from models.document import CompanyProfile
 from models.lines import money
@@ -24,7 +25,6 @@ INVOICES = ("invoice", "invoice_contract")
 HIDDEN = {"version", "rule_key", "transition_id", "trash_batch_id", "deleted_at", "custom",
           "budget_manual", "approval_state"}
 PLAIN = (str, int, float, Decimal, dt.date, bool)
-VAT_LABELS = {"none": "Без НДС", "0": "0%", "10": "10%", "20": "20%", "22": "22%"}
 
 
 def company_profile() -> CompanyProfile:
@@ -120,41 +120,28 @@ def buyer_from_fields(values: dict, fallback: dict) -> dict:
             .get(kind, ""), "passport": passport, "bank": bank}
 
 
-def _vat(total: Decimal, rate: str) -> Decimal:
-    """Prices include VAT, as Russian invoices print them: the tax is taken out of the sum."""
-    if rate in ("none", "0", "", None):
-        return Decimal("0.00")
-    percent = Decimal(rate)
-    return money(total * percent / (100 + percent))
-
-
 def items(record, default_rate: str) -> list[dict]:
+    """The record's line items as the templates print them (documents/amounts.py: VAT taken
+    out of each line's total, the line's rate from its product, else ours)."""
     lines = [line for line in getattr(record, "items", None) or []
              if getattr(line, "deleted_at", None) is None]
     out = []
     for n, line in enumerate(lines, 1):
         product = getattr(line, "product", None)
         rate = str(getattr(product, "vat_rate", None) or default_rate)
-        total = money(line.amount)
-        vat = _vat(total, rate)
-        out.append({"n": n, "name": line.name or str(product or ""),
-                    "sku": getattr(product, "sku", "") or "",
-                    "quantity": Decimal(line.quantity or 0), "unit": line.unit or "шт.",
-                    "price": money(line.price), "vat_rate": rate, "amount": total - vat,
-                    "vat_amount": vat, "total": total})
+        out.append(item_line(n, line.name or str(product or ""), line.quantity or 0,
+                             money(line.price), rate if rate in VAT_RATES else default_rate,
+                             unit=line.unit or "шт.", sku=getattr(product, "sku", "") or ""))
     return out
 
 
-def totals(rows: list[dict], fallback: Decimal) -> dict:
-    total = sum((r["total"] for r in rows), Decimal("0.00")) if rows else money(fallback)
-    vat = sum((r["vat_amount"] for r in rows), Decimal("0.00"))
-    rates = {r["vat_rate"] for r in rows}
-    if vat and len(rates) == 1:
-        label = f"В том числе НДС {VAT_LABELS.get(rates.pop(), '')}"
-    else:
-        label = "В том числе НДС" if vat else "Без НДС"
-    return {"amount": total - vat, "vat": vat, "total": total, "vat_label": label,
-            "total_in_words": amount_in_words(total), "count": len(rows)}
+def document_totals(rows: list[dict], fallback: Decimal) -> dict:
+    """Of the lines; a record without lines (a budget typed by hand) prints its amount."""
+    if rows:
+        return totals(rows)
+    total = money(fallback)
+    return {"amount": total, "vat": Decimal("0.00"), "total": total, "vat_label": "Без НДС",
+            "total_in_words": amount_in_words(total), "count": 0}
 
 
 def record_amount(record) -> Decimal:
@@ -221,17 +208,10 @@ def _request(record, values: dict) -> dict:
             "due_date": values.get("due_date"), "comment": values.get("comment") or ""}
 
 
-def _payment(document, sell: dict, total: Decimal) -> dict:
-    purpose = (f"Оплата по счёту № {document.number} от {document.doc_date:%d.%m.%Y}, "
-               + ("в т.ч. НДС" if total else "без НДС"))
-    qr = None
-    if document.kind in INVOICES and sell["bank"]["account"]:
-        payload = payment_payload(
-            name=sell["full_name"] or sell["name"], account=sell["bank"]["account"],
-            bank_name=sell["bank"]["name"], bik=sell["bank"]["bik"],
-            corr_account=sell["bank"]["corr_account"], inn=sell["inn"], kpp=sell["kpp"],
-            amount=total, purpose=purpose)
-        qr = "data:image/png;base64," + base64.b64encode(payment_qr_png(payload)).decode()
+def _payment(document, sell: dict, tot: dict) -> dict:
+    vat = f"в т.ч. НДС {money(tot['vat'])} руб." if tot["vat"] else "без НДС"
+    purpose = f"Оплата по счёту № {document.number} от {document.doc_date:%d.%m.%Y}, {vat}"
+    qr = payment_qr_for(sell, tot["total"], purpose) if document.kind in INVOICES else None
     return {"purpose": purpose, "due_date": document.doc_date + dt.timedelta(days=5), "qr": qr}
 
 
@@ -254,7 +234,7 @@ def build_context(document, record) -> dict:
     profile = company_profile()
     sell = seller(profile)
     rows = items(record, profile.vat_rate or "22")
-    tot = totals(rows, record_amount(record))
+    tot = document_totals(rows, record_amount(record))
     values = record_fields(record)
     company = getattr(record, "company", None)
     buy = buyer_from_fields(values, buyer(company, getattr(record, "contact", None)))
@@ -264,7 +244,7 @@ def build_context(document, record) -> dict:
                 "city": profile.city or ""},
         "seller": sell, "buyer": buy,
         "record": values, "items": rows, "totals": tot,
-        "payment": _payment(document, sell, tot["total"]),
+        "payment": _payment(document, sell, tot),
         "shipment": _shipment(values, sell, buy, rows), "employee": _employee(record),
         "request": _request(record, values),
     }

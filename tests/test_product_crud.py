@@ -84,7 +84,7 @@ def test_wrong_values_refused_with_russian_messages(client):
     api = client.api("post", "/api/v1/product/", json={"name": "Х", "vat_rate": "18",
                                                        "price": -1})
     assert api.status_code == 422
-    assert api.json["message"]["vat_rate"] == ["Ставка НДС: без НДС, 0%, 10% или 20%"]
+    assert api.json["message"]["vat_rate"] == ["Ставка НДС: без НДС, 0%, 10%, 20% или 22%"]
     assert api.json["message"]["price"] == ["Цена не может быть отрицательной"]
     assert db.session.query(Product).count() == 0
 
