@@ -25,6 +25,8 @@ INVOICES = ("invoice", "invoice_contract")
 HIDDEN = {"version", "rule_key", "transition_id", "trash_batch_id", "deleted_at", "custom",
           "budget_manual", "approval_state"}
 PLAIN = (str, int, float, Decimal, dt.date, bool)
+# Fields of the templates' record that a process may not have: printed empty then.
+SCHEMA_FIELDS = ("budget", "delivery_address", "ship_date", "payment_terms", "comment")
 
 
 def company_profile() -> CompanyProfile:
@@ -164,6 +166,8 @@ def record_fields(record) -> dict:
     values = {k: v for k, v in record_values(record).items()
               if k not in HIDDEN and (v is None or isinstance(v, PLAIN))}
     person = _person(getattr(record, "responsible_id", None))
+    for key in SCHEMA_FIELDS:
+        values.setdefault(key, None)
     values.update({"id": record.id, "title": str(record),
                    "number": getattr(record, "number", None) or str(record.id),
                    "responsible": person["name"], "responsible_phone": person["phone"],
@@ -191,7 +195,7 @@ def _kind_label(record, values: dict) -> str:
         return getattr(process, "name", "") or ""
     item = db.session.scalar(select(ReferenceItem).join(ReferenceList).where(
         ReferenceList.code == field.list, ReferenceItem.code == str(values[field.key])))
-    return item.name if item is not None else str(values[field.key])
+    return item.label if item is not None else str(values[field.key])
 
 
 def _request(record, values: dict) -> dict:
@@ -245,6 +249,7 @@ def build_context(document, record) -> dict:
         "seller": sell, "buyer": buy,
         "record": values, "items": rows, "totals": tot,
         "payment": _payment(document, sell, tot),
-        "shipment": _shipment(values, sell, buy, rows), "employee": _employee(record),
-        "request": _request(record, values),
+        "shipment": _shipment(values, sell, buy, rows),
+        **({"employee": _employee(record), "request": _request(record, values)}
+           if document.entity == "request" else {"employee": None, "request": None}),
     }

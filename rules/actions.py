@@ -471,7 +471,8 @@ ACTIONS: dict[str, ActionSpec] = {spec.name: spec for spec in (
 # What every template may print of a record besides its fields (process/document_context.py).
 DOCUMENT_RECORD_EXTRAS = frozenset({
     "id", "title", "number", "responsible", "responsible_phone", "responsible_email",
-    "responsible_position", "currency"})
+    "responsible_position", "currency", "budget", "delivery_address", "ship_date",
+    "payment_terms", "comment"})
 SEND_TO = ("client",)
 
 
