@@ -32,8 +32,10 @@ class TemplateError(Exception):
 
 
 def _environment() -> ImmutableSandboxedEnvironment:
+    # An empty field prints nothing, never «None».
     env = ImmutableSandboxedEnvironment(autoescape=True, undefined=jinja2.StrictUndefined,
-                                        trim_blocks=True, lstrip_blocks=True)
+                                        trim_blocks=True, lstrip_blocks=True,
+                                        finalize=lambda value: "" if value is None else value)
     env.filters.update({
         "money": words.money, "qty": words.qty, "date": words.date_in_words,
         "date_short": words.date_short, "in_words": words.amount_in_words,

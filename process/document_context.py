@@ -14,6 +14,7 @@ from documents.kinds import KINDS
 from documents.amounts import VAT_RATES, item_line, totals
 from documents.qr import payment_qr_for
 from documents.words import amount_in_words
+from documents.words import money as money_text
 from models.document import CompanyProfile
 from models.lines import money
 from models.reference import ReferenceItem, ReferenceList
@@ -213,16 +214,22 @@ def _request(record, values: dict) -> dict:
 
 
 def _payment(document, sell: dict, tot: dict) -> dict:
-    vat = f"в т.ч. НДС {money(tot['vat'])} руб." if tot["vat"] else "без НДС"
+    vat = f"в т.ч. НДС {money_text(tot['vat'])} руб." if tot["vat"] else "без НДС"
     purpose = f"Оплата по счёту № {document.number} от {document.doc_date:%d.%m.%Y}, {vat}"
     qr = payment_qr_for(sell, tot["total"], purpose) if document.kind in INVOICES else None
     return {"purpose": purpose, "due_date": document.doc_date + dt.timedelta(days=5), "qr": qr}
 
 
+def _whole(quantity: Decimal) -> Decimal:
+    """1000.000 -> 1000, 2.500 -> 2.5: a count of places never shows trailing zeros."""
+    return quantity.quantize(Decimal(1)) if quantity == quantity.to_integral() \
+        else quantity.normalize()
+
+
 def _shipment(values: dict, sell: dict, buy: dict, rows: list[dict]) -> dict:
     """The consignment of a deal: the parties, the places and one package line per item
     (weights and volumes where the process keeps them on the deal)."""
-    packages = [{"marks": "", "count": r["quantity"], "packing": "", "name": r["name"],
+    packages = [{"marks": "", "count": _whole(r["quantity"]), "packing": "", "name": r["name"],
                  "gross_kg": None, "net_kg": None, "volume_m3": None} for r in rows]
     return {"sender": f"{sell['full_name']}, {sell['address']}".strip(", "),
             "consignee": f"{buy['full_name']}, {buy['address']}".strip(", "),
