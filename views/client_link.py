@@ -78,7 +78,7 @@ def signed_in(method):
     @functools.wraps(method)
     def wrapper(*args, **kwargs):
         if not current_user.is_authenticated:
-            return redirect(url_for("AuthDBView.login", next=request.path))
+            return redirect(current_app.appbuilder.get_url_for_login_with(request.path))
         return method(*args, **kwargs)
     return wrapper
 
