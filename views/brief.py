@@ -62,9 +62,8 @@ class QuestionView(CrmModelView):
     formatters_columns = {"kind": _kind_label}
     add_form_extra_fields = {
         "kind": _kind_field(), "required": BooleanField(QUESTION_LABELS["required"]),
-        "choices": TextAreaField(QUESTION_LABELS["choices"])}
+        "choices": TextAreaField(QUESTION_LABELS["choices"], validators=[_choices_needed])}
     edit_form_extra_fields = dict(add_form_extra_fields)
-    validators_columns = {"choices": [_choices_needed]}
     description_columns = {
         "sort_order": "Вопросы идут по возрастанию порядка",
         "choices": "Для выбора из списка: каждый вариант с новой строки",
