@@ -148,8 +148,7 @@ def opened(link: ClientLink) -> None:
         open_count=table.c.open_count + 1, last_opened_at=now))
     db.session.expire(link, ["open_count", "last_opened_at", "first_opened_at",
                              "last_logged_at"])
-    what = describe(link)
-    text = f"Клиент открыл {what[0].upper() + what[1:]} {to_local(now):%d.%m в %H:%M}"
+    text = f"Клиент открыл {_accusative(link)} {to_local(now):%d.%m в %H:%M}"
     if tell:
         add_timeline(link.entity, link.record_id, "system", text,
                      payload={"client_link": link.id}, author_id=0)
@@ -160,6 +159,17 @@ def opened(link: ClientLink) -> None:
                 kind=OutboxKind.notification.value, recipients=[responsible], body=text,
                 entity=link.entity, record_id=link.record_id,
                 effect_key=f"client-link-opened:{link.id}"))
+
+
+def _accusative(link: ClientLink) -> str:
+    """«Клиент открыл Коммерческое предложение № 3», «… Спецификацию № 2», «… анкету «…»»."""
+    if link.brief is not None:
+        return f"анкету «{link.brief.title}»"
+    what = describe(link)
+    first, _, rest = what.partition(" ")
+    if first.endswith("ия"):
+        first = first[:-2] + "ию"
+    return f"{first} {rest}".strip()
 
 
 def _responsible_id(link: ClientLink) -> int | None:

@@ -165,3 +165,27 @@ def test_who_may_not_write_the_deal_cannot_send_a_brief(app, login):
                                data={"questionnaire_id": str(questionnaire.id)})
         assert resp.status_code in (403, 404), who
     assert db.session.scalar(select(func.count()).select_from(Brief)) == 0
+
+
+def test_the_public_form_needs_its_csrf_token(app, login):
+    questionnaire = _build(login("admin"))
+    deal = make_deal("Сделка", "manager", make_pipeline())
+    manager = login("manager")
+    manager.post(f"/crm/briefs/send/deal/{deal.id}",
+                 data={"questionnaire_id": str(questionnaire.id)})
+    [(_id, path)] = LINK_RE.findall(manager.get(f"/dealview/show/{deal.id}")
+                                    .get_data(as_text=True))
+    client = login(None)
+    opened = client.get(path).get_data(as_text=True)
+    assert "Клиент открыл анкету «Бриф на упаковку»" in " ".join(db.session.scalars(
+        select(TimelineEntry.text).where(TimelineEntry.record_id == deal.id)))
+    app.config["WTF_CSRF_ENABLED"] = True
+    try:
+        html = client.get(path).get_data(as_text=True)
+        assert 'name="csrf_token"' in html and 'name="csrf_token"' not in opened
+        resp = client.post(path, data={})
+        assert resp.status_code == 400
+    finally:
+        app.config["WTF_CSRF_ENABLED"] = False
+    db.session.expire_all()
+    assert db.session.scalar(select(Brief)).submitted_at is None
