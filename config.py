@@ -58,6 +58,9 @@ class Config:
     # link) are built on it.
     BASE_URL = os.environ.get("BASE_URL", "http://localhost:5000")
     APPROVAL_LINK_MAX_AGE = int(os.environ.get("APPROVAL_LINK_MAX_AGE", str(7 * 24 * 3600)))
+    # The payment service signs its notifications (POST /api/v1/payments/notify) with this
+    # key: HMAC-SHA256 of the body in X-Signature. Unset: the endpoint does not exist.
+    PAYMENT_WEBHOOK_SECRET = os.environ.get("PAYMENT_WEBHOOK_SECRET", "")
     SMTP_HOST = os.environ.get("SMTP_HOST", "")
     SMTP_PORT = int(os.environ.get("SMTP_PORT", "25"))
     SMTP_USER = os.environ.get("SMTP_USER", "")
