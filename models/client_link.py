@@ -1,7 +1,9 @@
 """Links a client opens without signing in: one document of a record (a commercial offer,
-a contract, an invoice) or one brief to fill. The URL carries a random token signed with
-SECRET_KEY; the table keeps only the token's SHA-256, so a copy of the database opens
-nothing. A link expires when the manager said, and can be revoked."""
+a contract, an invoice) or one brief to fill. The URL carries a token signed with SECRET_KEY;
+the table keeps its SHA-256 to find the link. The token is derived from the row's random
+`nonce` with SECRET_KEY, so the manager can copy or resend the link later while a copy of the
+database alone still opens nothing. A link expires when the manager said, and can be
+revoked."""
 from __future__ import annotations
 
 import datetime as dt
@@ -18,6 +20,7 @@ class ClientLink(Model):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     token_hash: Mapped[str] = mapped_column(String(64), nullable=False, unique=True)
+    nonce: Mapped[str] = mapped_column(String(64), nullable=False)
     entity: Mapped[str] = mapped_column(String(32), nullable=False)
     record_id: Mapped[int] = mapped_column(Integer, nullable=False)
     # Exactly one of the two: what the link shows.

@@ -1,13 +1,17 @@
-"""Links for the client: making one (a random token signed with SECRET_KEY; only its
-SHA-256 is stored), finding the link behind a token, telling the record's timeline and the
-responsible manager that the client opened it, revoking it and e-mailing it to the client.
+"""Links for the client: making one (a token derived from a random nonce with SECRET_KEY
+and signed; the row keeps the nonce and the token's SHA-256, so the URL can be shown again
+while a copy of the database alone opens nothing), finding the link behind a token,
+telling the record's timeline and the responsible manager that the client opened it,
+revoking it and e-mailing it to the client.
 
 Who may make or revoke a link is the view's question (the write right on the record); this
 module trusts its caller."""
 from __future__ import annotations
 
 import datetime as dt
+import base64
 import hashlib
+import hmac
 import secrets
 
 from flask import current_app
@@ -80,18 +84,31 @@ def ready_version(document: Document):
     return ready[-1] if ready else None
 
 
+def _raw(nonce: str) -> str:
+    key = current_app.config["SECRET_KEY"]
+    key = key.encode("utf-8") if isinstance(key, str) else key
+    digest = hmac.new(key, f"{SALT}:{nonce}".encode("ascii"), hashlib.sha256).digest()
+    return base64.urlsafe_b64encode(digest).decode("ascii").rstrip("=")
+
+
+def token_of(link: ClientLink) -> str:
+    """The link's token, rebuilt from its nonce: the manager copies or resends it later."""
+    return _signer().sign(_raw(link.nonce)).decode("ascii")
+
+
 def _new_link(entity: str, record_id: int, days: int, **target) -> tuple[ClientLink, str]:
-    raw = secrets.token_urlsafe(32)
-    link = ClientLink(token_hash=token_hash(raw), entity=entity, record_id=record_id,
-                      expires_at=utcnow() + dt.timedelta(days=days), **target)
+    nonce = secrets.token_urlsafe(32)
+    link = ClientLink(token_hash=token_hash(_raw(nonce)), nonce=nonce, entity=entity,
+                      record_id=record_id, expires_at=utcnow() + dt.timedelta(days=days),
+                      **target)
     db.session.add(link)
     db.session.flush()
-    return link, _signer().sign(raw).decode("ascii")
+    return link, token_of(link)
 
 
 def create_for_document(document: Document, days: int = DEFAULT_DAYS
                         ) -> tuple[ClientLink, str]:
-    """A link to the document; the token is returned once and never stored."""
+    """A link to the document and its token."""
     if ready_version(document) is None:
         raise LinkRefused(f"Документ № {document.number} ещё не сформирован: ссылку можно "
                           "создать на готовый документ")

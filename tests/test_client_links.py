@@ -18,6 +18,7 @@ from models.client_link import ClientLink
 from models.document import Document
 from models.outbox import OutboxMessage
 from models.timeline import TimelineEntry
+from process import client_links
 from tests.client_link_helpers import LINK_RE, link_to, links_of, rendered
 
 INVALID = "Ссылка недействительна или срок её действия истёк"
@@ -53,10 +54,11 @@ def test_the_manager_makes_a_link_and_the_client_opens_it(app, login, document_t
     page = manager.get(f"/dealview/show/{deal.id}").get_data(as_text=True)
     [(link_id, path)] = LINK_RE.findall(page)
     assert int(link_id) == link.id and "Скопировать" in page
-    # Only the hash is kept: the token in the URL is not in the table.
+    # The token in the URL is not in the table: its hash and the nonce it is derived from
+    # with SECRET_KEY are.
     raw = path.split("/c/")[1].rsplit(".", 1)[0]
     assert link.token_hash == hashlib.sha256(raw.encode()).hexdigest()
-    assert raw not in link.token_hash
+    assert raw not in (link.token_hash, link.nonce)
 
     anonymous = login(None)
     resp = anonymous.get(path)
@@ -214,3 +216,28 @@ def test_an_unrendered_document_gets_no_link(app, login, document_templates):
                                  follow_redirects=True)
     assert "ещё не сформирован" in resp.get_data(as_text=True)
     assert links_of(deal) == []
+
+
+def test_the_link_is_shown_again_later_and_a_copy_of_the_database_opens_nothing(
+        app, login, document_templates):
+    """Another day, another browser: the manager copies or resends the same link. The
+    table's nonce without SECRET_KEY (a stolen backup) makes no token that opens it."""
+    deal, document = rendered()
+    link, path = link_to(document)
+    other_session = login("manager")
+    page = other_session.get(f"/dealview/show/{deal.id}").get_data(as_text=True)
+    assert LINK_RE.findall(page) == [(str(link.id), path)]
+    resp = other_session.post(f"/crm/client-links/{link.id}/email",
+                              data={"email": "buyer@romashka.ru"})
+    assert resp.status_code == 302
+    [letter] = db.session.scalars(select(OutboxMessage).where(
+        OutboxMessage.kind == "email", OutboxMessage.record_id == deal.id))
+    assert letter.recipients == ["buyer@romashka.ru"] and path in letter.body
+    with app.test_request_context():
+        app.config["SECRET_KEY"], key = "another-secret-key-of-at-least-32-bytes", \
+            app.config["SECRET_KEY"]
+        try:
+            forged = client_links.token_of(db.session.get(ClientLink, link.id))
+        finally:
+            app.config["SECRET_KEY"] = key
+    assert login(None).get(f"/c/{forged}").status_code == 404

@@ -14,7 +14,7 @@ from errors import CrmError
 from models.brief import CHOICE_KINDS, QUESTION_KINDS, Questionnaire, QuestionnaireQuestion
 from process import briefs, client_links
 from views.base import CrmModelView, register
-from views.client_link import (address_to_send, back, remember_token, signed_in,
+from views.client_link import (address_to_send, back, signed_in,
                                writable_record)
 from views.csrf import check_csrf
 
@@ -118,7 +118,6 @@ class BriefSendView(BaseView):
             db.session.rollback()
             flash(exc.message, "danger")
             return back(view, record_id)
-        remember_token(link, token)
         flash(f"Анкета «{questionnaire.name}» готова" + (
             f" и отправлена на {address}" if address else ": скопируйте ссылку ниже"),
             "success")

@@ -10,7 +10,7 @@ from __future__ import annotations
 import functools
 
 from flask import (abort, current_app, flash, make_response, redirect, render_template, request,
-                   send_file, session, url_for)
+                   send_file, url_for)
 from flask_appbuilder import BaseView, expose
 from flask_login import current_user
 from sqlalchemy import select
@@ -33,8 +33,6 @@ from views.timeline import find_record, has_right, record_url, resource_for_enti
 
 # Records whose client may get links: sales records, not employees' own requests.
 ENTITIES = ("deal", "lead", "order")
-SESSION_KEY = "crm_client_link_tokens"
-KEEP_TOKENS = 10
 INVALID = "Ссылка недействительна или срок её действия истёк"
 PUBLIC_HEADERS = {
     "Referrer-Policy": "no-referrer",
@@ -83,18 +81,6 @@ def signed_in(method):
     return wrapper
 
 
-def remember_token(link: ClientLink, token: str) -> None:
-    """The token is shown (and mailed) only from the browser session that made it: the
-    database keeps its hash alone."""
-    tokens = dict(session.get(SESSION_KEY) or {})
-    tokens[str(link.id)] = token
-    session[SESSION_KEY] = dict(list(tokens.items())[-KEEP_TOKENS:])
-
-
-def known_token(link_id: int) -> str | None:
-    return (session.get(SESSION_KEY) or {}).get(str(link_id))
-
-
 def back(view, record_id: int):
     return redirect(record_url(view, record_id, "crm-client-links"))
 
@@ -102,7 +88,7 @@ def back(view, record_id: int):
 # --- the record page's section ------------------------------------------------------------
 
 def _link_row(link: ClientLink, now) -> dict:
-    token = known_token(link.id)
+    token = client_links.token_of(link)
     if link.revoked_at is not None:
         state = "Отозвана"
     elif link.is_expired(now):
@@ -181,7 +167,6 @@ class ClientLinkView(BaseView):
             db.session.rollback()
             flash(exc.message, "danger")
             return back(view, document.record_id)
-        remember_token(link, token)
         flash("Ссылка для клиента создана" + (f" и отправлена на {address}" if address else
                                               ": скопируйте её в списке ниже"), "success")
         return back(view, document.record_id)
@@ -209,13 +194,10 @@ class ClientLinkView(BaseView):
         if link is None:
             abort(404)
         _record, view = writable_record(link.entity, link.record_id)
-        token = known_token(link.id)
+        token = client_links.token_of(link)
         problem = None
         if link.revoked_at is not None or link.is_expired():
             problem = "Ссылка отозвана или её срок истёк: создайте новую"
-        elif token is None:
-            problem = ("Адрес ссылки хранится только в сеансе, где её создали: создайте "
-                       "новую ссылку и отправьте её")
         if problem:
             flash(problem, "danger")
             return back(view, link.record_id)

@@ -84,6 +84,7 @@ def upgrade():
     op.create_table('client_link',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('token_hash', sa.String(length=64), nullable=False),
+    sa.Column('nonce', sa.String(length=64), nullable=False),
     sa.Column('entity', sa.String(length=32), nullable=False),
     sa.Column('record_id', sa.Integer(), nullable=False),
     sa.Column('document_id', sa.Integer(), nullable=True),
