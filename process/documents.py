@@ -297,14 +297,21 @@ def mark_paid(document: Document, user_id: int | None, at: dt.datetime | None = 
     return True
 
 
+def paid_fields(document: Document) -> list:
+    """The record's fields that follow this invoice's payment (`paid:` in its definition):
+    the definition then says what a payment does, its notices included."""
+    record = get_record(document.entity, document.record_id)
+    process = process_of(record) if record is not None else None
+    return [f for f in getattr(process, "fields", ()) if f.paid == document.kind]
+
+
 def _paid_fields(document: Document) -> None:
     from process.service import field_changed  # cycle: process.service imports this module
 
-    record = get_record(document.entity, document.record_id)
-    process = process_of(record) if record is not None else None
-    fields = [f for f in getattr(process, "fields", ()) if f.paid == document.kind]
+    fields = paid_fields(document)
     if not fields:
         return
+    record = get_record(document.entity, document.record_id)
     custom = dict(record.custom or {})
     for f in fields:
         custom[f.key] = True if f.type == "bool" else \

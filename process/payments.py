@@ -39,7 +39,8 @@ def is_invoice(document: Document | None) -> bool:
 
 
 def mark_paid(document: Document, user_id: int | None, at: dt.datetime | None = None) -> bool:
-    """documents.mark_paid and the manager's «Счёт № … оплачен»; False when it already was."""
+    """documents.mark_paid and the manager's «Счёт № … оплачен» (unless the record's
+    definition reacts to the payment itself); False when it already was."""
     if not documents.mark_paid(document, user_id, at):
         return False
     _tell_responsible(document)
@@ -47,6 +48,8 @@ def mark_paid(document: Document, user_id: int | None, at: dt.datetime | None = 
 
 
 def _tell_responsible(document: Document) -> None:
+    if documents.paid_fields(document):
+        return  # the record's definition reacts to the payment and tells what it wants
     record = get_record(document.entity, document.record_id)
     responsible = db.session.get(CrmUser, getattr(record, "responsible_id", None) or 0)
     if responsible is None:
