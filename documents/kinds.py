@@ -30,3 +30,22 @@ KINDS: dict[str, DocKind] = {kind.key: kind for kind in (
     _kind("leave_application", "Заявление на отпуск / отгул", ("request",), "ЗО"),
     _kind("payment_request", "Заявка на оплату", ("request",), "ЗП"),
 )}
+
+
+@dataclass(frozen=True)
+class ShippedTemplate:
+    """A template the product ships for a kind: each kind's own (keyed by the kind) and the
+    extra ones a shipped process names."""
+    key: str
+    kind: str
+    name: str
+    file: str
+
+
+SHIPPED: dict[str, ShippedTemplate] = {
+    **{k.key: ShippedTemplate(k.key, k.key, k.title, k.template) for k in KINDS.values()},
+    # Seed 002: «КП генерируется из полей сделки и автоматически отправляется клиенту».
+    "eco_commercial_offer": ShippedTemplate(
+        "eco_commercial_offer", "commercial_offer", "КП по полям сделки (эко-упаковка)",
+        "eco_commercial_offer.html"),
+}

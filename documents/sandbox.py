@@ -14,6 +14,7 @@ from jinja2.exceptions import SecurityError, TemplateSyntaxError, UndefinedError
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 from documents import samples, words
+from documents.fields import record_fields_in
 from documents.pdf import PdfError, html_to_pdf
 
 TEMPLATE_NAME = "<template>"
@@ -123,8 +124,15 @@ def pdf_text(data: bytes) -> str:
 
 
 def check_template(source: str, kind: str) -> None:
-    """Refuse a template that would not make a readable document of its kind."""
-    html = render_html(source, samples.sample_context(kind))
+    """Refuse a template that would not make a readable document of its kind. A record
+    field the sample lacks (a process's own field, seed 002's «Продукция для КП») is given
+    a sample value: whether the process has it is checked where a definition names the
+    template."""
+    context = samples.sample_context(kind)
+    record = dict(context.get("record") or {})
+    for name in sorted(record_fields_in(source) - set(record)):
+        record[name] = "1"
+    html = render_html(source, {**context, "record": record})
     try:
         data = html_to_pdf(html)
     except PdfError as exc:

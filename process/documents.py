@@ -17,7 +17,7 @@ from app.attachments import save_upload
 from app.document_seed import seed_template
 from app.extensions import db
 from app.formatting import to_local
-from documents.kinds import KINDS
+from documents.kinds import KINDS, SHIPPED
 from errors import DocumentRefused
 from models.base import utcnow
 from models.document import (
@@ -26,6 +26,7 @@ from models.document import (
 from models.outbox import OutboxKind, OutboxMessage
 from models.registry import get_record, model_for
 from models.timeline import add_timeline
+from models.user import CrmUser
 from models.trash import SHOW_BINNED
 from process.absence import local_today
 from process.document_context import build_context, record_amount
@@ -54,10 +55,10 @@ def active_template(key: str) -> DocumentTemplate | None:
 
 def _template_for(kind: str, template_key: str | None) -> DocumentTemplate:
     template = active_template(template_key or kind)
-    if template is None and (template_key or kind) in KINDS:
-        # A kind the seed has not written yet (a database from before this release): its
-        # shipped template, as `flask crm seed` would write it.
-        seed_template(KINDS[template_key or kind])
+    if template is None and (template_key or kind) in SHIPPED:
+        # A shipped template the seed has not written yet (a database from before this
+        # release): written now, as `flask crm seed` would.
+        seed_template(SHIPPED[template_key or kind])
         template = active_template(template_key or kind)
     if template is None:
         raise DocumentRefused(f"Шаблон «{template_key or kind}» не найден")
@@ -264,11 +265,19 @@ def _fill_fields(document: Document, attachment_id: int) -> None:
 def _mail(document: Document, version: DocumentVersion, attachment_id: int) -> None:
     title = KINDS[document.kind].title
     recipients = [a.strip() for a in version.send_to.split(",") if a.strip()]
+    record = get_record(document.entity, document.record_id)
+    manager = db.session.get(CrmUser, getattr(record, "responsible_id", None) or 0)
+    signature = ""
+    if manager is not None:
+        contacts = ", ".join(part for part in (
+            f"телефон {manager.phone}" if manager.phone else "",
+            f"почта {manager.email}" if manager.email else "") if part)
+        signature = f"\n\nВаш менеджер {manager.full_name}" + (f", {contacts}" if contacts else "")
     db.session.add(OutboxMessage(
         kind=OutboxKind.email.value, recipients=recipients,
         subject=f"{title} № {document.number} от {document.doc_date:%d.%m.%Y}",
         body=f"Здравствуйте!\n\nНаправляем {title.lower()} № {document.number} "
-             f"от {document.doc_date:%d.%m.%Y}. Документ во вложении.",
+             f"от {document.doc_date:%d.%m.%Y}. Документ во вложении.{signature}",
         entity=document.entity, record_id=document.record_id,
         effect_key=f"document-mail:{version.id}", attachments=[attachment_id]))
     add_timeline(document.entity, document.record_id, "system",

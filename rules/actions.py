@@ -11,11 +11,14 @@ Nested actions are checked exactly like the ones of a stage. The optional keywor
 `create_record` and `move_record` look at another entity."""
 from __future__ import annotations
 
+import functools
 import re
 import string
 from dataclasses import dataclass, field
 
-from documents.kinds import KINDS
+from documents.fields import record_fields_in
+from documents.kinds import KINDS, SHIPPED
+from documents.render import shipped_template
 from rules.conditions import ConditionError
 from rules.conditions import validate as validate_condition
 from rules.durations import DurationError, parse_duration
@@ -476,6 +479,12 @@ DOCUMENT_RECORD_EXTRAS = frozenset({
 SEND_TO = ("client",)
 
 
+@functools.cache
+def shipped_template_fields() -> dict[str, tuple[str, frozenset[str]]]:
+    """Each shipped template's kind and the record fields it prints."""
+    return {key: (t.kind, record_fields_in(shipped_template(key))) for key, t in SHIPPED.items()}
+
+
 def _generate_document_problem(params, labels, _roles, _stages, ctx):
     kind = KINDS.get(params["kind"])
     if kind is None:
@@ -484,8 +493,8 @@ def _generate_document_problem(params, labels, _roles, _stages, ctx):
     entity = (ctx or {}).get("entity")
     if entity and entity not in kind.entities:
         return "kind", f"«{kind.title}» не формируется для записей «{entity}»"
-    # The shipped templates are keyed by their kind; the catalog adds the admin's own.
-    templates = {key: (key, frozenset()) for key in KINDS}
+    # The shipped templates; the catalog adds the admin's own (and their versions of these).
+    templates = dict(shipped_template_fields())
     templates.update((ctx or {}).get("document_templates") or {})
     key = params.get("template") or kind.key
     if key not in templates:

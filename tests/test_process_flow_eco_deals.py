@@ -8,6 +8,8 @@ from sqlalchemy import select
 
 from app.extensions import db
 from models.party import Company
+from app.attachments import path_of
+from documents.sandbox import pdf_text
 from models.document import Document
 from tests.document_helpers import run_documents
 from tests.process_flow_helpers import (attach, close, custom_of, frozen, install, messages,
@@ -74,18 +76,30 @@ def test_contact_and_proposal_with_the_generated_kp_letter(login, eco, buyer):
                                  "«Коммерческое предложение»"]}
         assert move(manager, deal, eco, "proposal", custom=PROPOSAL).status_code == 200
         assert messages(deal) == []  # the КП fields are still empty: no letter yet
-        # the last КП field filled in sends the generated proposal
+        # the last КП field filled in generates the proposal from the deal's fields ...
         assert put_deal(manager, deal, custom={**PROPOSAL, **KP}).status_code == 200
-        [letter] = messages(deal, "email")
-        assert letter.recipients == ["info@eco.ru"]
-        assert letter.subject == "Коммерческое предложение: Пакеты крафт"
-        assert text(letter.body) == (
-            "Уважаемый клиент! Направляем коммерческое предложение. Продукция: Пакеты крафт. "
-            "Количество: 1000. Цена: 12,50. Условия поставки: Самовывоз. Ваш менеджер "
-            "Тестов Иван, телефон +7 495 000-00-01, почта manager@example.com")
-        # saved again: no second letter
+        [kp] = documents_of(deal)
+        assert (kp.kind, kp.template_key, kp.latest.send_to) == (
+            "commercial_offer", "eco_commercial_offer", "info@eco.ru")
+        assert messages(deal, "email") == []  # the letter waits for the PDF
+        # saved again: no second proposal
         assert put_deal(manager, deal, title="Эко-пакеты (опт)").status_code == 200
-    assert len(messages(deal)) == 1
+    assert len(documents_of(deal)) == 1
+    # ... rendered after commit and e-mailed to the client with the PDF
+    run_documents()
+    [kp] = documents_of(deal)
+    [letter] = messages(deal, "email")
+    assert (letter.recipients, letter.attachments) == (["info@eco.ru"], [kp.latest.attachment_id])
+    assert letter.subject == "Коммерческое предложение № 1 от 30.10.2026"
+    assert text(letter.body) == (
+        "Здравствуйте! Направляем коммерческое предложение № 1 от 30.10.2026. Документ во "
+        "вложении. Ваш менеджер Тестов Иван, телефон +7 495 000-00-01, почта "
+        "manager@example.com")
+    pdf = pdf_text(path_of(kp.latest.attachment).read_bytes())
+    for words in ("Коммерческое предложение № 1", "Пакеты крафт", "1 000", "12,50",
+                  "12 500,00", "Двенадцать тысяч пятьсот рублей 00 копеек", "Самовывоз",
+                  "ООО «Эко»"):
+        assert words in pdf, words
 
 
 def test_negotiation_call_loops_on_no_over_the_holiday(login, eco, buyer):

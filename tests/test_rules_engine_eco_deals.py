@@ -49,12 +49,9 @@ def test_proposal_is_sent_when_its_generation_fields_are_complete():
     assert plan_move(DEALS, "contact", "proposal", DEAL, "d2", NOW).effects == ()
     old = {**DEAL, "kp_product": "Крафт-пакет 20×30", "kp_quantity": 5000, "kp_price": 12}
     new = {**old, "kp_terms": "EXW Москва"}
-    letter, = plan_field_change(DEALS, new, old, "d3", NOW, stage_key="proposal",
-                                context=RESP)
-    assert letter.action == "send_message"
-    assert letter.params["subject"] == "Коммерческое предложение: Крафт-пакет 20×30"
-    assert "Количество: 5000. Цена: 12,00. Условия поставки: EXW Москва." in letter.params["body"]
-    assert "Петрова Анна" in letter.params["body"]
+    kp, = plan_field_change(DEALS, new, old, "d3", NOW, stage_key="proposal", context=RESP)
+    assert (kp.action, kp.params) == ("generate_document", {
+        "kind": "commercial_offer", "template": "eco_commercial_offer", "send_to": "client"})
     # A later correction of a complete proposal does not send it again.
     assert plan_field_change(DEALS, {**new, "kp_price": 11}, new, "d4", NOW,
                              stage_key="proposal") == ()
