@@ -61,7 +61,7 @@ def test_the_admin_saves_the_requisites_and_images(client, document_templates):
     image = client.get(f"{URL}image/logo")
     assert image.status_code == 200 and image.data == _png()
     assert image.headers["Content-Type"] == "image/png"
-    assert f'src="/settings/company/image/logo"' in client.get(URL).get_data(as_text=True)
+    assert 'src="/settings/company/image/logo"' in client.get(URL).get_data(as_text=True)
 
     assert client.post(f"{URL}image/logo/remove").status_code == 302
     assert _profile().logo is None and client.get(f"{URL}image/logo").status_code == 404

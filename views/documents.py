@@ -14,11 +14,13 @@ from flask import abort, current_app, flash, jsonify, redirect, request, url_for
 from flask_appbuilder import BaseView, expose
 from flask_appbuilder.actions import action
 from flask_appbuilder.models.sqla.filters import BaseFilter
-from flask_appbuilder.security.decorators import has_access
+from flask_appbuilder.models.sqla.interface import SQLAInterface
+from flask_appbuilder.security.decorators import has_access, protect
 from markupsafe import Markup, escape
 from sqlalchemy import and_, false, or_, select
 from wtforms import SelectField
 
+from app.access import API_METHOD_RIGHTS
 from app.attachments import human_size
 from app.extensions import db
 from app.scope import READ, WRITE, can_see, row_clause
@@ -28,11 +30,12 @@ from models.base import acting_user
 from models.document import Document, DocumentBatch, DocumentVersion, VersionStatus
 from models.registry import entity_label, get_record, model_for
 from process import documents as service
-from views.base import CrmModelView, register
+from views.base import CrmModelRestApi, CrmModelView, register
 from views.csrf import check_csrf, csrf_token
 from views.errors import refusing_database_errors
 from views.listing import ListInterface
-from views.timeline import has_right, resource_for_entity, view_for_entity
+from views.timeline import (has_right, live_attachment, resource_for_entity, send_attachment,
+                            view_for_entity)
 
 RESOURCE = "document"
 BATCH_MAX = 500
@@ -463,11 +466,250 @@ Document.record = property(_record_cell)
 Document.file = property(_file_cell)
 
 
+# --- REST --------------------------------------------------------------------------------
+
+def _body_errors(body: dict, *, batch: bool) -> dict[str, str]:
+    errors = {}
+    entity = body.get("entity")
+    if not isinstance(entity, str) or entity not in DOCUMENT_ENTITIES:
+        errors["entity"] = "Ожидается одно из: " + ", ".join(DOCUMENT_ENTITIES)
+    if batch:
+        ids = body.get("ids")
+        if not isinstance(ids, list) or parse_ids(ids) is None \
+                or not all(isinstance(i, int) and not isinstance(i, bool) for i in ids):
+            errors["ids"] = f"Ожидается список номеров записей (от 1 до {BATCH_MAX})"
+    else:
+        record_id = body.get("record_id")
+        if isinstance(record_id, bool) or not isinstance(record_id, int) \
+                or not 0 < record_id < 2 ** 31:
+            errors["record_id"] = "Ожидается номер записи"
+    kind = body.get("kind")
+    if not isinstance(kind, str) or kind not in KINDS:
+        errors["kind"] = "Неизвестный вид документа: ожидается одно из: " + ", ".join(KINDS)
+    template = body.get("template")
+    if template is not None and (not isinstance(template, str) or len(template) > 64):
+        errors["template"] = "Ожидается ключ шаблона (строка)"
+    return errors
+
+
+class DocumentApi(CrmModelRestApi):
+    """GET /api/v1/document/ and /api/v1/document/<id> (the documents of the records the
+    user may see, with their versions), POST /api/v1/document/generate {entity, record_id,
+    kind, template?} (202: rendered by the worker), POST /api/v1/document/<id>/regenerate,
+    GET /api/v1/document/<id>/file (the latest ready PDF; 409 while it is being rendered),
+    POST /api/v1/document/batch {entity, ids, kind, template?} and GET
+    /api/v1/document/batch/<id> (its progress)."""
+
+    resource_name = "document"
+    resource = RESOURCE
+    datamodel = SQLAInterface(Document)
+    base_filters = [["id", DocumentRowFilter, lambda: None]]
+    include_route_methods = {"get", "get_list", "post", "generate", "regenerate", "file",
+                             "batch_create", "batch_get"}
+    method_permission_name = {**API_METHOD_RIGHTS, "generate": "write",
+                              "regenerate": "write", "file": "read", "batch_create": "write",
+                              "batch_get": "read"}
+    list_columns = ["id", "entity", "record_id", "kind", "template_key", "number",
+                    "doc_date", "amount", "paid_at", "created_at"]
+    show_columns = list_columns
+    # Documents are made by /generate, never by a plain POST (post_headless refuses it).
+    add_columns = edit_columns = ["kind"]
+    search_columns = ["entity", "record_id", "kind", "doc_date", "paid_at"]
+    openapi_spec_tag = "Документы"
+
+    def pre_get(self, data):
+        document = db.session.get(Document, data.get("id"))
+        if document is not None:
+            data["result"].update(document_json(document))
+
+    def pre_get_list(self, data):
+        ids = data.get("ids") or []
+        found = {d.id: d for d in db.session.scalars(select(Document).where(
+            Document.id.in_(ids)))} if ids else {}
+        for row, pk in zip(data.get("result") or [], ids):
+            if pk in found:
+                row["kind_title"] = kind_title(found[pk].kind)
+                row["status"] = found[pk].latest.status if found[pk].latest else None
+
+    def post_headless(self):
+        return self.response(422, message="Документ создаётся запросом POST "
+                                          "/api/v1/document/generate")
+
+    def _error(self, exc: CrmError):
+        db.session.rollback()
+        return self.response(exc.http_status, message=exc.message)
+
+    @expose("/generate", methods=["POST"])
+    @protect()
+    def generate(self):
+        """Request a document of a record; the worker renders it.
+        ---
+        post:
+          summary: Сформировать документ
+          requestBody:
+            content:
+              application/json:
+                schema:
+                  type: object
+                  properties:
+                    entity: {type: string}
+                    record_id: {type: integer}
+                    kind: {type: string}
+                    template: {type: string}
+          responses:
+            202: {description: Документ поставлен в очередь}
+            403: {description: Нет права изменять запись}
+            404: {description: Запись не найдена}
+            422: {description: Неверные данные}
+        """
+        body = request.get_json(silent=True)
+        if not isinstance(body, dict):
+            return self.response(422, message="Ожидается JSON-объект: {\"entity\": \"deal\", "
+                                              "\"record_id\": 1, \"kind\": \"invoice\"}")
+        errors = _body_errors(body, batch=False)
+        if errors:
+            return self.response(422, message={k: [v] for k, v in errors.items()})
+        entity = body["entity"]
+        record = get_record(entity, body["record_id"])
+        if record is None or not may_read_record(record, entity):
+            return self.response(404, message="Запись не найдена")
+        if not may_write_record(record, entity):
+            return self.response(403, message="Нет права изменять эту запись")
+        try:
+            with refusing_database_errors():
+                document = service.request(record, entity, body["kind"], body.get("template"))
+                db.session.commit()
+        except CrmError as exc:
+            return self._error(exc)
+        return self.response(202, id=document.id, number=document.number,
+                             status=document.latest.status, result=document_json(document))
+
+    @expose("/<int:pk>/regenerate", methods=["POST"])
+    @protect()
+    def regenerate(self, pk):
+        """A new version of the document with the same number.
+        ---
+        post:
+          summary: Новая версия документа
+          parameters:
+          - {in: path, name: pk, required: true, schema: {type: integer}}
+          responses:
+            202: {description: Новая версия поставлена в очередь}
+            403: {description: Нет права изменять запись}
+            404: {description: Документ не найден}
+            422: {description: Документ ещё формируется}
+        """
+        document = visible_document(pk)
+        if document is None:
+            return self.response(404, message="Документ не найден")
+        record = get_record(document.entity, document.record_id)
+        if record is None or not may_write_record(record, document.entity):
+            return self.response(403, message="Нет права изменять эту запись")
+        try:
+            with refusing_database_errors():
+                version = service.regenerate(document)
+                db.session.commit()
+        except CrmError as exc:
+            return self._error(exc)
+        return self.response(202, id=document.id, version=version.version,
+                             status=version.status)
+
+    @expose("/<int:pk>/file", methods=["GET"])
+    @protect()
+    def file(self, pk):
+        """The PDF of the latest ready version.
+        ---
+        get:
+          summary: Файл документа
+          parameters:
+          - {in: path, name: pk, required: true, schema: {type: integer}}
+          responses:
+            200: {description: PDF}
+            404: {description: Документ не найден}
+            409: {description: Документ ещё формируется или не сформирован}
+        """
+        document = visible_document(pk)
+        if document is None or not has_right("read", "attachment"):
+            return self.response(404, message="Документ не найден")
+        latest = document.latest
+        if latest is not None and latest.status == VersionStatus.pending.value:
+            return self.response(409, message="Документ ещё формируется")
+        ready = [v for v in document.versions if v.status == VersionStatus.ready.value]
+        attachment = live_attachment(ready[-1].attachment_id) if ready else None
+        if attachment is None:
+            return self.response(409, message="Документ не сформирован: "
+                                 + (latest.error or "нет готовой версии" if latest
+                                    else "нет готовой версии"))
+        return send_attachment(attachment)
+
+    @expose("/batch", methods=["POST"])
+    @protect()
+    def batch_create(self):
+        """Documents for several records at once.
+        ---
+        post:
+          summary: Сформировать документы пакетом
+          requestBody:
+            content:
+              application/json:
+                schema:
+                  type: object
+                  properties:
+                    entity: {type: string}
+                    ids: {type: array, items: {type: integer}}
+                    kind: {type: string}
+                    template: {type: string}
+          responses:
+            202: {description: Пакет поставлен в очередь}
+            403: {description: Нет записей, которые можно изменять}
+            422: {description: Неверные данные}
+        """
+        body = request.get_json(silent=True)
+        if not isinstance(body, dict):
+            return self.response(422, message="Ожидается JSON-объект: {\"entity\": \"deal\", "
+                                              "\"ids\": [1, 2], \"kind\": \"invoice\"}")
+        errors = _body_errors(body, batch=True)
+        if errors:
+            return self.response(422, message={k: [v] for k, v in errors.items()})
+        records, skipped = batch_targets(body["entity"], body["ids"])
+        if not records:
+            return self.response(403, message="Нет записей, для которых у вас есть право "
+                                              "сформировать документы")
+        try:
+            with refusing_database_errors():
+                batch = service.request_batch(records, body["entity"], body["kind"],
+                                              body.get("template"))
+                db.session.commit()
+        except CrmError as exc:
+            return self._error(exc)
+        return self.response(202, id=batch.id, total=batch.total, skipped=skipped,
+                             result=batch_json(batch))
+
+    @expose("/batch/<int:pk>", methods=["GET"])
+    @protect()
+    def batch_get(self, pk):
+        """The progress of a batch (its requester and the admin).
+        ---
+        get:
+          summary: Ход пакета документов
+          parameters:
+          - {in: path, name: pk, required: true, schema: {type: integer}}
+          responses:
+            200: {description: Сколько готово}
+            404: {description: Пакет не найден}
+        """
+        batch = visible_batch(pk)
+        if batch is None:
+            return self.response(404, message="Пакет не найден")
+        return self.response(200, result=batch_json(batch))
+
+
 def register_views(appbuilder):
-    register(appbuilder, DocumentListView, "Документы", "Продажи", icon="fa-file-pdf-o")
+    register(appbuilder, DocumentListView, "Документы", "Продажи", icon="fa-file-pdf-o",
+             api=DocumentApi)
     appbuilder.add_view_no_menu(DocumentView)
     current_app.jinja_env.globals["crm_record_documents"] = record_documents
 
 
-__all__ = ["DocumentView", "DocumentListView", "document_clause", "record_documents",
+__all__ = ["DocumentView", "DocumentListView", "DocumentApi", "document_clause", "record_documents",
            "visible_document", "batch_targets", "parse_ids", "batch_json", "document_json"]
