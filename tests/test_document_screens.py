@@ -233,3 +233,47 @@ def test_the_stored_file_is_the_records_attachment(login, document_templates):
     attachment = db.session.get(Attachment, version.attachment_id)
     assert (attachment.entity, attachment.record_id) == ("deal", deal.id)
     assert hashlib.sha256(path_of(attachment).read_bytes()).hexdigest() == version.sha256
+
+
+def test_every_document_screen_is_russian(client, login, document_templates):
+    from tests.test_russian_ui import assert_russian
+
+    deal = deal_with_items()
+    document = documents.request(deal, "deal", "invoice")
+    db.session.commit()
+    manager = login("manager")
+    assert_russian(_deal_page(manager, deal), "Документы", "Сформировать документ",
+                   "Формируется…")
+    run_documents()
+    batch = documents.request_batch([deal], "deal", "act")
+    batch.requested_by_id = None
+    db.session.commit()
+    assert_russian(client.get(f"/documents/batch/{batch.id}"), "Пакет документов",
+                   "Готово 0 из 1")
+    assert_russian(client.get(f"/documents/batch/new?entity=deal&ids={deal.id}"),
+                   "Сформировать документы", "Вид документа", "Сформировать")
+    listing = assert_russian(manager.get("/documentlistview/list/"), "Документы",
+                             "Вид документа", "Номер", "Дата", "Оплачен", "Запись",
+                             "Счёт на оплату", "Скачать")
+    assert "invoice" not in listing
+    assert_russian(manager.get(f"/documentlistview/show/{document.id}"), "Документ",
+                   "Счёт на оплату")
+    assert_russian(client.get("/settings/company/"), "Реквизиты компании", "ИНН", "БИК",
+                   "Ставка НДС по умолчанию", "Логотип", "Печать", "Сохранить")
+    assert_russian(client.get("/settings/templates/"), "Шаблоны документов",
+                   "Вид документа", "Действующая версия", "Новый шаблон", "Создать шаблон")
+    assert_russian(client.get("/settings/templates/invoice"), "Предпросмотр",
+                   "Новая версия", "Сохранить новую версию", "Комментарий")
+
+
+def test_the_list_filters_by_paid(login, document_templates):
+    paid = documents.request(deal_with_items("Оплаченная"), "deal", "invoice")
+    documents.request(deal_with_items("Неоплаченная"), "deal", "act")
+    db.session.flush()
+    documents.mark_paid(paid, None)
+    db.session.commit()
+    manager = login("manager")
+    page = manager.get("/documentlistview/list/?_flt_0_paid=").get_data(as_text=True)
+    assert "Счёт на оплату" in page and "Акт выполненных работ" not in page
+    page = manager.get("/documentlistview/list/?_flt_1_paid=").get_data(as_text=True)
+    assert "Счёт на оплату" not in page and "Акт выполненных работ" in page

@@ -10,6 +10,8 @@ downloaded through AttachmentView.download, which checks the record again. Rende
 runs in the request: `process.documents` queues it for the worker."""
 from __future__ import annotations
 
+import logging
+
 from flask import abort, current_app, flash, jsonify, redirect, request, url_for
 from flask_appbuilder import BaseView, expose
 from flask_appbuilder.actions import action
@@ -18,7 +20,7 @@ from flask_appbuilder.models.sqla.interface import SQLAInterface
 from flask_appbuilder.security.decorators import has_access, protect
 from markupsafe import Markup, escape
 from sqlalchemy import and_, false, or_, select
-from wtforms import SelectField
+from wtforms import HiddenField, SelectField
 
 from app.access import API_METHOD_RIGHTS
 from app.attachments import human_size
@@ -30,7 +32,7 @@ from models.base import acting_user
 from models.document import Document, DocumentBatch, DocumentVersion, VersionStatus
 from models.registry import entity_label, get_record, model_for
 from process import documents as service
-from views.base import CrmModelRestApi, CrmModelView, register
+from views.base import CrmModelRestApi, CrmModelView, csv_cell, register
 from views.csrf import check_csrf, csrf_token
 from views.errors import refusing_database_errors
 from views.listing import ListInterface
@@ -390,9 +392,15 @@ class PaidFilter(BaseFilter):
     arg_name = "crm_paid"
 
     def apply(self, query, value):
-        if str(value) == "0":
-            return query.filter(Document.paid_at.is_(None))
         return query.filter(Document.paid_at.isnot(None))
+
+
+class UnpaidFilter(BaseFilter):
+    name = "Не оплачен"
+    arg_name = "crm_unpaid"
+
+    def apply(self, query, value):
+        return query.filter(Document.paid_at.is_(None))
 
 
 class KindFilter(BaseFilter):
@@ -401,10 +409,6 @@ class KindFilter(BaseFilter):
 
     def apply(self, query, value):
         return query.filter(Document.kind == str(value or ""))
-
-
-def _kind_cell(item) -> str:
-    return kind_title(item.kind)
 
 
 def _record_cell(item) -> Markup:
@@ -428,42 +432,68 @@ def _file_cell(item) -> Markup:
     return Markup(escape(latest.status_label if latest else ""))
 
 
+# The list's computed columns: what each shows of a row.
+CELLS = {"kind_title": lambda item: kind_title(item.kind), "record": _record_cell,
+         "file": _file_cell, "paid": lambda item: "Да" if item.paid_at else "Нет"}
+PAID_COLUMN = "paid"
+
 DOCUMENT_LABELS = {
     "kind": "Вид документа", "kind_title": "Вид документа", "number": "Номер",
     "doc_date": "Дата", "amount": "Сумма", "paid_at": "Оплачен", "record": "Запись",
-    "file": "Файл", "entity": "Раздел", "record_id": "Номер записи",
+    "file": "Файл", "entity": "Раздел", "record_id": "Номер записи", PAID_COLUMN: "Оплата",
     "template_key": "Шаблон", "created_at": "Создан", "created_by": "Автор",
 }
 
 
+class DocumentInterface(ListInterface):
+    def _get_attr_value(self, item, col):
+        if col in CELLS:
+            return CELLS[col](item)
+        return ListInterface._get_attr_value(item, col)
+
+
 class DocumentListView(CrmModelView):
-    datamodel = ListInterface(Document, load=("versions",))
+    datamodel = DocumentInterface(Document, load=("versions",))
     resource = RESOURCE
     titles = ("Документы", "Документ", "", "")
     label_columns = DOCUMENT_LABELS
     list_columns = ["kind_title", "number", "doc_date", "record", "amount", "paid_at", "file"]
     show_columns = ["kind_title", "number", "doc_date", "record", "amount", "paid_at",
                     "template_key", "file", "created_at"]
-    search_columns = ["kind", "doc_date", "paid_at"]
-    search_form_extra_fields = {"kind": SelectField(
-        "Вид документа", choices=[(k.key, k.title) for k in KINDS.values()])}
-    search_filters = {"kind": [KindFilter], "paid_at": [PaidFilter]}
+    search_columns = ["kind", "doc_date", PAID_COLUMN]
+    search_form_extra_fields = {
+        "kind": SelectField("Вид документа",
+                            choices=[(k.key, k.title) for k in KINDS.values()]),
+        PAID_COLUMN: HiddenField("Оплата")}
     order_columns = ["number", "doc_date", "amount", "paid_at"]
     base_order = ("id", "desc")
     base_permissions = ["can_read"]
     base_filters = [["id", DocumentRowFilter, lambda: None]]
-    formatters_columns = {}
     show_template = "appbuilder/general/model/show.html"
 
     def __init__(self, **kwargs):
-        super().__init__(**kwargs)
+        # FAB warns that the pseudo-column has no filter type; it gets its filters below.
+        filters_log = logging.getLogger("flask_appbuilder.models.filters")
+        level = filters_log.level
+        filters_log.setLevel(logging.ERROR)
+        try:
+            super().__init__(**kwargs)
+        finally:
+            filters_log.setLevel(level)
         self.extra_args = {**self.extra_args, "crm_entity": ""}
+        # The kind is chosen from the list of kinds (its Russian title) and compared whole;
+        # «Оплата» is a pseudo-column: FAB finds filters of real columns only.
+        for column, filters in (("kind", [KindFilter("kind", self.datamodel)]),
+                                (PAID_COLUMN, [PaidFilter(PAID_COLUMN, self.datamodel),
+                                               UnpaidFilter(PAID_COLUMN, self.datamodel)])):
+            self._filters._search_filters[column] = filters
+            self._filters._all_filters[column] = filters
 
-
-# The list's computed columns, read by FAB as attributes of the row.
-Document.kind_title = property(_kind_cell)
-Document.record = property(_record_cell)
-Document.file = property(_file_cell)
+    def _export_value(self, item, column):
+        if column in CELLS:
+            value = CELLS[column](item)
+            return csv_cell(Markup(value).striptags() if isinstance(value, Markup) else value)
+        return super()._export_value(item, column)
 
 
 # --- REST --------------------------------------------------------------------------------
@@ -711,5 +741,6 @@ def register_views(appbuilder):
     current_app.jinja_env.globals["crm_record_documents"] = record_documents
 
 
-__all__ = ["DocumentView", "DocumentListView", "DocumentApi", "document_clause", "record_documents",
-           "visible_document", "batch_targets", "parse_ids", "batch_json", "document_json"]
+__all__ = ["DocumentView", "DocumentListView", "DocumentApi", "document_clause",
+           "record_documents", "visible_document", "batch_targets", "parse_ids", "batch_json",
+           "document_json"]
