@@ -11,7 +11,9 @@ from models.base import acting_user
 from models.deal import Deal, DealItem, PaymentScheduleEntry
 from models import labels as domain_labels
 from models.labels import DEAL_ITEM_LABELS, PAYMENT_LABELS
+from app.access import VIEW_METHOD_RIGHTS
 from views.base import CrmModelRestApi, CrmModelView, RowScopeFilter, register
+from views.documents import DocumentBatchActionMixin
 from views.listing import ListInterface
 from views.pipeline import (TASKS_COLUMN, TASKS_SEARCH_FIELD, HasOpenTaskFilter,
                             NoOpenTaskFilter, PipelineRecordInterface,
@@ -105,11 +107,12 @@ class PaymentScheduleView(_DealChildView):
     description_columns = {"amount": "Если пусто, считается от бюджета сделки по проценту"}
 
 
-class DealView(PipelineRecordViewMixin, CrmModelView):
+class DealView(DocumentBatchActionMixin, PipelineRecordViewMixin, CrmModelView):
     datamodel = PipelineRecordInterface(Deal, load=("stage", "company", "responsible",
                                                     "pipeline.fields"))
     resource = "deal"
     titles = ("Сделки", "Сделка", "Новая сделка", "Изменение сделки")
+    method_permission_name = {**VIEW_METHOD_RIGHTS, **DocumentBatchActionMixin.batch_method_rights}
     label_columns = DEAL_LABELS
     list_columns = ["title", "stage", "budget", "company", "responsible", "custom_list",
                     TASKS_COLUMN, "created_at"]

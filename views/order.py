@@ -18,7 +18,9 @@ from models.labels import ORDER_ITEM_LABELS, ORDER_LABELS
 from models.order import (DRAFT_STATUSES, ORDER_STATUS_LABELS, Order, OrderItem, OrderStatus)
 from models.party import Company, Contact
 from models.user import CrmUser, Department
+from app.access import VIEW_METHOD_RIGHTS
 from views.base import CrmModelRestApi, CrmModelView, RowScopeFilter, register
+from views.documents import DocumentBatchActionMixin
 from views.listing import ListInterface
 from views.pickers import PickerField
 from views.reference import reference_field, reference_rel_filters
@@ -169,11 +171,13 @@ class OrderItemView(CrmModelView):
         _guard_line(item, deleting=True)
 
 
-class OrderView(CrmModelView):
+class OrderView(DocumentBatchActionMixin, CrmModelView):
     datamodel = ListInterface(Order, load=("company", "responsible", "executor"))
     resource = "order"
     titles = ("Заказы покупателей", "Заказ покупателя", "Новый заказ покупателя",
               "Изменение заказа покупателя")
+    method_permission_name = {**VIEW_METHOD_RIGHTS,
+                              **DocumentBatchActionMixin.batch_method_rights}
     label_columns = ORDER_LABELS
     list_columns = ["number", "date", "company", "total", "status_label", "ship_date",
                     "responsible", "executor"]

@@ -39,7 +39,8 @@ NO_FILE = "Выберите файл для загрузки."
 # (views/acknowledgement.py): here they answer as if there were none.
 NOT_RECORDS = frozenset({"comment", "attachment", "audit", "scheduled_action",
                          "outbox_message", "notification", "acknowledgement", "absence",
-                         "leave_balance"})
+                         "leave_balance", "document", "document_template",
+                         "company_profile", "document_batch"})
 
 
 # --- where a record lives and who may touch it -----------------------------------------
