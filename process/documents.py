@@ -210,6 +210,11 @@ def render_input(version_id: int) -> RenderInput | None:
     return RenderInput(version.id, version.template.source, context, filename + ".pdf")
 
 
+def number_text(document: Document) -> str:
+    """«№ 123 от 30.11.2026»."""
+    return f"№ {document.number} от {document.doc_date:%d.%m.%Y}"
+
+
 def pages_of(pdf: bytes) -> int:
     """Page objects of a PDF (xhtml2pdf writes them uncompressed)."""
     return len(re.findall(rb"/Type\s*/Page[^s]", pdf))

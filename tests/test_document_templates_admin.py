@@ -105,8 +105,9 @@ def test_a_second_template_of_a_kind_gets_a_key_from_its_name(client, document_t
     client.post("/settings/templates/new", data={"kind": "commercial_offer",
                                                  "name": "КП — оптовый"})
     assert _active("kp_optovyy_2").name == "КП — оптовый"
+    # the kind's own first, then by name (the shipped seed-002 offer among them)
     assert [t.key for t in documents.templates_for("commercial_offer")] == [
-        "commercial_offer", "kp_optovyy", "kp_optovyy_2"]
+        "commercial_offer", "eco_commercial_offer", "kp_optovyy", "kp_optovyy_2"]
     resp = client.post("/settings/templates/new", data={"kind": "nope", "name": "x"},
                        follow_redirects=True)
     assert "Выберите вид документа" in resp.get_data(as_text=True)

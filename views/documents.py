@@ -122,7 +122,7 @@ def document_json(document: Document, with_versions: bool = True) -> dict:
     out = {"id": document.id, "entity": document.entity, "record_id": document.record_id,
            "kind": document.kind, "kind_title": kind_title(document.kind),
            "template_key": document.template_key, "number": document.number,
-           "doc_date": document.doc_date.isoformat(), "title": service.today_number_text(
+           "doc_date": document.doc_date.isoformat(), "title": service.number_text(
                document), "amount": str(document.amount) if document.amount is not None
            else None, "paid_at": document.paid_at.isoformat() + "Z" if document.paid_at
            else None, "status": latest.status if latest else None}
@@ -229,7 +229,7 @@ def batch_json(batch: DocumentBatch) -> dict:
             "pending": progress.pending, "finished": progress.finished,
             "text": f"Готово {progress.ready} из {progress.total}",
             "documents": [{"id": v.document_id, "title": f"{kind_title(v.document.kind)} "
-                           f"{service.today_number_text(v.document)}",
+                           f"{service.number_text(v.document)}",
                            "download_url": url_for("AttachmentView.download",
                                                    pk=v.attachment_id)} for v in ready]}
 
@@ -259,7 +259,7 @@ class DocumentView(BaseView):
             db.session.rollback()
             flash(exc.message, "danger")
             return redirect(record_page(entity, record_id))
-        flash(f"{kind_title(kind)} {service.today_number_text(document)} формируется", "success")
+        flash(f"{kind_title(kind)} {service.number_text(document)} формируется", "success")
         return redirect(record_page(entity, record_id))
 
     @expose("/<int:pk>/regenerate", methods=["POST"])
