@@ -1,12 +1,13 @@
 """Benchmark: PDF documents from the shipped templates (documents/).
 
-    .venv/bin/python bench/documents.py [--runs 21] [--items 600]
+    .venv/bin/python bench/documents.py [--runs 21] [--items 720] [--batch 200]
 
 Prints, each figure as wall and CPU seconds (CPU is steadier on a shared machine): the
 first 1-page invoice of the process (cold: fonts, stylesheet, template compile), then the
 median of --runs invoices after a warm-up; the --items-line specification (about 25 pages)
-and its page count. Last, one JSON line. Each figure is a function taking the results
-dict, so more sections (a batch of invoices on workers, say) are one function more."""
+and its page count; then --batch invoices requested as one batch and rendered by 1 and by
+2 documents workers (bench/document_batch.py). Last, one JSON line. Each figure is a
+function taking the results dict."""
 from __future__ import annotations
 
 import argparse
@@ -22,6 +23,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import pypdf  # noqa: E402
 
 from documents.render import render_pdf, shipped_template  # noqa: E402
+from bench.document_batch import batch_figures  # noqa: E402
 from documents.samples import sample_context, sample_specification  # noqa: E402
 
 
@@ -75,13 +77,30 @@ def specification(results: dict, args) -> None:
           f" goal 2 s)")
 
 
-FIGURES = (invoice_cold, invoice_warm, specification)
+def batch(results: dict, args) -> None:
+    """Invoices for --batch deals as one batch, rendered by 1 then 2 documents workers on
+    RQ (bench/document_batch.py builds its own database and uses a Redis of its own)."""
+    if not args.batch:
+        return
+    for row in batch_figures(args.batch, (1, 2)):
+        key = f"batch_{row['workers']}_workers"
+        results[f"{key}_s"] = row["seconds"]
+        results[f"{key}_per_s"] = row["per_second"]
+        results[f"{key}_ready"] = row["ready"]
+        print(f"{row['count']} invoices as one batch, {row['workers']} worker(s) "
+              f"[{row['database']}]: {row['seconds']} s ({row['per_second']} per s), "
+              f"ready {row['ready']}, failed {row['failed']}")
+
+
+FIGURES = (invoice_cold, invoice_warm, specification, batch)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--runs", type=int, default=21)
-    parser.add_argument("--items", type=int, default=600)
+    parser.add_argument("--items", type=int, default=720)  # 25 pages
+    parser.add_argument("--batch", type=int, default=200,
+                        help="invoices in the batch on workers (0: skip; needs Redis)")
     args = parser.parse_args()
     results: dict = {}
     for figure in FIGURES:
