@@ -19,6 +19,7 @@ from app.demo_records import (demo_deals, demo_events, demo_leads, demo_moves_su
 from app.extensions import db
 from models import requisites as rq
 from models.base import acting_as, utcnow
+from models.document import CompanyProfile
 from models.party import Company, Contact
 from models.product import Product
 from models.user import CrmUser, Department
@@ -198,9 +199,32 @@ def _products(deps, users) -> list[Product]:
     return out
 
 
+def demo_company_profile(_ctx) -> str:
+    """Our requisites for the documents, unless the admin has already written them."""
+    profile = db.session.scalars(select(CompanyProfile).order_by(CompanyProfile.id)).first()
+    if profile is None:
+        profile = CompanyProfile()
+        db.session.add(profile)
+    if profile.name:
+        return "Реквизиты компании: оставлены как есть"
+    profile.name = "ООО «Демо-Офис»"
+    profile.full_name = "Общество с ограниченной ответственностью «Демо-Офис»"
+    profile.inn = rq.make_inn("770812345")
+    profile.kpp, profile.ogrn = "770801001", rq.make_ogrn("102770012345")
+    profile.address = "125009, г. Москва, ул. Тверская, д. 7, офис 12"
+    profile.city, profile.phone = "Москва", "+7 (495) 123-45-67"
+    profile.email, profile.director_title = "office@demo-office.example.ru", "Генеральный директор"
+    profile.director, profile.accountant = "Смирнов Алексей Петрович", "Кузнецова Ольга Игоревна"
+    profile.bank_name, profile.bik, profile.corr_account = "ПАО Сбербанк", BIK, CORR
+    profile.account = rq.make_settlement_account("4070281000000012345", BIK)
+    profile.vat_rate = "22"
+    return "Реквизиты компании: заполнены демо-данными"
+
+
 # The record sections, in order (each fn(ctx) -> a summary line): leads before deals, so a
 # converted lead's deal is there; tasks and payments need the deals.
-SECTIONS = [demo_leads, demo_deals, demo_tasks, demo_events, demo_orders, demo_moves_summary]
+SECTIONS = [demo_company_profile, demo_leads, demo_deals, demo_tasks, demo_events, demo_orders,
+            demo_moves_summary]
 
 
 def load_demo(deals: int = 40, random_seed: int = 2026) -> list[str]:
