@@ -199,7 +199,7 @@ def _products(deps, users) -> list[Product]:
     return out
 
 
-def demo_company_profile(_ctx) -> str:
+def demo_company_profile() -> str:
     """Our requisites for the documents, unless the admin has already written them."""
     profile = db.session.scalars(select(CompanyProfile).order_by(CompanyProfile.id)).first()
     if profile is None:
@@ -223,8 +223,7 @@ def demo_company_profile(_ctx) -> str:
 
 # The record sections, in order (each fn(ctx) -> a summary line): leads before deals, so a
 # converted lead's deal is there; tasks and payments need the deals.
-SECTIONS = [demo_company_profile, demo_leads, demo_deals, demo_tasks, demo_events, demo_orders,
-            demo_moves_summary]
+SECTIONS = [demo_leads, demo_deals, demo_tasks, demo_events, demo_orders, demo_moves_summary]
 
 
 def load_demo(deals: int = 40, random_seed: int = 2026) -> list[str]:
@@ -249,6 +248,7 @@ def load_demo(deals: int = 40, random_seed: int = 2026) -> list[str]:
         db.session.flush()
         products = _products(deps, users)
         lines.append(f"Контрагенты: {len(companies)}, номенклатура: {len(products)}")
+        lines.append(demo_company_profile())
         ctx = {"rnd": rnd, "users": users, "deps": deps, "companies": companies,
                "products": products, "deals": deals, "now": utcnow(),
                "today": dt.date.today()}

@@ -9,7 +9,9 @@ from app.access import access_table
 from app.demo import load_demo
 from app.extensions import db
 from models.attachment import Attachment
+from models import requisites as rq
 from models.deal import Deal
+from models.document import CompanyProfile
 from models.event import Event
 from models.lead import Lead
 from models.order import Order
@@ -51,6 +53,13 @@ def test_demo_loads_valid_russian_data(demo_app):
     for role in access_table().roles:
         assert any(role in {r.name for r in u.roles} for u in sm.get_all_users()), role
     assert "Пользователи: создано" in demo_app.config["_DEMO_OUTPUT"]
+    # our requisites, so the demo's invoices print a bank block and a payment QR
+    profile = db.session.scalars(select(CompanyProfile)).one()
+    assert profile.name == "ООО «Демо-Офис»"
+    assert (rq.inn_error(profile.inn, 10), rq.settlement_account_error(
+        profile.account, profile.bik), rq.correspondent_account_error(
+        profile.corr_account, profile.bik)) == (None, None, None)
+    assert "Реквизиты компании: заполнены демо-данными" in demo_app.config["_DEMO_OUTPUT"]
 
 
 def test_demo_fills_every_screen(demo_app):
