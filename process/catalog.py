@@ -26,6 +26,7 @@ from app.access import access_table, role_labels
 from app.extensions import db
 from app.formatting import to_local
 from documents.fields import record_fields_in
+from documents.kinds import KINDS, SHIPPED
 from errors import CrmError, DefinitionError, MissingFields
 from models.base import utcnow
 from models.deal import Deal
@@ -564,8 +565,18 @@ def action_words(action, process: ProcessDef) -> str:
             text += f"; результаты: {_outcomes_words(p['outcomes'], process)}"
     elif name == "notify":
         text = f"Уведомление → {people_words(p['to'], labels)}: «{p['text']}»"
+        if p.get("attachments"):
+            text += ", с файлами " + ", ".join(f"«{labels.get(f, f)}»" for f in p["attachments"])
     elif name == "send_message":
         text = f"Сообщение клиенту «{p['subject']}»"
+    elif name == "generate_document":
+        text = f"Сформировать документ «{KINDS[p['kind']].title}»"
+        template = p.get("template")
+        if template and template != p["kind"]:
+            name_ = SHIPPED[template].name if template in SHIPPED else template
+            text += f" по шаблону «{name_}»"
+        if p.get("send_to") == "client":
+            text += " и отправить клиенту по e-mail"
     elif name == "set_field":
         value = p["value"]
         if isinstance(value, dict) and "after" in value:

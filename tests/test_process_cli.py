@@ -70,7 +70,9 @@ def test_simulate_sales_prints_refusals_tasks_and_due_times(app, runner):
            "срок 05.05.2026 10:00" in out
     assert "Задача «Проверить товарные позиции, отправить Счет клиенту»" in out  # 100 000
     assert "Ваш персональный менеджер Иванов Иван Иванович" in out
-    assert "Уведомление → роль «Бухгалтер»" in out
+    # «Отгружен/Доставлен»: the акт is generated (the signed акт and УПД go to the accountant
+    # once both are attached: not in a simulation, which attaches nothing)
+    assert "Сформировать документ «Акт выполненных работ»" in out
     after = (db.session.scalar(select(func.count()).select_from(Task)),
              db.session.scalar(select(func.count()).select_from(ProcessVersion)))
     assert after == before  # no writes
