@@ -137,12 +137,23 @@ def request(record, entity: str, kind: str, template_key: str | None = None, *,
 
 def regenerate(document: Document) -> DocumentVersion:
     """A new version with the same number, from the template's active version and the
-    record as it is now; the older files stay."""
+    record as it is now; the older files stay. Two people pressing «Новая версия» at once
+    make one version: the document's row is locked (PostgreSQL) and re-read, and the
+    version number is unique per document (SQLite, where writers queue)."""
+    document = db.session.scalars(
+        select(Document).where(Document.id == document.id).with_for_update()
+        .execution_options(populate_existing=True)).one()
+    db.session.refresh(document, ["versions"])
     if any(v.status == VersionStatus.pending.value for v in document.versions):
         raise DocumentRefused(f"Документ № {document.number} ещё формируется")
     template = _template_for(document.kind, document.template_key)
     document.amount = record_amount(get_record(document.entity, document.record_id))
-    return _new_version(document, template)
+    try:
+        with db.session.begin_nested():
+            return _new_version(document, template)
+    except IntegrityError:
+        raise DocumentRefused(f"Документ № {document.number} уже обновляет другой "
+                              "пользователь: обновите страницу") from None
 
 
 def request_batch(records, entity: str, kind: str, template_key: str | None = None

@@ -8,15 +8,17 @@ import datetime as dt
 
 import time_machine
 from sqlalchemy import func, select
+from sqlalchemy.exc import OperationalError
 
 from app.extensions import db
+from errors import DocumentRefused
 from jobs.tasks import deliver_outbox
 from models.attachment import Attachment
 from models.deal import Deal
 from models.document import Document, DocumentVersion
 from models.outbox import OutboxMessage
 from process import documents
-from tests.document_helpers import deal_with_items
+from tests.document_helpers import deal_with_items, run_documents
 from tests.helpers import in_threads
 from tests.test_pipeline_fixtures import make_deal, make_pipeline
 
@@ -74,3 +76,28 @@ def test_a_render_job_delivered_twice_makes_one_file(app, document_templates):
     assert (first["done"], second["skipped"]) == (1, 1)
     assert db.session.scalar(select(func.count()).select_from(Attachment)) == 1
     assert db.session.get(DocumentVersion, document.latest.id).status == "ready"
+
+
+def test_two_people_regenerating_at_once_make_one_new_version(app, document_templates):
+    deal = deal_with_items()
+    document = documents.request(deal, "deal", "invoice")
+    db.session.commit()
+    run_documents()
+    document_id = document.id
+
+    def regenerate():
+        try:
+            documents.regenerate(db.session.get(Document, document_id))
+            db.session.commit()
+            return "new version"
+        except DocumentRefused as exc:
+            db.session.rollback()
+            return exc.message
+        except OperationalError:  # SQLite: the other writer held the lock past the timeout
+            db.session.rollback()
+            return "busy"
+
+    results = in_threads(app, [regenerate, regenerate])
+    assert results.count("new version") == 1, results
+    db.session.expire_all()
+    assert [v.version for v in db.session.get(Document, document_id).versions] == [1, 2]
