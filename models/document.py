@@ -149,7 +149,7 @@ class Document(Model):
     number: Mapped[str] = mapped_column(String(40), nullable=False)
     doc_date: Mapped[dt.date] = mapped_column(Date, nullable=False)
     # The total printed on it (invoices: what the payment has to match).
-    amount: Mapped[object | None] = mapped_column(Numeric(14, 2))
+    amount: Mapped[object | None] = mapped_column(Numeric(14, 2), info={"money": True})
     paid_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
     paid_by_id: Mapped[int | None] = mapped_column(Integer, ForeignKey("ab_user.id"))
     created_at: Mapped[dt.datetime] = mapped_column(DateTime, nullable=False, default=utcnow)

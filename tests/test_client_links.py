@@ -107,6 +107,16 @@ def test_openings_are_told_once_per_few_minutes_and_the_first_tells_the_manager(
     assert link.open_count == 3 and link.first_opened_at < link.last_opened_at
 
 
+def test_the_count_of_openings_agrees_with_its_number(app, login, document_templates):
+    deal, document = rendered()
+    _link, path = link_to(document)
+    anonymous = login(None)
+    for _ in range(2):
+        assert anonymous.get(path).status_code == 200
+    page = login("manager").get(f"/dealview/show/{deal.id}").get_data(as_text=True)
+    assert "2 раза, последний" in page and "2 раз," not in page
+
+
 @pytest.mark.parametrize("case", ["expired", "revoked", "tampered", "unknown"])
 def test_a_link_that_opens_nothing_gets_the_same_page(app, login, document_templates, case):
     deal, document = rendered()

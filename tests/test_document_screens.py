@@ -185,6 +185,17 @@ def test_the_list_shows_documents_of_visible_records_in_fixed_queries(
         "/documentlistview/list/?_flt_0_kind=act").get_data(as_text=True)
 
 
+def test_the_list_and_the_page_show_the_amount_as_money(login, document_templates):
+    # 1000 × 12,50 + 150 × 900,00: FAB alone would print the bare Decimal 147500.00.
+    document = documents.request(deal_with_items(), "deal", "invoice")
+    db.session.commit()
+    manager = login("manager")
+    listing = manager.get("/documentlistview/list/").get_data(as_text=True)
+    page = manager.get(f"/documentlistview/show/{document.id}").get_data(as_text=True)
+    for html in (listing, page):
+        assert "147\xa0500,00\xa0₽" in html and "147500.00" not in html
+
+
 def test_the_batch_over_selected_deals_skips_what_the_user_may_not_change(
         login, document_templates):
     mine = [deal_with_items(f"Моя {i}") for i in range(3)]
