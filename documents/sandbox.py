@@ -6,6 +6,7 @@ the template's line when it is known."""
 from __future__ import annotations
 
 import functools
+import re
 import io
 
 import jinja2
@@ -47,21 +48,42 @@ def _environment() -> ImmutableSandboxedEnvironment:
 
 ENV = _environment()
 
+# Jinja's messages in Russian: (pattern, reason). A message matching none is not shown (it is
+# English): the line number says where to look.
 _SYNTAX_REASONS = (
-    ("unexpected end of template", "шаблон оборвался: не закрыт блок ({% end... %})"),
-    ("unknown tag", "неизвестный тег"),
-    ("expected token", "ожидался другой символ"),
-    ("unexpected", "неожиданный символ или тег"),
-    ("encountered unknown tag", "неизвестный тег"),
+    (r"unexpected end of template.*closed is '([^']*)'",
+     "шаблон оборвался: не закрыт блок «{0}» (нужен «{{% end{0} %}}»)"),
+    (r"unexpected end of template", "шаблон оборвался: не закрыт блок"),
+    (r"(?:encountered )?unknown tag '([^']*)'", "неизвестный тег «{0}»"),
+    (r"expected token '([^']*)', got '([^']*)'", "ожидалось «{0}», а встретилось «{1}»"),
+    (r"expected an expression", "ожидалось выражение: переменная, число или строка"),
+    (r"unexpected char '([^']*)'", "недопустимый символ «{0}»"),
+    (r"unexpected '([^']*)'", "неожиданный символ «{0}»"),
+    (r"unexpected", "неожиданный символ или тег"),
 )
+_RENDER_REASONS = {
+    "ZeroDivisionError": "деление на ноль",
+    "TypeError": "действие над значениями неподходящего типа (например, текст и число)",
+    "ValueError": "неподходящее значение для фильтра или действия",
+    "KeyError": "нет такого ключа",
+    "IndexError": "нет элемента с таким номером",
+    "AttributeError": "нет такого поля",
+    "InvalidOperation": "неподходящее число",
+}
+
+
+_TOKENS = {"end of print statement": "}}", "end of statement block": "%}",
+           "begin of print statement": "{{", "begin of statement block": "{%",
+           "end of template": "конец шаблона", "name": "имя"}
 
 
 def _syntax_reason(message: str) -> str:
-    lowered = message.lower()
-    for needle, reason in _SYNTAX_REASONS:
-        if needle in lowered:
-            return f"синтаксическая ошибка: {reason} ({message})"
-    return f"синтаксическая ошибка ({message})"
+    for pattern, reason in _SYNTAX_REASONS:
+        found = re.search(pattern, message or "", re.IGNORECASE)
+        if found:
+            tokens = [_TOKENS.get(g, g) for g in found.groups()]
+            return f"синтаксическая ошибка: {reason.format(*tokens)}"
+    return "синтаксическая ошибка"
 
 
 def compile_template(source: str) -> jinja2.Template:
@@ -115,7 +137,8 @@ def render_html(source: str, context: dict) -> str:
         raise TemplateError(f"недопустимое обращение в шаблоне: {exc}",
                             _template_line(exc)) from exc
     except Exception as exc:  # a filter or a comparison on the values: say where
-        raise TemplateError(f"ошибка при заполнении шаблона: {exc.__class__.__name__}: {exc}",
+        reason = _RENDER_REASONS.get(type(exc).__name__, "значения не подходят для шаблона")
+        raise TemplateError(f"ошибка при заполнении шаблона: {reason}",
                             _template_line(exc)) from exc
 
 

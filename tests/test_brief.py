@@ -112,7 +112,7 @@ def test_the_brief_end_to_end(app, login):
             keys["Нужна печать"]: ["Логотип", "Полноцвет"]}
     resp = client.post(path, data=good)
     assert resp.status_code == 200, resp.get_data(as_text=True)[:500]
-    assert "Анкета уже заполнена" in resp.get_data(as_text=True)
+    assert "Спасибо! Ваши ответы отправлены менеджеру." in resp.get_data(as_text=True)
     db.session.expire_all()
     brief = db.session.get(Brief, brief.id)
     assert brief.submitted_at is not None

@@ -1,5 +1,7 @@
 """Templates as administrators upload them: syntax errors with their line, unknown
 variables and attribute tricks refused, a template with no text in its PDF refused."""
+import re
+
 import pytest
 
 from documents.render import render_pdf, shipped_template
@@ -76,3 +78,23 @@ def test_local_files_are_not_read():
 @pytest.mark.parametrize("kind", ["invoice", "act", "leave_application"])
 def test_shipped_templates_pass_the_check(kind):
     check_template(shipped_template(kind), kind)
+
+
+@pytest.mark.parametrize("source, reason", [
+    ("{% for x in %}{% endfor %}",
+     "синтаксическая ошибка: ожидалось выражение: переменная, число или строка"),
+    ("<p>\n{{ total / }}</p>", "синтаксическая ошибка: неожиданный символ «}}»"),
+    ("{% frobnicate %}", "синтаксическая ошибка: неизвестный тег «frobnicate»"),
+    ("{% if doc %}",
+     "синтаксическая ошибка: шаблон оборвался: не закрыт блок «if» (нужен «{% endif %}»)"),
+    ("{{ 1 / 0 }}", "ошибка при заполнении шаблона: деление на ноль"),
+    ("{{ doc.title + 1 }}", "ошибка при заполнении шаблона: действие над значениями "
+                            "неподходящего типа (например, текст и число)"),
+])
+def test_an_admin_reads_why_a_template_is_refused_in_russian(source, reason):
+    """The admin uploading a version sees the line and the reason in Russian: Jinja's own
+    English message never reaches the screen."""
+    with pytest.raises(TemplateError) as caught:
+        render_html(source, {"doc": {"title": "Счёт"}})
+    assert caught.value.reason == reason
+    assert not re.search(r"[A-Za-z]{3,}", re.sub(r"«[^»]*»", "", caught.value.reason))

@@ -139,7 +139,7 @@ def test_paid_by_hand(app, login, document_templates, who, allowed):
     resp = user.post(f"/crm/payments/{invoice.id}/paid")
     invoice = _fresh(invoice)
     if allowed:
-        assert page.status_code == 200 and "Оплачен</button>" in page.get_data(as_text=True)
+        assert page.status_code == 200 and "Отметить оплату</button>" in page.get_data(as_text=True)
         assert resp.status_code == 302
         assert invoice.paid_at is not None and invoice.paid_by_id is not None
         assert sorted(m.kind for m in _paid_notes(invoice)) == ["email", "notification"]

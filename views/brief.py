@@ -119,7 +119,8 @@ class BriefSendView(BaseView):
             flash(exc.message, "danger")
             return back(view, record_id)
         flash(f"Анкета «{questionnaire.name}» готова" + (
-            f" и отправлена на {address}" if address else ": скопируйте ссылку ниже"),
+            f" и отправлена на {address}" if address
+            else ": ссылка на вкладке «Ссылки для клиента» — скопируйте или отправьте её"),
             "success")
         return back(view, record_id)
 

@@ -253,10 +253,12 @@ def _document_page(link: ClientLink, token: str):
     return render_template("crm/client_public.html", doc=page)
 
 
-def _brief_page(link: ClientLink, token: str, errors=None, values=None, status=200):
+def _brief_page(link: ClientLink, token: str, errors=None, values=None, status=200,
+                just_sent: bool = False):
     brief = link.brief
     return public(render_template(
         "crm/client_public.html", brief=brief, done=brief.submitted_at is not None,
+        just_sent=just_sent,
         errors=errors or {}, values=values, csrf=csrf_token(),
         action=url_for("ClientPublicView.open", token=token)), status)
 
@@ -302,7 +304,7 @@ class ClientPublicView(BaseView):
             db.session.rollback()  # filled in another tab a moment ago
             db.session.expire_all()
             return _brief_page(link, token, status=409)
-        return _brief_page(link, token)
+        return _brief_page(link, token, just_sent=True)
 
     @expose("/<token>/file")
     def file(self, token):
