@@ -71,7 +71,10 @@ def _tell_responsible(document: Document) -> None:
 
 def signature_ok(secret: str, body: bytes, signature: str | None) -> bool:
     expected = hmac.new(secret.encode("utf-8"), body, hashlib.sha256).hexdigest()
-    return bool(signature) and hmac.compare_digest(expected, signature.strip().lower())
+    # Bytes, not str: compare_digest raises TypeError on a non-ASCII str (a header of
+    # Latin-1 bytes), which would answer a forged notification with a 500.
+    given = (signature or "").strip().lower().encode("utf-8", "replace")
+    return bool(given) and hmac.compare_digest(expected.encode("ascii"), given)
 
 
 def _text(body: dict, name: str, limit: int) -> str | None:
@@ -106,10 +109,13 @@ def _paid_at(body: dict) -> dt.datetime:
     if not isinstance(value, str):
         raise FieldErrors({"paid_at": "Ожидается дата и время в формате ISO 8601"})
     try:
-        moment = dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
+        moment = to_utc(dt.datetime.fromisoformat(value.replace("Z", "+00:00")))
+    except (ValueError, OverflowError):  # 9999-12-31T23:59-14:00 has no UTC datetime
         raise FieldErrors({"paid_at": "Ожидается дата и время в формате ISO 8601"}) from None
-    return to_utc(moment)
+    # A payment of year 1 or 9999 is a mistake, and such a date has no local time to show.
+    if not 2000 <= moment.year <= 2100:
+        raise FieldErrors({"paid_at": "Дата оплаты вне допустимого диапазона"})
+    return moment
 
 
 def _year(body: dict) -> int:
@@ -117,7 +123,7 @@ def _year(body: dict) -> int:
     if value in (None, ""):
         return local_today().year
     if isinstance(value, bool) or not isinstance(value, (int, str)) \
-            or not str(value).isdigit() or not 2000 <= int(value) <= 2100:
+            or not (str(value).isascii() and str(value).isdigit()) or not 2000 <= int(value) <= 2100:
         raise FieldErrors({"year": "Укажите год числом, например 2026"})
     return int(value)
 

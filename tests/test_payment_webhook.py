@@ -88,7 +88,10 @@ def test_the_link_token_names_the_invoice_too(app, login, document_templates, se
 @pytest.mark.parametrize("case,status", [("signature", 403), ("other_key", 403),
                                          ("unknown", 404), ("amount", 422),
                                          ("not_invoice", 404), ("no_id", 422),
-                                         ("not_json", 400)])
+                                         ("not_json", 400), ("latin1_signature", 403),
+                                         ("superscript_year", 422),
+                                         ("paid_at_out_of_range", 422),
+                                         ("paid_at_year_one", 422)])
 def test_a_refused_notification_changes_nothing(app, login, document_templates, secret, case,
                                                 status):
     _deal, invoice = rendered("invoice")
@@ -110,6 +113,15 @@ def test_a_refused_notification_changes_nothing(app, login, document_templates, 
         resp = _post(client, {**body, "token": offer_path.removeprefix("/c/")})
     elif case == "no_id":
         resp = _post(client, _body(invoice, payment_id=""))
+    elif case == "latin1_signature":
+        # A header of non-ASCII bytes: hmac.compare_digest refuses non-ASCII str.
+        resp = _post(client, _body(invoice), signature="\u00e9" * 64)
+    elif case == "superscript_year":
+        resp = _post(client, _body(invoice, year="²⁰²⁶"))
+    elif case == "paid_at_out_of_range":
+        resp = _post(client, _body(invoice, paid_at="9999-12-31T23:59:59-14:00"))
+    elif case == "paid_at_year_one":
+        resp = _post(client, _body(invoice, paid_at="0001-01-01T00:00:00+03:00"))
     else:
         raw = b"not json"
         resp = client.post(URL, data=raw, headers={
