@@ -138,6 +138,11 @@ def request(record, entity: str, kind: str, template_key: str | None = None, *,
 def regenerate(document: Document) -> DocumentVersion:
     """A new version with the same number, from the template's active version and the
     record as it is now; the older files stay."""
+    # Two users at once: the second waits here (PostgreSQL) for the first to commit and
+    # then finds its pending version, instead of colliding on the version number.
+    db.session.execute(select(Document.id).where(Document.id == document.id)
+                       .with_for_update())
+    db.session.expire(document, ["versions"])
     if any(v.status == VersionStatus.pending.value for v in document.versions):
         raise DocumentRefused(f"Документ № {document.number} ещё формируется")
     template = _template_for(document.kind, document.template_key)
