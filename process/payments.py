@@ -127,7 +127,8 @@ def _year(body: dict) -> int:
     if value in (None, ""):
         return local_today().year
     if isinstance(value, bool) or not isinstance(value, (int, str)) \
-            or not (str(value).isascii() and str(value).isdigit()) or not 2000 <= int(value) <= 2100:
+            or not (str(value).isascii() and str(value).isdigit()) \
+            or not 2000 <= int(value) <= 2100:
         raise FieldErrors({"year": "Укажите год числом, например 2026"})
     return int(value)
 
