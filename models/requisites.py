@@ -11,8 +11,13 @@ _INN12_2 = (3, 7, 2, 4, 10, 3, 5, 9, 4, 6, 8)
 _ACCOUNT = (7, 1, 3) * 8  # 23 weights for the 3 BIK digits + 20 account digits
 
 
+def _is_digits(value: str) -> bool:
+    # isascii: «²» and «٣» are digits to str.isdigit(); the check digits need 0-9.
+    return value.isascii() and value.isdigit()
+
+
 def _digits(value: str, length: int, what: str) -> str | None:
-    if not value.isdigit() or len(value) != length:
+    if not _is_digits(value) or len(value) != length:
         return f"{what} должен состоять из {length} цифр"
     return None
 
@@ -37,7 +42,7 @@ def inn_error(value: str, length: int) -> str | None:
 def any_inn_error(value: str) -> str | None:
     """An INN of either a legal entity (10 digits) or a person / entrepreneur (12)."""
     value = (value or "").strip()
-    if not value.isdigit() or len(value) not in (10, 12):
+    if not _is_digits(value) or len(value) not in (10, 12):
         return "ИНН должен состоять из 10 цифр (организация) или 12 цифр (ИП, физлицо)"
     return inn_error(value, len(value))
 
@@ -62,8 +67,8 @@ def ogrnip_error(value: str) -> str | None:
 
 def kpp_error(value: str) -> str | None:
     value = (value or "").strip()
-    if len(value) != 9 or not (value[:4].isdigit() and value[6:].isdigit()
-                               and value[4:6].isalnum()):
+    if len(value) != 9 or not (value.isascii() and value[:4].isdigit()
+                               and value[6:].isdigit() and value[4:6].isalnum()):
         return "КПП должен состоять из 9 знаков"
     return None
 

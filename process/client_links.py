@@ -124,13 +124,18 @@ def create_for_brief(brief: Brief, days: int = DEFAULT_DAYS) -> tuple[ClientLink
     return _new_link(brief.entity, brief.record_id, days, brief_id=brief.id)
 
 
-def find(token: str) -> ClientLink:
-    """The live link behind a token, or LinkInvalid."""
+def signed_link(token: str) -> ClientLink | None:
+    """The link a genuine token was made for, live or not; None for a forged one."""
     try:
         raw = _signer().unsign(token.encode("ascii")).decode("ascii")
     except (BadSignature, UnicodeError, ValueError):
-        raise LinkInvalid(404) from None
-    link = db.session.scalar(select(ClientLink).where(ClientLink.token_hash == token_hash(raw)))
+        return None
+    return db.session.scalar(select(ClientLink).where(ClientLink.token_hash == token_hash(raw)))
+
+
+def find(token: str) -> ClientLink:
+    """The live link behind a token, or LinkInvalid."""
+    link = signed_link(token)
     if link is None or get_record(link.entity, link.record_id) is None:
         raise LinkInvalid(404)
     if link.revoked_at is not None or link.is_expired():

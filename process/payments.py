@@ -20,6 +20,7 @@ from models.document import Document
 from models.outbox import OutboxKind, OutboxMessage
 from models.payment import ReceivedPayment
 from models.registry import get_record
+from models.timeline import add_timeline
 from models.user import CrmUser
 from process import client_links, documents
 from process.absence import local_today
@@ -71,7 +72,10 @@ def _tell_responsible(document: Document) -> None:
 
 def signature_ok(secret: str, body: bytes, signature: str | None) -> bool:
     expected = hmac.new(secret.encode("utf-8"), body, hashlib.sha256).hexdigest()
-    return bool(signature) and hmac.compare_digest(expected, signature.strip().lower())
+    # Bytes, not str: compare_digest raises TypeError on a non-ASCII str (a header of
+    # Latin-1 bytes), which would answer a forged notification with a 500.
+    given = (signature or "").strip().lower().encode("utf-8", "replace")
+    return bool(given) and hmac.compare_digest(expected.encode("ascii"), given)
 
 
 def _text(body: dict, name: str, limit: int) -> str | None:
@@ -94,7 +98,10 @@ def _amount(body: dict) -> Decimal:
         amount = Decimal(str(value))
     except InvalidOperation:
         raise FieldErrors({"amount": "Укажите сумму числом, например 15000.00"}) from None
-    if not amount.is_finite() or amount <= 0 or amount >= Decimal("1e12"):
+    if not amount.is_finite() or amount >= Decimal("1e12"):
+        raise FieldErrors({"amount": "Укажите сумму числом меньше триллиона, например "
+                                     "15000.00"})
+    if amount <= 0:
         raise FieldErrors({"amount": "Сумма должна быть больше нуля"})
     return amount.quantize(Decimal("0.01"))
 
@@ -106,10 +113,13 @@ def _paid_at(body: dict) -> dt.datetime:
     if not isinstance(value, str):
         raise FieldErrors({"paid_at": "Ожидается дата и время в формате ISO 8601"})
     try:
-        moment = dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
+        moment = to_utc(dt.datetime.fromisoformat(value.replace("Z", "+00:00")))
+    except (ValueError, OverflowError):  # 9999-12-31T23:59-14:00 has no UTC datetime
         raise FieldErrors({"paid_at": "Ожидается дата и время в формате ISO 8601"}) from None
-    return to_utc(moment)
+    # A payment of year 1 or 9999 is a mistake, and such a date has no local time to show.
+    if not 2000 <= moment.year <= 2100:
+        raise FieldErrors({"paid_at": "Дата оплаты вне допустимого диапазона"})
+    return moment
 
 
 def _year(body: dict) -> int:
@@ -117,7 +127,8 @@ def _year(body: dict) -> int:
     if value in (None, ""):
         return local_today().year
     if isinstance(value, bool) or not isinstance(value, (int, str)) \
-            or not str(value).isdigit() or not 2000 <= int(value) <= 2100:
+            or not (str(value).isascii() and str(value).isdigit()) \
+            or not 2000 <= int(value) <= 2100:
         raise FieldErrors({"year": "Укажите год числом, например 2026"})
     return int(value)
 
@@ -125,11 +136,10 @@ def _year(body: dict) -> int:
 def _invoice(body: dict) -> Document:
     token = _text(body, "token", 300) or _text(body, "link_token", 300)
     if token:
-        try:
-            link: ClientLink = client_links.find(token)
-        except client_links.LinkInvalid:
-            raise PaymentRefused("Счёт не найден", 404) from None
-        document = link.document
+        # Not client_links.find: the money came whether or not the link has expired or was
+        # revoked since the client paid; the signed token still names the invoice.
+        link: ClientLink | None = client_links.signed_link(token)
+        document = link.document if link is not None else None
     else:
         number = _text(body, "document_number", 40)
         if number is None:
@@ -153,7 +163,8 @@ def already_received(payment_id: str) -> bool:
 
 
 def receive(body: dict) -> str:
-    """Applies one notification in the caller's transaction: "processed", or
+    """Applies one notification in the caller's transaction: "processed", "already_paid"
+    for a new payment of an invoice paid before (kept and told to the manager), or
     "already_processed" for a payment_id seen before. PaymentRefused / FieldErrors say why
     nothing was done."""
     payment_id = _text(body, "payment_id", 100)
@@ -172,5 +183,24 @@ def receive(body: dict) -> str:
                                            amount=amount, paid_at=paid_at))
     except IntegrityError:
         return "already_processed"  # the same payment, delivered twice at once
-    mark_paid(document, None, paid_at)
+    if not mark_paid(document, None, paid_at):
+        _tell_paid_again(document, payment_id, amount)
+        return "already_paid"
     return "processed"
+
+
+def _tell_paid_again(document: Document, payment_id: str, amount: Decimal) -> None:
+    """Another payment of an invoice already paid: the client paid twice, and someone has
+    to give the money back. Kept (received_payment) and told, never silently absorbed."""
+    text = (f"Повторная оплата счёта № {document.number}: платёж {payment_id} на сумму "
+            f"{amount}, счёт уже оплачен")
+    add_timeline(document.entity, document.record_id, "document", text,
+                 payload={"document_id": document.id, "payment_id": payment_id},
+                 author_id=0)
+    record = get_record(document.entity, document.record_id)
+    responsible = getattr(record, "responsible_id", None)
+    if responsible:
+        db.session.add(OutboxMessage(
+            kind=OutboxKind.notification.value, recipients=[responsible], body=text,
+            entity=document.entity, record_id=document.record_id,
+            effect_key=f"invoice-paid-again:{document.id}:{payment_id}"[:200]))

@@ -164,6 +164,10 @@ def test_who_may_not_write_the_deal_cannot_send_a_brief(app, login):
         resp = login(who).post(f"/crm/briefs/send/deal/{deal.id}",
                                data={"questionnaire_id": str(questionnaire.id)})
         assert resp.status_code in (403, 404), who
+    # A questionnaire id of digits that are not numbers («²») is «Выберите анкету».
+    resp = login("manager").post(f"/crm/briefs/send/deal/{deal.id}",
+                                 data={"questionnaire_id": "²"}, follow_redirects=True)
+    assert resp.status_code == 200 and "Выберите анкету" in resp.get_data(as_text=True)
     assert db.session.scalar(select(func.count()).select_from(Brief)) == 0
 
 

@@ -83,6 +83,16 @@ def test_wrong_check_digits_keep_the_input_and_change_nothing(client, document_t
     profile = _profile()
     assert (profile.name, profile.inn, profile.vat_rate) == ("ООО «Эко-Упаковка»",
                                                              "7736207543", "20")
+    # Digits to str.isdigit() that are not 0-9 (superscripts, Arabic-Indic): a message,
+    # never a 500 from int().
+    exotic = _form(inn="²" * 10, ogrn="²" * 13, bik="٠٤٤٥٢٥٢٢٥", kpp="٧٧٣٦٠١٠٠١")
+    resp = client.post(URL, data=exotic, content_type="multipart/form-data")
+    html = resp.get_data(as_text=True)
+    assert resp.status_code == 422
+    for message in ("ИНН должен состоять из 10 цифр", "ОГРН должен состоять из 13 цифр",
+                    "БИК должен состоять из 9 цифр", "КПП должен состоять из 9 знаков"):
+        assert message in html, message
+    assert _profile().inn == "7736207543"
     wrong_account = _form(account="40702810938000000000")
     html = client.post(URL, data=wrong_account,
                        content_type="multipart/form-data").get_data(as_text=True)

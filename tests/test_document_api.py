@@ -146,10 +146,23 @@ def test_refusals_of_the_service_are_422(login, document_templates):
     resp = manager.api("post", "/api/v1/document/generate", json={
         "entity": "deal", "record_id": deal.id, "kind": "invoice", "template": "nope"})
     assert resp.status_code == 422 and resp.json["message"] == "Шаблон «nope» не найден"
-    for ids in ([], ["1"], list(range(1, 600)), "1,2"):
+    for ids in ([], ["1"], list(range(1, 600)), "1,2", ["²"]):
         resp = manager.api("post", "/api/v1/document/batch",
                            json={"entity": "deal", "ids": ids, "kind": "invoice"})
         assert resp.status_code == 422 and "ids" in resp.json["message"]
     resp = manager.api("post", "/api/v1/document/", json={"kind": "invoice"})
     assert resp.status_code == 422 and "/generate" in resp.json["message"]
+    assert db.session.scalar(select(func.count(Document.id))) == 0
+
+
+def test_ids_that_are_digits_but_not_numbers_are_refused(login, document_templates):
+    """«²» passes str.isdigit() and fails int(): the batch form and the API refuse it."""
+    manager = login("manager")
+    for ids in ("²", "1,²", "١٢"):
+        resp = manager.get(f"/documents/batch/new?entity=deal&ids={ids}")
+        assert resp.status_code == 302 and "/documents/batch/new" not in resp.headers[
+            "Location"]
+        resp = manager.post("/documents/batch", data={"entity": "deal", "ids": ids,
+                                                      "kind": "invoice"})
+        assert resp.status_code == 302
     assert db.session.scalar(select(func.count(Document.id))) == 0

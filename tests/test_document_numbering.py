@@ -5,6 +5,7 @@ file."""
 from __future__ import annotations
 
 import datetime as dt
+import time
 
 import time_machine
 from sqlalchemy import func, select
@@ -101,3 +102,36 @@ def test_two_people_regenerating_at_once_make_one_new_version(app, document_temp
     assert results.count("new version") == 1, results
     db.session.expire_all()
     assert [v.version for v in db.session.get(Document, document_id).versions] == [1, 2]
+
+
+def test_two_users_regenerating_at_once_make_one_version(app, document_templates):
+    """The second waits for the first and is told the document is being rendered; on
+    SQLite (no row locks) it may instead collide on the version number: refused either
+    way, and one new version."""
+    from errors import CrmError
+    from views.errors import refusing_database_errors
+
+    deal = deal_with_items()
+    document = documents.request(deal, "deal", "invoice")
+    db.session.commit()
+    deliver_outbox([db.session.scalar(select(OutboxMessage.id).where(
+        OutboxMessage.document_version_id == document.latest.id))])
+
+    def regenerate():
+        try:
+            with refusing_database_errors():
+                version = documents.regenerate(db.session.get(Document, document.id))
+                time.sleep(0.3)  # the other thread reads the versions meanwhile
+                db.session.commit()
+            return version.version
+        except CrmError as exc:
+            db.session.rollback()
+            return exc.message
+
+    results = in_threads(app, [regenerate, regenerate])
+    assert sorted(results, key=str)[0] == 2, results
+    refusal = next(r for r in results if r != 2)
+    if db.engine.dialect.name == "postgresql":
+        assert refusal == f"Документ № {document.number} ещё формируется"
+    db.session.expire_all()
+    assert [v.version for v in db.session.get(Document, document.id).versions] == [1, 2]

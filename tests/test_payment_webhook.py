@@ -16,6 +16,7 @@ from app.extensions import db
 from models.document import Document
 from models.outbox import OutboxMessage
 from models.payment import ReceivedPayment
+from models.timeline import TimelineEntry
 from tests.client_link_helpers import link_to, rendered
 
 SECRET = "test-webhook-secret"
@@ -85,10 +86,61 @@ def test_the_link_token_names_the_invoice_too(app, login, document_templates, se
     assert _fresh(invoice).paid_at is not None
 
 
+@pytest.mark.parametrize("state", ["expired", "revoked"])
+def test_a_payment_by_the_token_of_a_dead_link_still_counts(app, login, document_templates,
+                                                             secret, state):
+    """The client paid; the link expired or was revoked before the bank told us. The
+    signed token still names the invoice: the money is not refused."""
+    _deal, invoice = rendered("invoice")
+    link, path = link_to(invoice)
+    if state == "expired":
+        link.expires_at = link.created_at
+    else:
+        link.revoked_at = link.created_at
+    db.session.commit()
+    assert login(None).http.get(path).status_code == 410
+    body = {"payment_id": "p-dead", "token": path.removeprefix("/c/"),
+            "amount": str(invoice.amount)}
+    resp = _post(login(None).http, body)
+    assert resp.status_code == 200 and resp.json["status"] == "processed", resp.json
+    assert _fresh(invoice).paid_at is not None
+    forged = _post(login(None).http, {**body, "payment_id": "p-forged",
+                                      "token": path.removeprefix("/c/")[:-2] + "xx"})
+    assert forged.status_code == 404
+
+
+def test_a_second_payment_of_a_paid_invoice_is_kept_and_told(app, login, document_templates,
+                                                             secret):
+    deal, invoice = rendered("invoice")
+    client = login(None).http
+    assert _post(client, _body(invoice, payment_id="pay-1")).json["status"] == "processed"
+    paid_at = _fresh(invoice).paid_at
+    resp = _post(client, _body(invoice, payment_id="pay-2"))
+    assert resp.status_code == 200 and resp.json["status"] == "already_paid"
+    assert _fresh(invoice).paid_at == paid_at
+    assert db.session.scalar(select(func.count()).select_from(ReceivedPayment)) == 2
+    told = [m for m in db.session.scalars(select(OutboxMessage).where(
+        OutboxMessage.body.like("Повторная оплата%")))]
+    assert [(m.kind, m.recipients) for m in told] == [("notification",
+                                                        [deal.responsible_id])]
+    assert "pay-2" in told[0].body and str(invoice.amount) in told[0].body
+    assert db.session.scalar(select(func.count()).select_from(TimelineEntry).where(
+        TimelineEntry.text.like("Повторная оплата%"))) == 1
+    # The same second payment delivered again tells nothing more.
+    assert _post(client, _body(invoice, payment_id="pay-2")).json["status"] == \
+        "already_processed"
+    assert db.session.scalar(select(func.count()).select_from(OutboxMessage).where(
+        OutboxMessage.body.like("Повторная оплата%"))) == 1
+
+
 @pytest.mark.parametrize("case,status", [("signature", 403), ("other_key", 403),
                                          ("unknown", 404), ("amount", 422),
                                          ("not_invoice", 404), ("no_id", 422),
-                                         ("not_json", 400)])
+                                         ("not_json", 400), ("latin1_signature", 403),
+                                         ("superscript_year", 422),
+                                         ("paid_at_out_of_range", 422),
+                                         ("paid_at_year_one", 422),
+                                         ("amount_huge", 422)])
 def test_a_refused_notification_changes_nothing(app, login, document_templates, secret, case,
                                                 status):
     _deal, invoice = rendered("invoice")
@@ -110,6 +162,18 @@ def test_a_refused_notification_changes_nothing(app, login, document_templates, 
         resp = _post(client, {**body, "token": offer_path.removeprefix("/c/")})
     elif case == "no_id":
         resp = _post(client, _body(invoice, payment_id=""))
+    elif case == "amount_huge":
+        resp = _post(client, _body(invoice, amount="1e400"))
+        assert "меньше триллиона" in resp.json["message"]
+    elif case == "latin1_signature":
+        # A header of non-ASCII bytes: hmac.compare_digest refuses non-ASCII str.
+        resp = _post(client, _body(invoice), signature="\u00e9" * 64)
+    elif case == "superscript_year":
+        resp = _post(client, _body(invoice, year="²⁰²⁶"))
+    elif case == "paid_at_out_of_range":
+        resp = _post(client, _body(invoice, paid_at="9999-12-31T23:59:59-14:00"))
+    elif case == "paid_at_year_one":
+        resp = _post(client, _body(invoice, paid_at="0001-01-01T00:00:00+03:00"))
     else:
         raw = b"not json"
         resp = client.post(URL, data=raw, headers={

@@ -104,7 +104,7 @@ class BriefSendView(BaseView):
         record, view = writable_record(entity, record_id)
         raw = (request.form.get("questionnaire_id") or "").strip()
         questionnaire = db.session.get(Questionnaire, int(raw)) \
-            if raw.isdigit() and len(raw) < 10 else None
+            if raw.isascii() and raw.isdigit() and len(raw) < 10 else None
         try:
             if questionnaire is None:
                 raise briefs.BriefRefused("Выберите анкету")

@@ -213,7 +213,9 @@ def parse_ids(raw) -> list[int] | None:
     out = []
     for value in values:
         text = str(value).strip()
-        if isinstance(value, bool) or not text.isdigit() or len(text) > 9:
+        # isascii: «²» is a digit to str.isdigit() and not a number to int().
+        if isinstance(value, bool) or not (text.isascii() and text.isdigit()) \
+                or len(text) > 9:
             return None
         out.append(int(text))
     return out if 0 < len(out) <= BATCH_MAX else None

@@ -45,6 +45,7 @@ class InvoicePaymentView(BaseView):
 class PaymentNotifyApi(BaseApi):
     """POST /api/v1/payments/notify {"payment_id", "document_number" (with "year") or
     "token" (the invoice's client link), "amount", "paid_at"}: 200 {"status": "processed" |
+    "already_paid" (another payment of a paid invoice: told to the manager) |
     "already_processed"}; 403 bad signature; 404 unknown invoice; 422 wrong amount."""
 
     resource_name = "payments"
