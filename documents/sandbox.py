@@ -5,9 +5,12 @@ text in it — before it may replace the active one; TemplateError says why in R
 the template's line when it is known."""
 from __future__ import annotations
 
+import contextvars
 import functools
-import re
 import io
+import math
+import re
+import time
 
 import jinja2
 import pypdf
@@ -33,16 +36,73 @@ class TemplateError(Exception):
         return f"Строка {self.line}: {self.reason}" if self.line else self.reason
 
 
+# The filters a template may use: ours, and Jinja's that cannot make a huge value from a
+# small one (no center, indent, format, wordwrap, pprint, urlize...).
+OWN_FILTERS = {
+    "money": words.money, "qty": words.qty, "date": words.date_in_words,
+    "date_short": words.date_short, "in_words": words.amount_in_words,
+    "plural": words.plural, "initials": words.initials,
+}
+JINJA_FILTERS = ("abs", "batch", "capitalize", "default", "d", "e", "escape", "first",
+                 "float", "int", "join", "last", "length", "count", "list", "lower",
+                 "upper", "title", "trim", "round", "sum", "sort", "reverse", "unique",
+                 "min", "max", "string", "striptags", "truncate", "replace", "slice",
+                 "select", "reject", "selectattr", "rejectattr", "map", "groupby", "safe")
+# What one rendering may take: a template that loops for ever is stopped, not waited for.
+TIME_LIMIT_SECONDS = 30.0
+MAX_ITEMS = 1_000_000   # the longest string or list an operator may make
+MAX_POWER = 64
+# (the moment a rendering must be done by, its limit in seconds)
+_DEADLINE: contextvars.ContextVar[tuple[float, float]] = contextvars.ContextVar(
+    "template_deadline", default=(math.inf, math.inf))
+
+
+class LimitedSandbox(ImmutableSandboxedEnvironment):
+    """The sandbox, with a time budget checked at every call and arithmetic operator, and
+    operators that cannot build a string or a number of gigabytes (`"x" * 10**9`)."""
+
+    intercepted_binops = frozenset({"*", "**", "%", "+", "//", "/"})
+
+    def _in_time(self) -> None:
+        deadline, limit = _DEADLINE.get()
+        if time.monotonic() > deadline:
+            raise TemplateError(f"шаблон заполняется дольше {limit:.0f} с: проверьте циклы")
+
+    def call(__self, __context, __obj, *args, **kwargs):  # noqa: N805 - Jinja's signature
+        __self._in_time()
+        return super().call(__context, __obj, *args, **kwargs)
+
+    def call_binop(self, context, operator, left, right):
+        self._in_time()
+        sized = (str, list, tuple)
+        if operator == "**" and (abs(_number(right)) > MAX_POWER
+                                 or abs(_number(left)) > MAX_ITEMS):
+            raise TemplateError("слишком большая степень")
+        if operator == "%" and isinstance(left, str):
+            raise TemplateError("форматирование строк через % недоступно: используйте фильтры")
+        if operator == "*" and (isinstance(left, sized) or isinstance(right, sized)):
+            seq, times = (left, right) if isinstance(left, sized) else (right, left)
+            if len(seq) * max(0, _number(times)) > MAX_ITEMS:
+                raise TemplateError("слишком длинная строка или список")
+        if operator == "+" and isinstance(left, sized) and isinstance(right, sized) \
+                and len(left) + len(right) > MAX_ITEMS:
+            raise TemplateError("слишком длинная строка или список")
+        return super().call_binop(context, operator, left, right)
+
+
+def _number(value) -> float:
+    try:
+        return float(value)
+    except (TypeError, ValueError, OverflowError):
+        return math.inf
+
+
 def _environment() -> ImmutableSandboxedEnvironment:
     # An empty field prints nothing, never «None».
-    env = ImmutableSandboxedEnvironment(autoescape=True, undefined=jinja2.StrictUndefined,
-                                        trim_blocks=True, lstrip_blocks=True,
-                                        finalize=lambda value: "" if value is None else value)
-    env.filters.update({
-        "money": words.money, "qty": words.qty, "date": words.date_in_words,
-        "date_short": words.date_short, "in_words": words.amount_in_words,
-        "plural": words.plural, "initials": words.initials,
-    })
+    env = LimitedSandbox(autoescape=True, undefined=jinja2.StrictUndefined,
+                         trim_blocks=True, lstrip_blocks=True,
+                         finalize=lambda value: "" if value is None else value)
+    env.filters = {**{name: env.filters[name] for name in JINJA_FILTERS}, **OWN_FILTERS}
     return env
 
 
@@ -56,6 +116,8 @@ _SYNTAX_REASONS = (
     (r"unexpected end of template", "шаблон оборвался: не закрыт блок"),
     (r"(?:encountered )?unknown tag '([^']*)'", "неизвестный тег «{0}»"),
     (r"expected token '([^']*)', got '([^']*)'", "ожидалось «{0}», а встретилось «{1}»"),
+    (r"no filter named '([^']*)'", "неизвестный фильтр «{0}»"),
+    (r"no test named '([^']*)'", "неизвестная проверка «{0}»"),
     (r"expected an expression", "ожидалось выражение: переменная, число или строка"),
     (r"unexpected char '([^']*)'", "недопустимый символ «{0}»"),
     (r"unexpected '([^']*)'", "неожиданный символ «{0}»"),
@@ -124,8 +186,10 @@ def _render(template: jinja2.Template, context: dict) -> str:
     return "".join(parts)
 
 
-def render_html(source: str, context: dict) -> str:
+def render_html(source: str, context: dict,
+                time_limit: float = TIME_LIMIT_SECONDS) -> str:
     template = compile_template(source)
+    started = _DEADLINE.set((time.monotonic() + time_limit, time_limit))
     try:
         return _render(template, context)
     except TemplateError:
@@ -140,6 +204,8 @@ def render_html(source: str, context: dict) -> str:
         reason = _RENDER_REASONS.get(type(exc).__name__, "значения не подходят для шаблона")
         raise TemplateError(f"ошибка при заполнении шаблона: {reason}",
                             _template_line(exc)) from exc
+    finally:
+        _DEADLINE.reset(started)
 
 
 def pdf_text(data: bytes) -> str:

@@ -19,9 +19,10 @@ from rq.timeouts import JobTimeoutException
 
 from app import create_app
 from app.extensions import db
-from errors import PermanentJobError
+from errors import DocumentRefused, PermanentJobError
 from jobs.actions import run_row
 from documents.render import render_pdf
+from documents.sandbox import TemplateError
 from jobs.delivery import deliver, held, leaves_the_building, send_external
 from process import documents as document_service
 from models.base import utcnow
@@ -190,6 +191,9 @@ def _render_outside_transaction(row_id: int) -> str:
                 pdf = render_pdf(job.source, job.context)
         except JobTimeoutException:
             raise
+        except (TemplateError, DocumentRefused) as exc:
+            # the template or the record, not the moment: retrying makes the same error
+            error = PermanentJobError(str(exc))
         except Exception as exc:  # noqa: BLE001 - recorded on the row, retried later
             error = exc
         db.session.rollback()

@@ -71,3 +71,22 @@ def test_the_same_effect_key_makes_one_document(app, document_templates):
     db.session.commit()
     assert one.id == two.id
     assert db.session.scalar(select(func.count()).select_from(Document)) == 1
+
+
+def test_a_template_that_cannot_be_filled_fails_at_once_with_its_reason(
+        app, document_templates):
+    """A version whose template breaks on this record is «Ошибка формирования» with the
+    line and the reason on the first attempt: retrying the same template cannot help."""
+    deal = deal_with_items()
+    template = documents.active_template("invoice")
+    template.source = "<p>{{ 1 / 0 }}</p>"
+    document = documents.request(deal, "deal", "invoice")
+    db.session.commit()
+    run_documents()
+    db.session.expire_all()
+    version = db.session.get(DocumentVersion, document.latest.id)
+    assert version.status == "failed"
+    assert version.error == "Строка 1: ошибка при заполнении шаблона: деление на ноль"
+    row = db.session.scalar(select(OutboxMessage).where(
+        OutboxMessage.document_version_id == version.id))
+    assert (row.status, row.attempts) == ("failed", 1)

@@ -1,6 +1,7 @@
 """Templates as administrators upload them: syntax errors with their line, unknown
 variables and attribute tricks refused, a template with no text in its PDF refused."""
 import re
+import time
 
 import pytest
 
@@ -98,3 +99,23 @@ def test_an_admin_reads_why_a_template_is_refused_in_russian(source, reason):
         render_html(source, {"doc": {"title": "Счёт"}})
     assert caught.value.reason == reason
     assert not re.search(r"[A-Za-z]{3,}", re.sub(r"«[^»]*»", "", caught.value.reason))
+
+
+@pytest.mark.parametrize("source, reason", [
+    ("{% for i in range(100000) %}{% for j in range(100000) %}{% endfor %}{% endfor %}",
+     "шаблон заполняется дольше 1 с: проверьте циклы"),
+    ('{% set s = "x" * 300000000 %}{{ s|length }}', "слишком длинная строка или список"),
+    ("{{ [0] * 10 ** 7 }}", "слишком длинная строка или список"),
+    ('{{ "%0999999999d" % 1 }}', "форматирование строк через % недоступно: используйте фильтры"),
+    ('{{ "x"|center(10 ** 9) }}', "синтаксическая ошибка: неизвестный фильтр «center»"),
+    ('{{ "%099d"|format(1) }}', "синтаксическая ошибка: неизвестный фильтр «format»"),
+])
+def test_a_template_cannot_hang_or_exhaust_the_renderer(source, reason):
+    """An admin's template is filled within a time budget (checked at every call and
+    operator), with operators that cannot build gigabytes and only the whitelisted filters:
+    refused in seconds, not after hours or an out-of-memory kill."""
+    started = time.monotonic()
+    with pytest.raises(TemplateError) as caught:
+        render_html(source, {}, time_limit=1)
+    assert caught.value.reason == reason
+    assert time.monotonic() - started < 10
