@@ -225,3 +225,15 @@ def test_a_token_request_without_its_provider_is_a_400(client):
                                                             "password": "x"})
     assert resp.status_code == 400
     assert resp.json["message"] == {"provider": ["Обязательное поле: db"]}
+
+
+@pytest.mark.parametrize("url, data", [
+    ("/dealview/action/muldelete/²", {}),
+    ("/crm/reports/?department=²", None),
+    ("/approvals/1/decide", {"decision": "delegate", "delegate_to": "²"}),
+])
+def test_digits_that_are_not_ascii_are_refused_not_a_500(client, deal, url, data):
+    """«²» passes str.isdigit() but not int(): every id read from a path, a form or a query
+    is checked as ASCII digits."""
+    resp = client.post(url, data=data) if data is not None else client.get(url)
+    assert resp.status_code < 500, resp.get_data(as_text=True)[:300]

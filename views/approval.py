@@ -189,7 +189,7 @@ def _decision_form() -> tuple[str, str | None, int | None]:
     decision = (request.form.get("decision") or "").strip()
     comment = request.form.get("comment")
     raw = (request.form.get("delegate_to") or "").strip()
-    delegate = int(raw) if raw.isdigit() and len(raw) < 10 else None
+    delegate = int(raw) if raw.isascii() and raw.isdigit() and len(raw) < 10 else None
     return decision, comment, delegate
 
 

@@ -251,7 +251,7 @@ class ManagedActionsMixin:
     def action(self, name, pk):
         if not self.may_manage():
             return self._denied()
-        if name not in self.actions or not str(pk).isdigit():
+        if name not in self.actions or not (str(pk).isascii() and str(pk).isdigit()):
             return self._back_to_list(self.unknown_action_message)
         return super().action(name, int(pk))
 
@@ -261,7 +261,7 @@ class ManagedActionsMixin:
         pks = request.form.getlist("rowid")
         if not self.may_manage():
             return self._denied()
-        if name not in self.actions or not all(p.isdigit() for p in pks):
+        if name not in self.actions or not all(p.isascii() and p.isdigit() for p in pks):
             return self._back_to_list(self.unknown_action_message)
         return super().action_post()
 

@@ -117,7 +117,7 @@ def _parse_day(raw: str | None) -> dt.date | None:
 
 def _int_arg(raw: str | None) -> int | None:
     raw = (raw or "").strip()
-    return int(raw) if raw.isdigit() and len(raw) <= 9 else None
+    return int(raw) if raw.isascii() and raw.isdigit() and len(raw) <= 9 else None
 
 
 def _status(task: Task, now: dt.datetime) -> str:
