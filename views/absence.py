@@ -143,7 +143,8 @@ class AbsenceView(CrmModelView):
     }
 
     def _edit(self, pk):
-        item = self.datamodel.get(pk, self._base_filters) if str(pk).isascii() and str(pk).isdigit() else None
+        known = str(pk).isascii() and str(pk).isdigit()
+        item = self.datamodel.get(pk, self._base_filters) if known else None
         refusal = change_refusal(item) if item is not None else None
         if refusal:
             flash(refusal, "danger")
