@@ -19,7 +19,8 @@ run: install
 	$(BIN)/flask db upgrade
 	$(BIN)/flask crm seed
 	@if [ "$(DEMO)" = "1" ]; then $(BIN)/flask crm demo; fi
-	$(BIN)/flask crm serve --host 127.0.0.1 --port $${PORT:-8080}
+	BASE_URL=$${BASE_URL:-http://127.0.0.1:$${PORT:-8080}} \
+		$(BIN)/flask crm serve --host 127.0.0.1 --port $${PORT:-8080}
 
 ## The suite on SQLite, then on PostgreSQL when it answers (CI: 127.0.0.1:5432, database test).
 test: install
