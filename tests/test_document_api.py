@@ -166,3 +166,10 @@ def test_ids_that_are_digits_but_not_numbers_are_refused(login, document_templat
                                                       "kind": "invoice"})
         assert resp.status_code == 302
     assert db.session.scalar(select(func.count(Document.id))) == 0
+
+
+def test_the_api_speaks_russian_in_its_labels_and_titles(client):
+    listing = client.api("get", "/api/v1/document/").json
+    assert listing["list_title"] == "Документы"
+    assert listing["label_columns"]["amount"] == "Сумма"
+    assert listing["label_columns"]["doc_date"] == "Дата"

@@ -194,6 +194,8 @@ def test_the_list_and_the_page_show_the_amount_as_money(login, document_template
     page = manager.get(f"/documentlistview/show/{document.id}").get_data(as_text=True)
     for html in (listing, page):
         assert "147\xa0500,00\xa0₽" in html and "147500.00" not in html
+    # the template by its name, not its key
+    assert "Счёт на оплату" in page and ">invoice<" not in page
 
 
 def test_the_batch_over_selected_deals_skips_what_the_user_may_not_change(
@@ -216,6 +218,7 @@ def test_the_batch_over_selected_deals_skips_what_the_user_may_not_change(
     assert set(db.session.scalars(select(Document.record_id))) == {d.id for d in mine}
     page = manager.get(f"/documents/batch/{batch.id}")
     assert "Готово 0 из 3" in page.get_data(as_text=True)
+    assert "Пакет готов" not in page.get_data(as_text=True)
     assert "пропущено записей без права на изменение: 1" in " ".join(
         flashes(page.get_data(as_text=True)))
     run_documents()
@@ -224,6 +227,8 @@ def test_the_batch_over_selected_deals_skips_what_the_user_may_not_change(
     assert len(status["documents"]) == 3
     first = manager.get(status["documents"][0]["download_url"])
     assert first.data.startswith(b"%PDF")
+    done = manager.get(f"/documents/batch/{batch.id}").get_data(as_text=True)
+    assert "Пакет готов" in done and "формируются в фоне" not in done
     # only its requester and the admin see the batch
     assert login("manager2").get(f"/documents/batch/{batch.id}").status_code == 404
     assert login("outsider").get(f"/documents/batch/{batch.id}/status").status_code == 404

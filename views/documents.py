@@ -435,7 +435,13 @@ def _file_cell(item) -> Markup:
 
 
 # The list's computed columns: what each shows of a row.
+def _template_cell(item) -> str:
+    template = service.active_template(item.template_key)
+    return template.name if template is not None else item.template_key
+
+
 CELLS = {"kind_title": lambda item: kind_title(item.kind), "record": _record_cell,
+         "template_name": _template_cell,
          "file": _file_cell, "paid": lambda item: "Да" if item.paid_at else "Нет"}
 PAID_COLUMN = "paid"
 
@@ -443,7 +449,8 @@ DOCUMENT_LABELS = {
     "kind": "Вид документа", "kind_title": "Вид документа", "number": "Номер",
     "doc_date": "Дата", "amount": "Сумма", "paid_at": "Оплачен", "record": "Запись",
     "file": "Файл", "entity": "Раздел", "record_id": "Номер записи", PAID_COLUMN: "Оплата",
-    "template_key": "Шаблон", "created_at": "Создан", "created_by": "Автор",
+    "template_key": "Шаблон", "template_name": "Шаблон", "created_at": "Создан",
+    "created_by": "Автор", "id": "№",
 }
 
 
@@ -461,7 +468,7 @@ class DocumentListView(CrmModelView):
     label_columns = DOCUMENT_LABELS
     list_columns = ["kind_title", "number", "doc_date", "record", "amount", "paid_at", "file"]
     show_columns = ["kind_title", "number", "doc_date", "record", "amount", "paid_at",
-                    "template_key", "file", "created_at"]
+                    "template_name", "file", "created_at"]
     search_columns = ["kind", "doc_date", PAID_COLUMN]
     search_form_extra_fields = {
         "kind": SelectField("Вид документа",
@@ -544,6 +551,8 @@ class DocumentApi(CrmModelRestApi):
     list_columns = ["id", "entity", "record_id", "kind", "template_key", "number",
                     "doc_date", "amount", "paid_at", "created_at"]
     show_columns = list_columns
+    label_columns = DOCUMENT_LABELS
+    list_title = show_title = "Документы"
     # Documents are made by /generate, never by a plain POST (post_headless refuses it).
     add_columns = edit_columns = ["kind"]
     search_columns = ["entity", "record_id", "kind", "doc_date", "paid_at"]
