@@ -26,7 +26,11 @@ from errors import CrmError
 from models.attachment import Attachment
 from models.audit import AuditLog
 from models.base import Model, TrashableMixin, TrashChildMixin, utcnow
+from models.brief import Brief
+from models.client_link import ClientLink
+from models.document import Document, DocumentVersion
 from models.outbox import OutboxMessage, OutboxStatus
+from models.payment import ReceivedPayment
 from models.process import StageHistory
 from models.registry import entity_label, model_for
 from models.schedule import ScheduledAction, ScheduleStatus
@@ -373,6 +377,8 @@ def purge(batch_id: int, user_id: int | None = None) -> TrashBatch:
     _audit(PURGE, members, batch, user_id, now)
     files = [a.storage_name for a in members.get(Attachment, [])]
     for model, rows in members.items():
+        _delete_papers(getattr(model, "__entity__", ""), [r.id for r in rows])
+    for model, rows in members.items():
         _delete_rows(model, [r.id for r in rows], batch.id)
     _cancel_jobs(batch.id, now)
     _drop_batch(batch)
@@ -403,6 +409,24 @@ def _delete_rows(model, ids, batch_id: int) -> None:
                                                  history.c.record_id.in_(ids)))
     db.session.execute(delete(table).where(table.c.id.in_(ids),
                                            table.c.trash_batch_id == batch_id))
+
+
+def _delete_papers(entity: str, ids) -> None:
+    """The generated documents of the records (their files are members of the batch and go
+    with them), their versions, the client's links and briefs, and the payments received
+    for them: first, as they point at the files and the records. Outbox rows that rendered
+    a version keep their history without it."""
+    documents = select(Document.id).where(Document.entity == entity,
+                                          Document.record_id.in_(ids))
+    versions = select(DocumentVersion.id).where(DocumentVersion.document_id.in_(documents))
+    db.session.execute(update(OutboxMessage).where(
+        OutboxMessage.document_version_id.in_(versions)).values(document_version_id=None))
+    db.session.execute(delete(ClientLink).where(ClientLink.entity == entity,
+                                                ClientLink.record_id.in_(ids)))
+    db.session.execute(delete(Brief).where(Brief.entity == entity, Brief.record_id.in_(ids)))
+    db.session.execute(delete(ReceivedPayment).where(ReceivedPayment.document_id.in_(documents)))
+    db.session.execute(delete(DocumentVersion).where(DocumentVersion.id.in_(versions)))
+    db.session.execute(delete(Document).where(Document.id.in_(documents)))
 
 
 def _cascading(table) -> list:

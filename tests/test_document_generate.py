@@ -13,7 +13,7 @@ from models.attachment import Attachment
 from models.document import Document, DocumentVersion
 from models.outbox import OutboxMessage
 from models.timeline import TimelineEntry
-from process import documents
+from process import documents, trash
 from tests.document_helpers import deal_with_items, fill_company_profile, run_documents
 
 
@@ -90,3 +90,25 @@ def test_a_template_that_cannot_be_filled_fails_at_once_with_its_reason(
     row = db.session.scalar(select(OutboxMessage).where(
         OutboxMessage.document_version_id == version.id))
     assert (row.status, row.attempts) == ("failed", 1)
+
+
+def test_a_record_with_documents_goes_to_the_bin_comes_back_and_is_purged(
+        app, document_templates):
+    """Its documents are its papers: binned and restored with it, and deleted with it (their
+    files too) when the bin is emptied, not left pointing at deleted files."""
+    deal = deal_with_items()
+    document_id, deal_id = documents.request(deal, "deal", "invoice").id, deal.id
+    db.session.commit()
+    run_documents()
+    batch = trash.move_to_bin(db.session.get(type(deal), deal_id))
+    db.session.commit()
+    batch = trash.restore(batch.id)
+    db.session.commit()
+    assert db.session.get(Document, document_id).latest.status == "ready"
+    batch = trash.move_to_bin(db.session.get(type(deal), deal_id))
+    db.session.commit()
+    trash.purge(batch.id)
+    db.session.commit()
+    db.session.expire_all()
+    assert db.session.get(Document, document_id) is None
+    assert db.session.scalar(select(func.count()).select_from(DocumentVersion)) == 0
