@@ -19,7 +19,7 @@ from functools import cache
 from pathlib import Path
 
 import yaml
-from sqlalchemy import bindparam, func, select, update
+from sqlalchemy import bindparam, func, select, text, update
 from sqlalchemy import inspect as sa_inspect
 
 from app.access import access_table, role_labels
@@ -157,9 +157,14 @@ def install_definition(source_text: str, filename: str,
 def lock_installs(process_key: str) -> None:
     """Installs of one process wait for each other, so each reads the active version only
     after the one before it committed (two would otherwise both deactivate the same version
-    and leave two active). A no-op write takes the lock: the rows of that process on
-    PostgreSQL, the database on SQLite. The first install of a process has no row to lock:
-    two of those at once meet the (key, version) constraint, and the caller installs again."""
+    and leave two active). PostgreSQL: a transaction-level advisory lock on the key, which
+    also holds for the first install, when there is no row to lock yet (a row lock there let
+    one install read the active version before another committed and count the versions
+    after, leaving two active). SQLite: a no-op write takes the database's write lock."""
+    if db.engine.dialect.name == "postgresql":
+        db.session.execute(text("SELECT pg_advisory_xact_lock(hashtext(:key))"),
+                           {"key": f"crm-process-install:{process_key}"})
+        return
     db.session.execute(update(ProcessVersion)
                        .where(ProcessVersion.process_key == process_key)
                        .values(active=ProcessVersion.active)
